@@ -1,0 +1,49 @@
+# Self-documenting Makefile: `make help` lists the targets.
+# Two commands set everything up on a fresh machine with Python 3.11+:
+#   make demo   # creates .venv, installs, writes a full demo report on synthetic data
+#   make test   # runs the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO   := reports/demo
+export MPLBACKEND := Agg
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint dictionary bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv \
+	  && $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --compile-bytecode -e . ruff \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e . ruff
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv (if missing) and install the package with its dependencies
+
+demo: $(STAMP) ## synthetic data -> validation -> overview report; prints the report's path
+	$(BIN)/evaluation synth --children 3000 --municipalities 30 --seed 1 --out $(DEMO)/extract
+	$(BIN)/evaluation validate $(DEMO)/extract/episodes.csv $(DEMO)/extract/placements.csv \
+	  $(DEMO)/extract/followups.csv $(DEMO)/extract/referrals.csv --out $(DEMO)/data
+	$(BIN)/evaluation report notebooks/01-overview.ipynb --data $(DEMO)/data --out $(DEMO)
+	@echo ""
+	@echo "Demo report: $(CURDIR)/$(DEMO)/01-overview.html"
+
+test: $(STAMP) ## run the test suite (no R needed)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff check
+	$(BIN)/ruff check src tests benchmarks
+
+dictionary: $(STAMP) ## regenerate data dictionary pages and the Excel template
+	cp data_dictionary/dictionary.yaml src/evaluation/dictionary.yaml
+	$(BIN)/evaluation dictionary --out data_dictionary
+
+bench: $(STAMP) ## national-scale benchmarks (prints time and peak memory)
+	$(BIN)/python benchmarks/bench_validate.py
+
+clean: ## remove generated reports (keeps .venv)
+	rm -rf $(DEMO)

@@ -1,0 +1,190 @@
+"""Command line: ``evaluation <command>``.
+
+Thin by design: it parses arguments, calls the package and prints a one-line summary.
+Expected failures (any :class:`~evaluation.errors.EvaluationError`) print a clear message
+to standard error without a traceback and exit with status 1; argument errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import EvaluationError, ParameterError
+
+DESCRIPTION = (
+    "Follow-up of children placed in out-of-home care: synthetic data, validation, "
+    "pseudonymisation, data dictionary and reports."
+)
+
+
+def _cmd_synth(args: argparse.Namespace) -> str:
+    from . import synth
+
+    if args.children < 1 or args.municipalities < 1:
+        raise ParameterError("--children and --municipalities must be at least 1.")
+    data = synth.generate(
+        n_children=args.children,
+        n_municipalities=args.municipalities,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+    )
+    paths = synth.write(data, args.out, raw=args.raw)
+    counts = ", ".join(f"{t} {len(df)}" for t, df in data.tables.items())
+    raw = " (and a raw extract in raw/)" if args.raw else ""
+    return f"synth: wrote {counts} rows and truth.json to {Path(args.out)}{raw} [{len(paths)} files]"
+
+
+def _cmd_validate(args: argparse.Namespace) -> str:
+    from .validate import validate_files
+
+    summary = validate_files(args.files, args.out)
+    return "validate: " + summary.line()
+
+
+def _cmd_pseudonymise(args: argparse.Namespace) -> str:
+    from .pseudonymise import load_key, pseudonymise_files
+
+    key = load_key(args.key_file)
+    summary = pseudonymise_files(args.files, key, args.out)
+    return "pseudonymise: " + summary
+
+
+def _cmd_keygen(args: argparse.Namespace) -> str:
+    from .pseudonymise import generate_key
+
+    path = generate_key(args.keyfile)
+    return (
+        f"keygen: wrote a new 32-byte key to {path} (mode 600). Keep it outside the data "
+        "folders and never commit it; the same key gives the same pseudonyms."
+    )
+
+
+def _cmd_dictionary(args: argparse.Namespace) -> str:
+    from .docs import write_pages
+
+    paths = write_pages(args.out)
+    return f"dictionary: wrote {len(paths)} files to {Path(args.out)}: " + ", ".join(
+        p.name for p in paths
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> str:
+    from .report import run_report
+
+    params: dict[str, str] = {}
+    for name, value in args.parameter or []:
+        if name in params:
+            raise ParameterError(f"Parameter {name!r} given twice.")
+        params[name] = value
+    html = run_report(args.notebook, args.data, args.out, params)
+    return f"report: wrote {html}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (one sub-command per task)."""
+    parser = argparse.ArgumentParser(prog="evaluation", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "synth",
+        help="write synthetic data with known true effects",
+        description="Write the four tables (episodes, placements, followups, referrals), "
+        "pseudonymised, plus truth.json stating every true parameter. Same seed, same bytes.",
+    )
+    p.add_argument("--children", type=int, default=2000, help="number of children (default 2000)")
+    p.add_argument(
+        "--municipalities", type=int, default=30, help="number of municipalities (default 30)"
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--start", default="2019-01-01", help="first possible start date")
+    p.add_argument("--end", default="2024-12-31", help="extraction date (data end)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="also write a messy raw extract (identity numbers, labels, Swedish CSV) in OUT/raw",
+    )
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser(
+        "validate",
+        help="check files against the data dictionary; bad rows go to quarantine",
+        description="Read CSV/Excel/Parquet/SPSS files, check every row against the data "
+        "dictionary and the cross-table rules, write accepted rows per table and "
+        "quarantine.csv with the reason for every rejected row.",
+    )
+    p.add_argument("files", nargs="+", help="input files (table name taken from the file name)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser(
+        "pseudonymise",
+        help="replace identity numbers with keyed pseudonyms",
+        description="Check each personnummer/samordningsnummer, derive sex and birth year, "
+        "replace it by HMAC-SHA256 under your secret key and drop direct identifiers. "
+        "Invalid numbers go to quarantine.csv. Key from --key-file or $EVALUATION_KEY.",
+    )
+    p.add_argument("files", nargs="+", help="input files")
+    p.add_argument("--key-file", default=None, help="key file made by `evaluation keygen`")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_cmd_pseudonymise)
+
+    p = sub.add_parser(
+        "keygen",
+        help="make a new secret pseudonymisation key",
+        description="Write 32 random bytes (hex) to KEYFILE, readable only by you.",
+    )
+    p.add_argument("keyfile", help="where to write the key (must not exist)")
+    p.set_defaults(func=_cmd_keygen)
+
+    p = sub.add_parser(
+        "dictionary",
+        help="render the data dictionary pages and the Excel registration template",
+        description="Write dictionary.sv.md, dictionary.en.md, dictionary.html and "
+        "registration_template.xlsx from data_dictionary/dictionary.yaml.",
+    )
+    p.add_argument("--out", default="data_dictionary", help="output folder (default data_dictionary)")
+    p.set_defaults(func=_cmd_dictionary)
+
+    p = sub.add_parser(
+        "report",
+        help="run a report notebook with papermill and write HTML",
+        description="Execute NOTEBOOK on the data in --data with papermill and write an HTML "
+        "report without code. Unknown parameter names are an error.",
+    )
+    p.add_argument("notebook", help="e.g. notebooks/01-overview.ipynb")
+    p.add_argument("--data", required=True, help="folder with validated tables")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (repeatable)",
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``evaluation`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        line = args.func(args)
+    except EvaluationError as exc:
+        print(f"evaluation {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"evaluation {args.command}: error: file not found: {exc.filename}", file=sys.stderr)
+        return 1
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
