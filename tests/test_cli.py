@@ -1,0 +1,106 @@
+"""The command line: help texts, one-line summaries, and clear errors without tracebacks."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evaluation.cli import main
+
+COMMANDS = ["synth", "validate", "pseudonymise", "keygen", "dictionary", "report"]
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "evaluation.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_in_plain_words(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: evaluation " + command in out
+
+
+def test_keygen_writes_a_private_key_and_refuses_to_overwrite(tmp_path):
+    key = tmp_path / "k.key"
+    first = run_cli("keygen", str(key))
+    assert first.returncode == 0, first.stderr
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.read_text().strip() not in first.stdout
+    second = run_cli("keygen", str(key))
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    assert "error" in second.stderr
+
+
+def test_synth_validate_and_pseudonymise_chain_with_one_line_summaries(tmp_path):
+    out = tmp_path / "synth"
+    r = run_cli("synth", "--children", "300", "--municipalities", "5", "--seed", "7",
+                "--out", str(out), "--raw")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 1
+    files = [str(out / f"{t}.csv") for t in ("episodes", "placements", "followups", "referrals")]
+    v = run_cli("validate", *files, "--out", str(tmp_path / "valid"))
+    assert v.returncode == 0, v.stderr
+    assert "quarantined" in v.stdout
+    assert (tmp_path / "valid" / "quarantine.csv").exists()
+
+    key = tmp_path / "secret" / "k.key"
+    key.parent.mkdir()
+    assert run_cli("keygen", str(key)).returncode == 0
+    raw_files = sorted(str(p) for p in (out / "raw").glob("*.csv"))
+    assert raw_files
+    p = run_cli("pseudonymise", *raw_files, "--key-file", str(key), "--out", str(tmp_path / "ps"))
+    assert p.returncode == 0, p.stderr
+    text = "".join(f.read_text(encoding="utf-8") for f in (tmp_path / "ps").glob("*.csv"))
+    assert "personnummer" not in text.splitlines()[0]
+    assert key.read_text().strip() not in text
+
+
+def test_pseudonymise_without_a_key_fails_clearly(tmp_path):
+    f = tmp_path / "episodes.csv"
+    f.write_text("episode_id,personnummer\n1,x\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "EVALUATION_KEY"}
+    r = subprocess.run([sys.executable, "-m", "evaluation.cli", "pseudonymise", str(f),
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "key" in r.stderr.lower()
+
+
+def test_validate_of_a_missing_file_fails_without_traceback(tmp_path):
+    r = run_cli("validate", str(tmp_path / "episodes.csv"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "episodes.csv" in r.stderr
+
+
+def test_report_with_an_unknown_parameter_fails_and_names_it(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    r = run_cli("report", str(root / "notebooks" / "01-overview.ipynb"), "--data",
+                str(tmp_path), "-p", "municipalty", "0180", "--out", str(tmp_path / "r"))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "municipalty" in r.stderr and "municipality" in r.stderr
+
+
+def test_dictionary_command_writes_pages_and_template(tmp_path):
+    r = run_cli("dictionary", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"dictionary.sv.md", "dictionary.en.md", "dictionary.html",
+            "registration_template.xlsx"} <= names
