@@ -50,7 +50,7 @@ import pandas as pd
 from .dictionary import TABLES, load_dictionary
 from .errors import ParameterError
 
-__all__ = ["SynthData", "generate", "write", "demo_key", "TRUE_BREAKDOWN_LOG_HR"]
+__all__ = ["TRUE_BREAKDOWN_LOG_HR", "SynthData", "demo_key", "generate", "write"]
 
 # --------------------------------------------------------------------------------------------
 # True parameters (module constants so that tests and teaching material can refer to them)
@@ -235,7 +235,10 @@ def _children(rng: np.random.Generator, n: int, start: int, end: int) -> dict[st
         _pick(rng, ("SE", "NORDIC", "EUROPE", "OUTSIDE_EUROPE", "UNKNOWN"), _rows(n, [80, 3, 5, 10, 2])),
     )
     young = age_int < 13
-    u = lambda p: rng.random(n) < p  # noqa: E731 - local shorthand
+
+    def u(p: np.ndarray) -> np.ndarray:
+        return rng.random(n) < p
+
     prob = {
         "problem_neglect": u(np.where(young, 0.45, 0.15)),
         "problem_abuse": u(np.where(young, 0.25, 0.15)),
@@ -366,7 +369,8 @@ def _end_details(rng: np.random.Generator, ep: dict[str, np.ndarray]) -> dict[st
     inst = np.isin(ep["placement_type"], ("HVB", "SIS"))
     w_b = np.where(inst[:, None], [28, 30, 6, 14, 22], [30, 45, 8, 12, 5])
     br = _pick(rng, _BREAKDOWN_CODES, w_b)
-    custody_ok = np.isin(ep["care_plan_goal"], ("LONGTERM", "CUSTODY_TRANSFER"))
+    custody_ok = (np.isin(ep["care_plan_goal"], ("LONGTERM", "CUSTODY_TRANSFER"))
+                  & (ep["age_cont"] < 15))
     w_p = np.where(custody_ok[:, None], [40, 20, 30, 6, 3, 0.05], [55, 33, 0, 7, 5, 0.05])
     pl = _pick(rng, ("PLANNED", "GOAL_REACHED", "CUSTODY_TRANSFER", "MOVED_MUNICIPALITY",
                      "OTHER", "DEATH"), w_p)
@@ -559,8 +563,9 @@ def generate(n_children: int = 2000, n_municipalities: int = 30, seed: int = 1,
     Parameters
     ----------
     n_children : int, default 2000
-        Children with at least one placement episode (about 8 % get a second episode).
-        About 15 % as many never-placed children appear in ``referrals`` only.
+        Children with at least one placement episode (roughly 10-15 % get a second
+        episode, a re-entry). 15 % as many never-placed children appear in ``referrals``
+        only.
     n_municipalities : int, default 30
         Municipalities, with 4-digit codes and very unequal sizes (at most 2,079).
     seed : int, default 1
@@ -613,7 +618,7 @@ def generate(n_children: int = 2000, n_municipalities: int = 30, seed: int = 1,
     # Identity numbers (synthetic) and pseudonyms under the public demo key.
     from .pseudonymise import pseudonymise_id, synthetic_personnummer
 
-    n_extra = int(round(0.15 * n))
+    n_extra = round(0.15 * n)
     extra_birth = d0 - rng_c.integers(0, 18 * 365, size=n_extra)
     extra_sex = np.where(rng_c.random(n_extra) < 0.55, "M", "F")
     births = np.concatenate([ch["birth"], extra_birth])
@@ -718,11 +723,11 @@ def _truth(seed: int, n: int, codes: np.ndarray, effects: np.ndarray, weights: n
     dur = (ep["end_date"] - ep["start_date"]).dt.days
     age = ep["start_date"].dt.year - ep["birth_year"]
     realised = {
-        "n_episodes": int(len(ep)),
+        "n_episodes": len(ep),
         "n_children_placed": int(ep["child_id"].nunique()),
-        "n_placements": int(len(tables["placements"])),
-        "n_followups": int(len(tables["followups"])),
-        "n_referrals": int(len(tables["referrals"])),
+        "n_placements": len(tables["placements"]),
+        "n_followups": len(tables["followups"]),
+        "n_referrals": len(tables["referrals"]),
         "share_family_home_types": float(ep["placement_type"].isin(FAMILY_HOME_TYPES).mean()),
         "share_boys": float((ep["sex"] == "M").mean()),
         "share_aged_15plus": float((age >= 15).mean()),
@@ -741,7 +746,7 @@ def _truth(seed: int, n: int, codes: np.ndarray, effects: np.ndarray, weights: n
             "identity numbers and municipalities' effects are invented. child_id is HMAC-SHA256 "
             "under a PUBLIC demo key (sha256('evaluation-synthetic-demo-key-<seed>')): never "
             "use that key for real data."),
-        "generated": {"seed": seed, "n_children": n, "n_municipalities": int(len(codes)),
+        "generated": {"seed": seed, "n_children": n, "n_municipalities": len(codes),
                       "start": start, "end": end, "generator": "evaluation.synth.generate",
                       "demo_key": "sha256('evaluation-synthetic-demo-key-<seed>') - PUBLIC, "
                                   "synthetic data only"},
@@ -883,7 +888,7 @@ def _write_raw(data: SynthData, out: Path) -> dict[str, Path]:
                 continue
             if c.type == "code":
                 lab = {x["code"]: x["sv"] for x in c.codes}
-                v = s[name].map(lambda x: lab.get(x, x)).to_numpy(dtype=object)
+                v = s[name].map(lambda x, lab=lab: lab.get(x, x)).to_numpy(dtype=object)
                 case = rng.choice(3, size=n, p=[0.7, 0.15, 0.15])
                 v = np.array([x.upper() if k == 1 and x else x.lower() if k == 2 and x else x
                               for x, k in zip(v, case)], dtype=object)
@@ -896,8 +901,8 @@ def _write_raw(data: SynthData, out: Path) -> dict[str, Path]:
                 compact = rng.random(n) < 0.25
                 s[name] = np.where(compact, s[name].str.replace("-", "", regex=False), s[name])
         # Deliberately bad rows (~1 %).
-        n_bad = max(1, int(round(0.01 * n))) if n >= 3 else 0
-        bad = rng.choice(n, size=min(n_bad * 3, n), replace=False) if n_bad else np.array([], int)
+        n_bad = min(n, max(3, round(0.01 * n)))
+        bad = rng.choice(n, size=n_bad, replace=False)
         id_col = "episode_id" if t == "episodes" else "referral_id"
         kinds = ["bad check digit", "unknown code", "end before start"]
         if t == "referrals":
