@@ -205,15 +205,24 @@ def test_synthetic_numbers_are_reproducible_with_a_seed():
     assert a[0] == a[1]
 
 
-@pytest.mark.parametrize("birth", [pd.Timestamp("2011-02-03"), np.datetime64("2011-02-03"),
-                                   "2011-02-03", dt.datetime(2011, 2, 3, 12)])
+@pytest.mark.parametrize(
+    "birth",
+    [
+        pd.Timestamp("2011-02-03"),
+        np.datetime64("2011-02-03"),
+        "2011-02-03",
+        dt.datetime(2011, 2, 3, 12),
+    ],
+)
 def test_synthetic_numbers_accept_common_date_types(birth):
     number = synthetic_personnummer(birth, "M", np.random.default_rng(1))
     assert number.startswith("20110203-")
 
 
-@pytest.mark.parametrize("sex, birth, match", [("X", dt.date(2010, 1, 1), "sex must be"),
-                                                ("M", "not a date", "birth_date must be")])
+@pytest.mark.parametrize(
+    "sex, birth, match",
+    [("X", dt.date(2010, 1, 1), "sex must be"), ("M", "not a date", "birth_date must be")],
+)
 def test_synthetic_numbers_refuse_bad_arguments(sex, birth, match):
     with pytest.raises(ParameterError, match=match):
         synthetic_personnummer(birth, sex, np.random.default_rng(1))
@@ -350,12 +359,26 @@ def test_pseudonymise_id_of_an_invalid_number_raises():
 @pytest.fixture
 def raw():
     rng = np.random.default_rng(11)
-    good = [synthetic_personnummer(dt.date(2008, 3, 1) + dt.timedelta(days=37 * i),
-                                   "M" if i % 2 else "F", rng) for i in range(6)]
+    good = [
+        synthetic_personnummer(
+            dt.date(2008, 3, 1) + dt.timedelta(days=37 * i), "M" if i % 2 else "F", rng
+        )
+        for i in range(6)
+    ]
     bad_check = wrong_check(good[0])
     feb30 = make("100230", "123")  # synthetic, impossible date
-    pnr = [good[0], good[1][2:], bad_check, good[2].replace("-", ""), "garbage-123",
-           good[3], feb30, None, good[4], good[5][2:].replace("-", "")]
+    pnr = [
+        good[0],
+        good[1][2:],
+        bad_check,
+        good[2].replace("-", ""),
+        "garbage-123",
+        good[3],
+        feb30,
+        None,
+        good[4],
+        good[5][2:].replace("-", ""),
+    ]
     df = pd.DataFrame(
         {
             "episode_id": [f"E{i}" for i in range(len(pnr))],
@@ -373,8 +396,16 @@ def test_accepted_plus_quarantine_equals_rows_read(raw):
     assert len(accepted) + len(quarantine) == len(df)
     assert len(quarantine) == 4
     assert list(quarantine.columns) == ps.QUARANTINE_COLUMNS
-    assert list(quarantine.columns) == ["source_file", "row", "table", "column", "value",
-                                        "rule", "message_sv", "message_en"]
+    assert list(quarantine.columns) == [
+        "source_file",
+        "row",
+        "table",
+        "column",
+        "value",
+        "rule",
+        "message_sv",
+        "message_en",
+    ]
     assert quarantine["rule"].tolist() == ["check_digit", "format", "date", "missing"]
     assert quarantine["row"].tolist() == [4, 6, 8, 9]  # position + 2
     assert set(quarantine["source_file"]) == {"ep.csv"}
@@ -390,8 +421,12 @@ def test_quarantine_never_contains_the_clear_number(raw):
         assert number not in text
         assert number.replace("-", "") not in text
         assert number[-4:] not in text
-    assert quarantine["value"].tolist() == [bad[0][:8] + "-****", "<ogiltigt personnummer>",
-                                            bad[1][:8] + "-****", "<ogiltigt personnummer>"]
+    assert quarantine["value"].tolist() == [
+        bad[0][:8] + "-****",
+        "<ogiltigt personnummer>",
+        bad[1][:8] + "-****",
+        "<ogiltigt personnummer>",
+    ]
 
 
 def test_accepted_rows_get_pseudonym_sex_and_birth_year_and_lose_the_number(raw):
@@ -454,8 +489,10 @@ def test_row_numbers_of_the_wrong_length_are_refused(raw):
 
 def test_missing_id_column_names_file_column_and_available_columns(raw):
     df, _, _ = raw
-    with pytest.raises(DataValidationError,
-                       match=r"ep\.csv.*'personnummer' is missing.*episode_id, municipality_code"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"ep\.csv.*'personnummer' is missing.*episode_id, municipality_code",
+    ):
         pseudonymise_table(df.drop(columns="personnummer"), "episodes", KEY, source="ep.csv")
 
 

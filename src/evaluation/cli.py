@@ -19,6 +19,10 @@ DESCRIPTION = (
 )
 
 
+# Files this toolkit writes beside tables; skipped when a shell glob passes them to validate.
+OUTPUT_FILE_STEMS = {"quarantine", "problems"}
+
+
 def _cmd_synth(args: argparse.Namespace) -> str:
     from . import synth
 
@@ -40,7 +44,15 @@ def _cmd_synth(args: argparse.Namespace) -> str:
 def _cmd_validate(args: argparse.Namespace) -> str:
     from .validate import validate_files
 
-    summary = validate_files(args.files, args.out)
+    files = []
+    for f in args.files:
+        if Path(f).stem in OUTPUT_FILE_STEMS:
+            print(f"validate: skipping {f} (an output of this toolkit, not a table)", file=sys.stderr)
+        else:
+            files.append(f)
+    if not files:
+        raise ParameterError("No table files left to validate after skipping output files.")
+    summary = validate_files(files, args.out)
     return "validate: " + summary.line()
 
 

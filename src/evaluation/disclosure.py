@@ -13,15 +13,19 @@ published cell is "large enough" and SCB moved to small random noise (the cell k
 2025, but the exact rules were not verified (see DOMAIN.md, section 5). Every threshold is a
 parameter; document the values used in each report.
 
-Secondary suppression is line-wise: in every row and column (and, with both totals, in the
-margins) the equation "cells sum to the total" must have at least two unknowns or none. This
-is the usual rule; it does not audit interval or multi-line (linear programming) attacks.
+Secondary suppression works in two steps, repeated until nothing changes. First the usual
+line-wise rule: in every row and column (and, with both totals, in the margins) the equation
+"cells sum to the total" must have no hidden cell or at least two. Then a linear-algebra audit
+of all line equations together: a hidden cell whose value still follows from combining several
+lines (which the line-wise rule alone allows) gets one more cell of its lines hidden. Bounds
+are not audited: a reader who knows that a ``<5`` cell lies in 1-4 can sometimes narrow a
+hidden cell to an interval; tables for publication should keep that in mind.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -112,6 +116,80 @@ def _lines(
     return lines
 
 
+def _suppress_lines(arr: np.ndarray, supp: np.ndarray, lines: list) -> None:
+    """Line-wise rule, repeated until stable: no line may have exactly one hidden cell."""
+    changed = True
+    while changed:
+        changed = False
+        for members, total in lines:
+            unknown = sum(supp[c] for c in members) + (supp[total] if total is not None else 0)
+            if unknown != 1:
+                continue
+            visible = [c for c in members if not supp[c]]
+            nonzero = [c for c in visible if arr[c] > 0]
+            if nonzero:
+                pick = min(nonzero, key=lambda c: (arr[c], c))
+            elif visible:
+                pick = visible[0]
+            elif total is not None and not supp[total]:
+                pick = total
+            else:  # a one-cell line whose total is only known outside the table
+                continue
+            supp[pick] = True
+            changed = True
+
+
+def _determined(supp: np.ndarray, lines: list) -> list[Cell]:
+    """Hidden cells whose value follows from the line equations (linear-algebra audit).
+
+    Each line gives ``sum(members) - total = known``. A hidden cell is determined when every
+    solution of the homogeneous system restricted to the hidden cells is zero in that cell,
+    i.e. when its row of the null-space basis is zero.
+    """
+    unknown = [tuple(int(x) for x in c) for c in np.argwhere(supp)]
+    if not unknown:
+        return []
+    pos = {c: k for k, c in enumerate(unknown)}
+    rows = []
+    for members, total in lines:
+        eq = np.zeros(len(unknown))
+        for c in members:
+            if c in pos:
+                eq[pos[c]] += 1.0
+        if total is not None and total in pos:
+            eq[pos[total]] -= 1.0
+        if eq.any():
+            rows.append(eq)
+    if not rows:
+        return []
+    a = np.array(rows)
+    _, sing, vt = np.linalg.svd(a)
+    rank = int((sing > 1e-9 * max(1.0, sing.max())).sum())
+    null = vt[rank:].T  # columns span the null space
+    if null.shape[1] == 0:
+        return unknown
+    return [c for c, k in pos.items() if np.abs(null[k]).max() < 1e-9]
+
+
+def _protect_cell(arr: np.ndarray, supp: np.ndarray, lines: list, cell: Cell) -> bool:
+    """Hide one more cell sharing a line with ``cell`` (smallest non-zero first).
+
+    Returns False when no visible cell is left to hide.
+    """
+    candidates: list[Cell] = []
+    for members, total in lines:
+        line = members + ([total] if total is not None else [])
+        if cell in line:
+            candidates += [c for c in members if not supp[c]]
+    if not candidates:  # every line of the cell is hidden already: hide any visible cell
+        candidates = [tuple(int(x) for x in c) for c in np.argwhere(~supp)]
+    if not candidates:
+        return False
+    pick = min(candidates, key=lambda c: (arr[c] == 0, arr[c], c))
+    supp[pick] = True
+    return True
+
+
 def _check_counts(values: pd.DataFrame) -> np.ndarray:
     arr = values.to_numpy(dtype=float)
     if np.isnan(arr).any():
@@ -175,7 +253,9 @@ def protect_counts(
     suppression repeats until nothing changes: in every line (row, column and, when there are
     both totals, the total row and total column) whose cells sum to a total, if exactly one
     of the cells or the total is hidden, the smallest non-zero visible cell is hidden too
-    (a zero cell, then the total, when there is no non-zero cell left).
+    (a zero cell, then the total, when there is no non-zero cell left). A linear audit of all
+    lines together then hides one more cell whenever several lines combined still determine a
+    hidden cell, and the line-wise rule runs again.
     """
     if not isinstance(threshold, (int, np.integer)) or isinstance(threshold, bool) or threshold < 1:
         raise ParameterError(f"threshold must be a whole number of at least 1, got {threshold!r}.")
@@ -186,7 +266,8 @@ def protect_counts(
         )
     if count_cols is None:
         count_cols = [
-            c for c in table.columns
+            c
+            for c in table.columns
             if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
         ]
     count_cols = list(count_cols)
@@ -213,25 +294,13 @@ def protect_counts(
     tcol = None if total_col is None else count_cols.index(total_col)
     lines = _lines(arr.shape[0], arr.shape[1], trow, tcol, totals_public)
 
-    changed = True
-    while changed:
-        changed = False
-        for members, total in lines:
-            unknown = sum(supp[c] for c in members) + (supp[total] if total is not None else 0)
-            if unknown != 1:
-                continue
-            visible = [c for c in members if not supp[c]]
-            nonzero = [c for c in visible if arr[c] > 0]
-            if nonzero:
-                pick = min(nonzero, key=lambda c: (arr[c], c))
-            elif visible:
-                pick = visible[0]
-            elif total is not None and not supp[total]:
-                pick = total
-            else:  # a one-cell line whose total is only known outside the table
-                continue
-            supp[pick] = True
-            changed = True
+    while True:
+        _suppress_lines(arr, supp, lines)
+        exposed = _determined(supp, lines)
+        if not exposed:
+            break
+        if not _protect_cell(arr, supp, lines, exposed[0]):
+            break  # everything is hidden already
 
     values = pd.DataFrame(np.where(supp, np.nan, arr), index=counts.index, columns=counts.columns)
     return ProtectedTable(
@@ -294,7 +363,9 @@ def protect_rates(
     num = _as_series(numerator, "numerator")
     den = _as_series(denominator, "denominator")
     if not num.index.equals(den.index):
-        raise ParameterError("numerator and denominator must have the same index (align them first).")
+        raise ParameterError(
+            "numerator and denominator must have the same index (align them first)."
+        )
     n = num.to_numpy(dtype=float)
     d = den.to_numpy(dtype=float)
     if np.isnan(n).any() or np.isnan(d).any() or (n < 0).any() or (d < 0).any():
@@ -302,7 +373,7 @@ def protect_rates(
     if (n > d).any():
         raise ParameterError("A numerator exceeds its denominator; check the two series.")
     comp = d - n
-    small = lambda x: (x >= 1) & (x < threshold)  # noqa: E731
+    small = lambda x: (x >= 1) & (x < threshold)
     hide = (d < min_denominator) | (d == 0) | small(n) | small(comp)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(hide, np.nan, n / np.where(d == 0, 1, d))

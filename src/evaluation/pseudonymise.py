@@ -36,13 +36,13 @@ from .errors import DataValidationError, EvaluationError, ParameterError, Pseudo
 __all__ = [
     "InvalidIdentityNumber",
     "PersonNumber",
-    "luhn_check_digit",
-    "parse_personnummer",
-    "synthetic_personnummer",
     "generate_key",
     "load_key",
+    "luhn_check_digit",
+    "parse_personnummer",
     "pseudonymise_id",
     "pseudonymise_table",
+    "synthetic_personnummer",
 ]
 
 KEY_BYTES = 32
@@ -290,9 +290,7 @@ def synthetic_personnummer(birth_date: Any, sex: str, rng: np.random.Generator) 
         try:
             d = pd.Timestamp(birth_date).date()
         except (ValueError, TypeError):
-            raise ParameterError(
-                f"birth_date must be a date, got {birth_date!r}."
-            ) from None
+            raise ParameterError(f"birth_date must be a date, got {birth_date!r}.") from None
     first_two = int(rng.integers(0, 100))
     third = int(rng.integers(0, 5)) * 2 + (1 if sex == "M" else 0)
     serial = f"{first_two:02d}{third}"
@@ -364,7 +362,9 @@ def _decode_key(text: str, where: str) -> bytes:
     return key
 
 
-def load_key(key_file: str | os.PathLike[str] | None = None, env_var: str = "EVALUATION_KEY") -> bytes:
+def load_key(
+    key_file: str | os.PathLike[str] | None = None, env_var: str = "EVALUATION_KEY"
+) -> bytes:
     """Load the pseudonymisation key from a file or, failing that, an environment variable.
 
     Parameters
@@ -551,3 +551,97 @@ def pseudonymise_table(
     accepted["birth_year"] = pd.Series(years, dtype="int64")
     quarantine = pd.DataFrame(problems, columns=QUARANTINE_COLUMNS)
     return accepted, quarantine
+
+
+QUARANTINE_FILE = "quarantine.csv"
+
+
+def pseudonymise_files(
+    paths: Sequence[str | os.PathLike[str]],
+    key: bytes,
+    out_dir: str | os.PathLike[str],
+    id_col: str = "personnummer",
+    progress: bool | None = None,
+) -> str:
+    """Pseudonymise extract files and write them, with a quarantine file, to ``out_dir``.
+
+    Each file is read with :func:`evaluation.io.read_tables` (any supported format). Tables
+    with an ``id_col`` column go through :func:`pseudonymise_table`; tables without one
+    (placements, follow-ups) are copied unchanged, as text, so that ``out_dir`` holds a
+    complete set for ``evaluation validate``. Output is UTF-8 CSV named ``<table>.csv``.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Input files.
+    key : bytes
+        Secret key from :func:`load_key`; never written anywhere.
+    out_dir : path-like
+        Output folder (created). Must not be the folder of an input file, so that the raw
+        extract is never overwritten.
+    id_col : str, default "personnummer"
+        Column holding identity numbers.
+    progress : bool, optional
+        Show a progress bar on standard error; default: only when it is a terminal.
+
+    Returns
+    -------
+    str
+        One-line summary: rows read, accepted, quarantined and where the output went.
+
+    Raises
+    ------
+    DataValidationError
+        An input file cannot be read (see :func:`evaluation.io.read_table`).
+    ParameterError
+        ``out_dir`` is the folder of an input file.
+    PseudonymKeyError
+        The key is not usable.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    from .io import read_tables
+
+    key = _check_key(key)
+    out = Path(out_dir)
+    in_dirs = {Path(p).resolve().parent for p in paths}
+    if out.resolve() in in_dirs:
+        raise ParameterError(
+            f"--out {out} is the folder of the input files; choose another folder so the raw "
+            "extract is kept unchanged."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    show = sys.stderr.isatty() if progress is None else progress
+    n_read = n_ok = 0
+    quarantines: list[pd.DataFrame] = []
+    written: list[str] = []
+    for path in tqdm(list(paths), desc="pseudonymise", unit="file", disable=not show):
+        for table, raw in read_tables([path]).items():
+            n_read += len(raw.data)
+            if id_col in raw.data.columns:
+                accepted, quarantine = pseudonymise_table(
+                    raw.data, table, key, id_col=id_col, source=raw.source,
+                    row_numbers=raw.row_numbers,
+                )
+                quarantines.append(quarantine)
+            else:
+                accepted = raw.data
+            n_ok += len(accepted)
+            target = out / f"{table}.csv"
+            accepted.to_csv(target, index=False, encoding="utf-8")
+            written.append(target.name)
+    q = (
+        pd.concat(quarantines, ignore_index=True)
+        if quarantines
+        else pd.DataFrame(
+            columns=["source_file", "row", "table", "column", "value", "rule",
+                     "message_sv", "message_en"]
+        )
+    )
+    q.to_csv(out / QUARANTINE_FILE, index=False, encoding="utf-8")
+    return (
+        f"read {n_read} rows, accepted {n_ok}, quarantined {len(q)} -> {out}/ "
+        f"({', '.join(written)}, {QUARANTINE_FILE})"
+    )
