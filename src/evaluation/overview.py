@@ -317,7 +317,7 @@ def _flags(
     min_denominator: int,
 ) -> pd.DataFrame:
     """Share of episodes with each flag True, among episodes where the flag is recorded."""
-    yes = [int((frame[c] == True).sum()) for c in columns]  # noqa: E712 (nullable booleans)
+    yes = [int((frame[c] == True).sum()) for c in columns]
     known = [int(frame[c].notna().sum()) for c in columns]
     table = pd.DataFrame(
         {"yes": yes, "no": [k - y for k, y in zip(known, yes)], "total": known}, index=columns

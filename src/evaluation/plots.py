@@ -82,7 +82,8 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
     width = 0.8 / len(scopes)
     hidden_any = False
     for _, row in table.loc[table["share"].isna()].iterrows():
-        mark = row["display"] if row["display"] in ("<5", "..") or str(row["display"]).startswith("<") else ".."
+        shown_mark = str(row["display"])
+        mark = shown_mark if shown_mark == ".." or shown_mark.startswith("<") else ".."
         y = categories.index(row["category"]) - 0.4 + width * (scopes.index(row["scope"]) + 0.5)
         ax.text(0.003, y, mark, va="center", ha="left", fontsize=8, color="0.25")
         hidden_any = True

@@ -701,7 +701,16 @@ def validate_dataset(results: dict[str, ValidationResult]) -> dict[str, Validati
     order = acc.assign(_child=child).sort_values(
         ["_child", "start_date", "episode_id"], kind="mergesort"
     )
-    for _, grp in order[order["_child"].notna()].groupby("_child", sort=False):
+    order = order[order["_child"].notna()]
+    # Fast vectorised pre-filter: only children with a start before the latest end of an
+    # earlier episode can violate the rule; the exact loop below runs on those alone.
+    ends = order["end_date"].fillna(far)
+    prev_max = ends.groupby(order["_child"], sort=False).shift().groupby(
+        order["_child"], sort=False
+    ).cummax()
+    suspects = order.loc[(order["start_date"] < prev_max).fillna(False), "_child"].unique()
+    order = order[order["_child"].isin(suspects)]
+    for _, grp in order.groupby("_child", sort=False):
         prev_end, prev_id = None, None
         for idx, rec in grp.iterrows():
             if prev_end is not None and rec["start_date"] < prev_end:
@@ -767,7 +776,27 @@ def validate_dataset(results: dict[str, ValidationResult]) -> dict[str, Validati
         viol = np.zeros(len(a), dtype=bool)
         msgs = {}
         one_day = pd.Timedelta(days=1)
-        for eid, grp in a.groupby("episode_id", sort=False):
+        # Fast vectorised pre-filter; the exact loop (which writes the messages) runs only on
+        # episodes where some placement fails one of the checks.
+        srt = a.sort_values(["episode_id", "placement_seq"], kind="mergesort")
+        g = srt.groupby("episode_id", sort=False)
+        pos = g.cumcount() + 1
+        size = g["placement_seq"].transform("size")
+        e_start = srt["episode_id"].map(episodes["start_date"])
+        e_end = srt["episode_id"].map(episodes["end_date"])
+        gap = srt["start_date"] - g["end_date"].shift()
+        ok = (
+            (srt["placement_seq"].astype("int64") == pos)
+            & ((pos != 1) | (srt["start_date"] == e_start))
+            & ((pos == 1) | gap.isin([pd.Timedelta(0), one_day]))
+            & (
+                (pos != size)
+                | (srt["end_date"].isna() & e_end.isna())
+                | (srt["end_date"] == e_end)
+            )
+        )
+        bad_episodes = srt.loc[~ok.to_numpy(), "episode_id"].unique()
+        for eid, grp in a[a["episode_id"].isin(bad_episodes)].groupby("episode_id", sort=False):
             grp = grp.sort_values("placement_seq")
             e_start = episodes.at[eid, "start_date"]
             e_end = episodes.at[eid, "end_date"]
