@@ -28,7 +28,8 @@ demo: $(STAMP) ## synthetic data -> validation -> overview report; prints the re
 	$(BIN)/evaluation synth --children 3000 --municipalities 30 --seed 1 --out $(DEMO)/extract
 	$(BIN)/evaluation validate $(DEMO)/extract/episodes.csv $(DEMO)/extract/placements.csv \
 	  $(DEMO)/extract/followups.csv $(DEMO)/extract/referrals.csv --out $(DEMO)/data
-	$(BIN)/evaluation report notebooks/01-overview.ipynb --data $(DEMO)/data --out $(DEMO)
+	$(BIN)/evaluation report notebooks/01-overview.ipynb --data $(DEMO)/data \
+	  -p municipality 0580 --out $(DEMO)
 	@echo ""
 	@echo "Demo report: $(CURDIR)/$(DEMO)/01-overview.html"
 
