@@ -178,3 +178,23 @@ def test_select_period_keeps_episodes_active_in_the_period(small_episodes):
     assert len(overview.select_period(small_episodes, "2019-01-01", "2019-12-31")) == 0
     with pytest.raises(ParameterError, match="before"):
         overview.select_period(small_episodes, "2022-01-01", "2021-01-01")
+
+
+def test_distribution_hides_selected_counts_that_would_reveal_small_counts_elsewhere(small_episodes):
+    """Selecting 0002 (15 boys, 15 girls) beside all (18 boys, 24 girls) would give 0001's
+    3 boys by subtraction; a line may not show both the selected and the all count."""
+    out = overview.distribution(small_episodes, "sex", municipality="0002", lang="en")
+    sel = out[out["scope"] == "Selected municipality"].set_index("code")
+    everyone = out[out["scope"] == "All"].set_index("code")
+    assert np.isnan(sel.loc["M", "n"]) or np.isnan(everyone.loc["M", "n"])
+    assert sel.loc["M", "display"] == ".."
+    # and the hidden cell cannot come back from the selected total either
+    assert np.isnan(sel.loc["F", "n"]) or np.isnan(everyone.loc["F", "n"])
+
+
+def test_distribution_of_flags_protects_the_other_municipalities(small_episodes):
+    out = overview.distribution(small_episodes, "problem_neglect", municipality="0002",
+                                lang="en")
+    sel = out[out["scope"] == "Selected municipality"].iloc[0]
+    # 0 of 30 in 0002 and 2 of 42 overall: the 2 in 0001 must not be derivable
+    assert np.isnan(sel["n"]) or np.isnan(out[out["scope"] == "All"].iloc[0]["n"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .dictionary import TABLES, check_language, load_dictionary
@@ -339,6 +340,30 @@ def _flags(
     })
 
 
+def _complement_mask(
+    selected: np.ndarray, total: np.ndarray, threshold: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which selected-unit and all-units counts to hide so that the rest is protected too.
+
+    The report shows the selected municipality beside all municipalities, so a reader can
+    subtract one from the other and obtain the counts of the *other* municipalities. The
+    counts are therefore protected as one table with columns selected, rest and all (the
+    total column, taken as public): a small count among the rest forces suppression of the
+    selected-unit cell in the same line, and the usual secondary suppression follows.
+    """
+    rest = np.asarray(total) - np.asarray(selected)
+    table = pd.DataFrame({"selected": selected, "rest": rest, "all": total})
+    table.loc["__total__"] = table.sum()
+    prot = protect_counts(
+        table, ["selected", "rest"], threshold=threshold, total_row="__total__", total_col="all"
+    )
+    mask = prot.suppressed
+    return (
+        mask["selected"].iloc[:-1].to_numpy(dtype=bool),
+        mask["all"].iloc[:-1].to_numpy(dtype=bool),
+    )
+
+
 def distribution(
     episodes_selected: pd.DataFrame,
     column: str,
@@ -475,6 +500,28 @@ def distribution(
                           min_denominator=min_denominator)
         part.insert(2, "scope", _SCOPE[scope][lang])
         parts.append(part)
+    if len(scopes) == 2:
+        sel_rows = scopes[0][1].fillna(False).astype(bool)
+        if kind == "categorical":
+            sel = values[sel_rows].dropna().value_counts().reindex(codes, fill_value=0)
+            tot = values.dropna().value_counts().reindex(codes, fill_value=0)
+            hide_sel, hide_all = _complement_mask(sel.to_numpy(), tot.to_numpy(), threshold)
+        else:
+            hide_sel = np.zeros(len(flags), dtype=bool)
+            hide_all = np.zeros(len(flags), dtype=bool)
+            for i, c in enumerate(flags):
+                s_yes = int((df.loc[sel_rows, c] == True).sum())  # noqa: E712
+                s_no = int((df.loc[sel_rows, c] == False).sum())  # noqa: E712
+                a_yes = int((df[c] == True).sum())  # noqa: E712
+                a_no = int((df[c] == False).sum())  # noqa: E712
+                hs, ha = _complement_mask(
+                    np.array([s_yes, s_no]), np.array([a_yes, a_no]), threshold
+                )
+                hide_sel[i], hide_all[i] = hs[0], ha[0]
+        for part, hide in ((parts[0], hide_sel), (parts[1], hide_all)):
+            newly = hide & part["n"].notna().to_numpy()
+            part.loc[newly, ["n", "share"]] = np.nan
+            part.loc[newly, "display"] = SECONDARY_MARK
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "variable", _variable_label(column, lang))
     out["n"] = out["n"].astype(float)
