@@ -23,6 +23,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         text=True,
         env=full_env,
         timeout=600,
+        check=False,
     )
 
 
@@ -76,7 +77,8 @@ def test_pseudonymise_without_a_key_fails_clearly(tmp_path):
     f.write_text("episode_id,personnummer\n1,x\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "EVALUATION_KEY"}
     r = subprocess.run([sys.executable, "-m", "evaluation.cli", "pseudonymise", str(f),
-                        "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env)
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env,
+                       check=False)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert "key" in r.stderr.lower()

@@ -510,10 +510,10 @@ def distribution(
             hide_sel = np.zeros(len(flags), dtype=bool)
             hide_all = np.zeros(len(flags), dtype=bool)
             for i, c in enumerate(flags):
-                s_yes = int((df.loc[sel_rows, c] == True).sum())  # noqa: E712
-                s_no = int((df.loc[sel_rows, c] == False).sum())  # noqa: E712
-                a_yes = int((df[c] == True).sum())  # noqa: E712
-                a_no = int((df[c] == False).sum())  # noqa: E712
+                s_yes = int((df.loc[sel_rows, c] == True).sum())
+                s_no = int((df.loc[sel_rows, c] == False).sum())
+                a_yes = int((df[c] == True).sum())
+                a_no = int((df[c] == False).sum())
                 hs, ha = _complement_mask(
                     np.array([s_yes, s_no]), np.array([a_yes, a_no]), threshold
                 )
