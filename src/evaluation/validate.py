@@ -903,7 +903,9 @@ class ValidationSummary:
 
 
 def validate_files(
-    paths: str | Path | Iterable[str | Path], out_dir: str | Path
+    paths: str | Path | Iterable[str | Path],
+    out_dir: str | Path,
+    progress: bool | None = None,
 ) -> ValidationSummary:
     """Read, validate and write accepted tables, quarantine and problems.
 
@@ -915,6 +917,9 @@ def validate_files(
         Output folder (created): ``<table>.csv`` per table (UTF-8, ``,``, ISO dates, without
         ``_row``/``_source``), ``quarantine.csv`` (one row per rejected input row, all tables)
         and ``problems.csv`` (every problem).
+    progress : bool, optional
+        Show a progress bar (one step per file read, per table validated, cross-table rules
+        and writing) on standard error; default: only when standard error is a terminal.
 
     Returns
     -------
@@ -925,9 +930,31 @@ def validate_files(
     DataValidationError
         On a fatal file problem (see :func:`evaluation.io.read_table`).
     """
-    raws = read_tables(paths)
-    results = {t: validate_table(r) for t, r in raws.items()}
-    results = validate_dataset(results)
+    import sys
+
+    from tqdm import tqdm
+
+    path_list = [paths] if isinstance(paths, str | Path) else list(paths)
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=len(path_list), desc="validate", unit="step", disable=not show) as bar:
+        raws: dict[str, RawTable] = {}
+        for p in path_list:
+            for t, r in read_tables([p]).items():
+                if t in raws:
+                    raise DataValidationError(
+                        f"table {t!r} given twice ({raws[t].source} and {r.source}); give each "
+                        "table in one file only."
+                    )
+                raws[t] = r
+            bar.update(1)
+        bar.total += len(raws) + 1
+        bar.refresh()
+        results = {}
+        for t, r in raws.items():
+            results[t] = validate_table(r)
+            bar.update(1)
+        results = validate_dataset(results)
+        bar.update(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for t, res in results.items():
