@@ -36,6 +36,18 @@ PERSONNUMMER = "personnummer"
 _FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
+# Columns of every quarantine table (validation and pseudonymisation write the same shape).
+QUARANTINE_COLUMNS = [
+    "source_file",
+    "row",
+    "table",
+    "column",
+    "value",
+    "rule",
+    "message_sv",
+    "message_en",
+]
+
 @dataclass
 class RawTable:
     """One table as read from a file, before validation.

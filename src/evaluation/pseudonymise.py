@@ -32,6 +32,7 @@ import pandas as pd
 
 from .dictionary import load_dictionary
 from .errors import DataValidationError, EvaluationError, ParameterError, PseudonymKeyError
+from .io import QUARANTINE_COLUMNS
 
 __all__ = [
     "InvalidIdentityNumber",
@@ -46,16 +47,6 @@ __all__ = [
 ]
 
 KEY_BYTES = 32
-QUARANTINE_COLUMNS = [
-    "source_file",
-    "row",
-    "table",
-    "column",
-    "value",
-    "rule",
-    "message_sv",
-    "message_en",
-]
 INVALID_MASK = "<ogiltigt personnummer>"
 _PATTERN = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4})$")
 _KEYGEN_HINT = "Create a key with `evaluation keygen PATH` (outside the data folders)."
@@ -635,10 +626,7 @@ def pseudonymise_files(
     q = (
         pd.concat(quarantines, ignore_index=True)
         if quarantines
-        else pd.DataFrame(
-            columns=["source_file", "row", "table", "column", "value", "rule",
-                     "message_sv", "message_en"]
-        )
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
     q.to_csv(out / QUARANTINE_FILE, index=False, encoding="utf-8")
     return (

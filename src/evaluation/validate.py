@@ -31,7 +31,7 @@ import pandas as pd
 
 from .dictionary import TABLES, Column, load_dictionary
 from .errors import DataValidationError, ParameterError
-from .io import PERSONNUMMER, RawTable, read_tables
+from .io import PERSONNUMMER, QUARANTINE_COLUMNS, RawTable, read_tables
 
 __all__ = [
     "MAX_FIELD_LENGTH",
@@ -43,16 +43,6 @@ __all__ = [
     "validate_table",
 ]
 
-QUARANTINE_COLUMNS = [
-    "source_file",
-    "row",
-    "table",
-    "column",
-    "value",
-    "rule",
-    "message_sv",
-    "message_en",
-]
 MAX_FIELD_LENGTH = 10_000
 MAX_VALUE_CHARS = 200
 MASK = "***"
