@@ -198,3 +198,12 @@ def test_distribution_of_flags_protects_the_other_municipalities(small_episodes)
     sel = out[out["scope"] == "Selected municipality"].iloc[0]
     # 0 of 30 in 0002 and 2 of 42 overall: the 2 in 0001 must not be derivable
     assert np.isnan(sel["n"]) or np.isnan(out[out["scope"] == "All"].iloc[0]["n"])
+
+
+def test_selection_text_states_unit_period_and_hides_a_small_episode_count(small_episodes):
+    tables = {"episodes": small_episodes.iloc[:3]}
+    sv = overview.selection_text(tables, "0001", "2019-01-01", "2024-12-31", "sv", 5)
+    assert "kommun 0001" in sv and "<5 episoder" in sv
+    en = overview.selection_text({"episodes": small_episodes}, "all", "2019-01-01",
+                                 "2024-12-31", "en", 5)
+    assert "all municipalities" in en and "42 episodes" in en

@@ -626,6 +626,50 @@ def section_text(section: str, lang: str = "sv") -> str:
     return f"## {section_heading(section, lang)}\n\n{_TEXTS[section][lang]}"
 
 
+_TITLE = {
+    "sv": "Översikt: barn och unga i heldygnsvård",
+    "en": "Overview: children and young people in out-of-home care",
+}
+
+
+def report_title(lang: str = "sv") -> str:
+    """Markdown title of the overview report in ``lang``."""
+    check_language(lang)
+    return f"# {_TITLE[lang]}"
+
+
+def selection_text(
+    tables: dict[str, pd.DataFrame],
+    municipality: str,
+    period_start: str,
+    period_end: str,
+    lang: str = "sv",
+    threshold: int = 5,
+) -> str:
+    """One Markdown line stating the selection: unit, period and number of episodes.
+
+    The number of episodes passes the same small-count rule as the tables (below
+    ``threshold`` it is shown as ``<threshold``).
+
+    Returns
+    -------
+    str
+        E.g. ``**Urval:** kommun 0180, perioden 2019-01-01 – 2024-12-31, 871 episoder.``
+    """
+    check_language(lang)
+    episodes = select_period(tables["episodes"], period_start, period_end)
+    everyone = str(municipality).lower() == "all"
+    if not everyone:
+        episodes = episodes[episodes["municipality_code"] == str(municipality)]
+    n = len(episodes)
+    shown = f"<{threshold}" if 0 < n < threshold else str(n)
+    if lang == "sv":
+        unit = "alla kommuner" if everyone else f"kommun {municipality}"
+        return f"**Urval:** {unit}, perioden {period_start} – {period_end}, {shown} episoder."
+    unit = "all municipalities" if everyone else f"municipality {municipality}"
+    return f"**Selection:** {unit}, period {period_start} – {period_end}, {shown} episodes."
+
+
 def _percent(share: float, lang: str) -> str:
     if share is None or pd.isna(share):
         return SECONDARY_MARK
