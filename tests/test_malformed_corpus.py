@@ -449,6 +449,7 @@ def check_personnummer(s):
 
 def personnummer_bad_value(tmp):
     data = baseline()
+    # 19121212-1212 is Skatteverket's widely published test number ("Tolvan"), not a person.
     data["episodes"][0]["personnummer"] = "x" * 20_000 + "19121212-1212"
     return write_all(tmp, data)
 
