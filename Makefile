@@ -44,6 +44,7 @@ dictionary: $(STAMP) ## regenerate data dictionary pages and the Excel template
 	$(BIN)/evaluation dictionary --out data_dictionary
 
 bench: $(STAMP) ## national-scale benchmarks (prints time and peak memory)
+	$(BIN)/python benchmarks/bench_synth.py
 	$(BIN)/python benchmarks/bench_validate.py
 
 clean: ## remove generated reports (keeps .venv)
