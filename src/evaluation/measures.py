@@ -1,0 +1,717 @@
+"""Outcome measures on entry cohorts (DOMAIN.md section 4), with confidence intervals.
+
+Every measure returns a tidy DataFrame with one row per group and the columns
+``measure``, the group columns, ``numerator``, ``denominator``, ``value``, ``ci_lower``
+and ``ci_upper``. Shares use the Wilson score interval; rates use the exact (Garwood)
+Poisson interval. The unit of analysis is the placement episode unless a measure says
+otherwise (NI 062 counts children).
+
+Conventions shared by all measures
+----------------------------------
+* Period bounds are inclusive dates: an episode "starts in the window" when
+  ``period_start <= start_date <= period_end``.
+* Age is known only through ``birth_year``, so the age at a date is
+  ``date.year - birth_year`` (the age reached during that calendar year). This is an
+  approximation of at most one year; it is what the register variables allow.
+* ``group_cols`` may name any column of the episodes table, and ``"age_group"``, which is
+  derived with :func:`age_group` when the table has no such column (from the age at entry,
+  or at the ending for :func:`re_referral_12m`).
+* "12 months after" a date is the calendar offset ``date + pd.DateOffset(months=12)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaluation.errors import ParameterError
+
+__all__ = [
+    "age_at_start",
+    "age_group",
+    "exit_to_permanency_12m",
+    "goal_attainment_share",
+    "placement_stability",
+    "planned_ending_share",
+    "poisson_rate_interval",
+    "re_referral_12m",
+    "three_or_more_placements",
+    "wilson_interval",
+]
+
+RESULT_COLUMNS = ["numerator", "denominator", "value", "ci_lower", "ci_upper"]
+AGE_BREAKS = (0, 13, 21)
+_YEAR = pd.DateOffset(months=12)
+
+
+# --------------------------------------------------------------------------- intervals
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}; use e.g. 0.05.")
+
+
+def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion, vectorised.
+
+    Parameters
+    ----------
+    k : array_like
+        Number of successes.
+    n : array_like
+        Number of trials (same shape as ``k`` or broadcastable).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+        Interval bounds (float); NaN where ``n == 0``.
+
+    Raises
+    ------
+    ParameterError
+        If ``alpha`` is not in (0, 1), or ``k`` is negative or larger than ``n``.
+
+    Notes
+    -----
+    With ``p = k / n`` and ``z = Phi^-1(1 - alpha / 2)``::
+
+        centre = (p + z^2 / (2n)) / (1 + z^2 / n)
+        half   = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / (4 n^2))
+
+    The bounds are set to exactly 0 when ``k == 0`` and 1 when ``k == n``. Validated
+    against ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval([3], [10])
+    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+    (0.1078, 0.6032)
+    """
+    _check_alpha(alpha)
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    if np.any(k < 0) or np.any(k > n):
+        raise ParameterError("wilson_interval needs 0 <= k <= n for every element.")
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z / denom * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+        # k == 0 and k == n give exactly 0 and 1 in theory; avoid rounding residue
+        lower = np.where(k == 0, 0.0, np.clip(centre - half, 0, 1))
+        upper = np.where(k == n, 1.0, np.clip(centre + half, 0, 1))
+        lower = np.where(n > 0, lower, np.nan)
+        upper = np.where(n > 0, upper, np.nan)
+    return lower, upper
+
+
+def poisson_rate_interval(k, exposure, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) confidence interval for a Poisson rate ``k / exposure``, vectorised.
+
+    Parameters
+    ----------
+    k : array_like
+        Event counts (non-negative integers).
+    exposure : array_like
+        Person-time at risk (e.g. days in care); must be positive.
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+        Bounds of the rate per unit of exposure (multiply by e.g. 1,000 for "per 1,000
+        days"); NaN where ``exposure == 0``.
+
+    Raises
+    ------
+    ParameterError
+        If ``alpha`` is not in (0, 1) or ``k`` is negative.
+
+    Notes
+    -----
+    ``lower = chi2.ppf(alpha / 2, 2k) / 2 / exposure`` (0 when ``k == 0``) and
+    ``upper = chi2.ppf(1 - alpha / 2, 2k + 2) / 2 / exposure``. Validated against
+    ``statsmodels.stats.rates.confint_poisson(method="exact-c")`` and the hand value
+    ``upper = -log(0.025) = 3.689`` for ``k = 0``, exposure 1.
+
+    Examples
+    --------
+    >>> lo, hi = poisson_rate_interval([0], [1.0])
+    >>> float(lo[0]), round(float(hi[0]), 4)
+    (0.0, 3.6889)
+    """
+    _check_alpha(alpha)
+    k = np.asarray(k, dtype=float)
+    exposure = np.asarray(exposure, dtype=float)
+    if np.any(k < 0):
+        raise ParameterError("poisson_rate_interval needs non-negative counts k.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
+        hi = stats.chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2
+        lower = np.where(exposure > 0, lo / exposure, np.nan)
+        upper = np.where(exposure > 0, hi / exposure, np.nan)
+    return lower, upper
+
+
+# --------------------------------------------------------------------------- ages
+def age_at_start(episodes: pd.DataFrame, *, date_col: str = "start_date",
+                 birth_year_col: str = "birth_year") -> pd.Series:
+    """Age at a date (by default the episode start) in whole years from the birth year.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Table with ``date_col`` and ``birth_year_col``.
+    date_col : str, default "start_date"
+        Date column at which age is taken.
+    birth_year_col : str, default "birth_year"
+        Birth year column.
+
+    Returns
+    -------
+    pandas.Series
+        Nullable integer ages ``date.year - birth_year`` (the age reached during that
+        calendar year), indexed like ``episodes``.
+
+    Raises
+    ------
+    ParameterError
+        If a column is missing.
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> ep = synth.generate(50, 3, seed=1).tables["episodes"]
+    >>> bool((age_at_start(ep) >= 0).all())
+    True
+    """
+    _require(episodes, [date_col, birth_year_col], "episodes")
+    dates = pd.to_datetime(episodes[date_col])
+    return (dates.dt.year.astype("Int64") - episodes[birth_year_col].astype("Int64")).rename("age")
+
+
+def age_group(age, breaks: Sequence[int] = AGE_BREAKS) -> pd.Series:
+    """Cut ages into labelled groups such as ``"0-12"`` and ``"13-20"``.
+
+    Parameters
+    ----------
+    age : array_like or pandas.Series
+        Ages in whole years.
+    breaks : sequence of int, default (0, 13, 21)
+        Increasing group limits; group ``i`` holds ``breaks[i] <= age < breaks[i + 1]``.
+
+    Returns
+    -------
+    pandas.Series
+        String labels ``"{lo}-{hi - 1}"``; missing where the age is missing or outside.
+
+    Raises
+    ------
+    ParameterError
+        If ``breaks`` is not strictly increasing with at least two values.
+
+    Examples
+    --------
+    >>> list(age_group([0, 12, 13, 20]))
+    ['0-12', '0-12', '13-20', '13-20']
+    """
+    breaks = list(breaks)
+    if len(breaks) < 2 or any(hi <= lo for lo, hi in itertools.pairwise(breaks)):
+        raise ParameterError(f"breaks must be strictly increasing with >= 2 values, got {breaks}.")
+    s = pd.Series(age) if not isinstance(age, pd.Series) else age
+    s = pd.to_numeric(s.astype("Float64"), errors="coerce")
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(breaks)]
+    cut = pd.cut(s.astype(float), bins=breaks, right=False, labels=labels)
+    return pd.Series(cut.astype("string"), index=s.index, name="age_group")
+
+
+# --------------------------------------------------------------------------- helpers
+def _require(data: pd.DataFrame, cols: Sequence[str], table: str) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"{table} must be a pandas DataFrame, got {type(data).__name__}.")
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise ParameterError(
+            f"{table} lacks required column(s) {missing}; pass the validated '{table}' table "
+            "(see data_dictionary/dictionary.yaml)."
+        )
+
+
+def _period(period_start, period_end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    try:
+        start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"period bounds must be dates, got {period_start!r}, {period_end!r}.") from exc
+    if pd.isna(start) or pd.isna(end):
+        raise ParameterError("period_start and period_end must both be given.")
+    if end < start:
+        raise ParameterError(
+            f"period_end {end.date()} is before period_start {start.date()}; swap them."
+        )
+    return start, end
+
+
+def _data_end(data_end, period_end: pd.Timestamp) -> pd.Timestamp:
+    try:
+        d = pd.Timestamp(data_end)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"data_end must be a date, got {data_end!r}.") from exc
+    if pd.isna(d) or d < period_end:
+        raise ParameterError(
+            f"data_end {data_end!r} is before period_end {period_end.date()}; data_end is the "
+            "last date the data cover and must not precede the period."
+        )
+    return d
+
+
+def _group_list(group_cols) -> list[str]:
+    if group_cols is None:
+        return []
+    if isinstance(group_cols, str):
+        return [group_cols]
+    return list(group_cols)
+
+
+def _with_groups(data: pd.DataFrame, groups: list[str], table: str, age: pd.Series) -> pd.DataFrame:
+    """Add a derived ``age_group`` if asked for, and check the group columns exist."""
+    data = data.copy()
+    if "age_group" in groups and "age_group" not in data.columns:
+        data["age_group"] = age_group(age).to_numpy()
+    missing = [g for g in groups if g not in data.columns]
+    if missing:
+        raise ParameterError(
+            f"group column(s) {missing} are not in {table}; use columns of {table} or 'age_group'."
+        )
+    return data
+
+
+def _aggregate(units: pd.DataFrame, groups: list[str], num: str, den: str) -> pd.DataFrame:
+    if groups:
+        out = units.groupby(groups, dropna=False, observed=True)[[num, den]].sum().reset_index()
+    else:
+        out = pd.DataFrame({num: [units[num].sum()], den: [units[den].sum()]})
+    return out.rename(columns={num: "numerator", den: "denominator"})
+
+
+def _share(units: pd.DataFrame, groups: list[str], measure: str, alpha: float) -> pd.DataFrame:
+    """Units carry ``_num`` (0/1) and ``_den`` (1); returns the tidy Wilson result."""
+    out = _aggregate(units, groups, "_num", "_den")
+    out["numerator"] = out["numerator"].astype("int64")
+    out["denominator"] = out["denominator"].astype("int64")
+    n = out["denominator"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["value"] = np.where(n > 0, out["numerator"] / n, np.nan)
+    out["ci_lower"], out["ci_upper"] = wilson_interval(out["numerator"], n, alpha)
+    out.insert(0, "measure", measure)
+    return out[["measure", *groups, *RESULT_COLUMNS]]
+
+
+def _entrants(episodes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    s = pd.to_datetime(episodes["start_date"])
+    return episodes[(s >= start) & (s <= end)].copy()
+
+
+def _stay_days(ep: pd.DataFrame) -> pd.Series:
+    """Full length of stay in days (end - start); NaN for ongoing episodes."""
+    return (pd.to_datetime(ep["end_date"]) - pd.to_datetime(ep["start_date"])).dt.days
+
+
+# --------------------------------------------------------------------------- measures
+def placement_stability(data_episodes: pd.DataFrame, placements: pd.DataFrame, period_start,
+                        period_end, per: float = 1000, group_cols=None,
+                        alpha: float = 0.05) -> pd.DataFrame:
+    """Placement moves per ``per`` days in care for an entry cohort (US CFSR).
+
+    Parameters
+    ----------
+    data_episodes : pandas.DataFrame
+        Episodes table (episode_id, start_date, end_date, birth_year and group columns).
+    placements : pandas.DataFrame
+        Placements table (episode_id, placement_seq, start_date).
+    period_start, period_end : date-like
+        Entry window, inclusive (CFSR uses 12 months).
+    per : float, default 1000
+        Days of exposure the rate is expressed per.
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` is derived from the age at entry).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group with columns ``measure`` ("placement_stability"), the group
+        columns, ``numerator`` (moves), ``denominator`` (days in care), ``value``
+        (moves per ``per`` days), ``ci_lower`` and ``ci_upper`` (exact Poisson, per ``per``).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, ``period_end`` before ``period_start`` or
+        non-positive ``per``.
+
+    Notes
+    -----
+    * Cohort: episodes starting in the window.
+    * Exclusions: episodes that ended after a stay of fewer than 8 days
+      (``end_date - start_date < 8``), and entry age >= 18.
+    * Observation: from entry to the exit or to ``period_end``, whichever comes first (CFSR:
+      "the end of the 12-month period"). Days in care are counted inclusively,
+      ``min(end_date, period_end) - start_date + 1``.
+    * Numerator: placements of the episode that start within the observation, excluding the
+      first placement of the episode (ordered by ``placement_seq``): each later placement is
+      one move. An episode without placement rows has one placement and no move.
+    * Denominator: summed days in care. Rate: numerator / denominator * ``per``.
+    * Source: CFSR Round 3/4 statewide data indicator "placement stability" (DOMAIN.md 4.2),
+      adapted to episodes as the unit.
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> t = synth.generate(300, 3, seed=1).tables
+    >>> r = placement_stability(t["episodes"], t["placements"], "2020-01-01", "2020-12-31")
+    >>> list(r.columns)[-5:]
+    ['numerator', 'denominator', 'value', 'ci_lower', 'ci_upper']
+    """
+    groups = _group_list(group_cols)
+    _require(data_episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    _require(placements, ["episode_id", "placement_seq", "start_date"], "placements")
+    start, end = _period(period_start, period_end)
+    if not per > 0:
+        raise ParameterError(f"per must be positive, got {per!r}.")
+    ep = _entrants(data_episodes, start, end)
+    age = age_at_start(ep)
+    keep = ~(_stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool)
+    ep = ep[keep]
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    obs_end = pd.to_datetime(ep["end_date"]).where(lambda d: d.notna() & (d <= end), end)
+    ep["_den"] = (obs_end - pd.to_datetime(ep["start_date"])).dt.days + 1
+    pl = placements[placements["episode_id"].isin(ep["episode_id"])].copy()
+    pl = pl.sort_values(["episode_id", "placement_seq"])
+    pl["_first"] = ~pl.duplicated("episode_id")
+    pl = pl.merge(pd.DataFrame({"episode_id": ep["episode_id"], "_obs_end": obs_end}), on="episode_id")
+    pl["_move"] = (~pl["_first"]) & (pd.to_datetime(pl["start_date"]) <= pl["_obs_end"])
+    moves = pl.groupby("episode_id")["_move"].sum()
+    ep["_num"] = ep["episode_id"].map(moves).fillna(0).astype("int64")
+    out = _aggregate(ep, groups, "_num", "_den")
+    out["numerator"] = out["numerator"].astype("int64")
+    out["denominator"] = out["denominator"].astype("int64")
+    d = out["denominator"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["value"] = np.where(d > 0, out["numerator"] / d * per, np.nan)
+    lo, hi = poisson_rate_interval(out["numerator"], d, alpha)
+    out["ci_lower"], out["ci_upper"] = lo * per, hi * per
+    out.insert(0, "measure", "placement_stability")
+    return out[["measure", *groups, *RESULT_COLUMNS]]
+
+
+def three_or_more_placements(episodes: pd.DataFrame, placements: pd.DataFrame, year: int,
+                             group_cols=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Share of children in care during a year with three or more placements (England NI 062).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, child_id, start_date, end_date, birth_year, group columns).
+    placements : pandas.DataFrame
+        Placements table (episode_id, start_date, end_date).
+    year : int
+        Calendar year.
+    group_cols : list of str, optional
+        Columns to group by; the child takes the values of its latest episode (by start)
+        that is in care during the year; ``"age_group"`` uses the age at that episode's start.
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("three_or_more_placements"), group columns, ``numerator`` (children
+        with >= 3 placements in the year), ``denominator`` (children in care during the
+        year), ``value`` (share), ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns or a non-integer year.
+
+    Notes
+    -----
+    * This is a period-prevalence measure by definition, not an entry cohort.
+    * Unit: child. In care during the year: an episode with ``start_date <= 31 Dec`` and
+      ``end_date`` missing or ``>= 1 Jan``.
+    * Numerator: children for whom the placements overlapping the year (over all their
+      episodes; a placement counts if it starts on or before 31 Dec and its end date is
+      missing or on or after 1 Jan) number three or more. Placements continuing from the
+      previous year count, as in NI 062.
+    * No age exclusion (Swedish care covers ages 0-20; NI 062 covers under-18s: group by
+      ``age_group`` to separate them).
+    * Source: England NI 062 "stability of placements: number of moves" (DOMAIN.md 4.3).
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "child_id", "start_date", "end_date", "birth_year"], "episodes")
+    _require(placements, ["episode_id", "start_date", "end_date"], "placements")
+    if isinstance(year, bool) or not isinstance(year, (int, np.integer)):
+        raise ParameterError(f"year must be an integer such as 2022, got {year!r}.")
+    y0, y1 = pd.Timestamp(int(year), 1, 1), pd.Timestamp(int(year), 12, 31)
+
+    def overlaps(df: pd.DataFrame) -> pd.Series:
+        s, e = pd.to_datetime(df["start_date"]), pd.to_datetime(df["end_date"])
+        return (s <= y1) & (e.isna() | (e >= y0))
+
+    ep = episodes[overlaps(episodes)].copy()
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    pl = placements[placements["episode_id"].isin(ep["episode_id"])]
+    pl = pl[overlaps(pl)].merge(ep[["episode_id", "child_id"]], on="episode_id")
+    n_pl = pl.groupby("child_id").size()
+    children = ep.sort_values(["child_id", "start_date"]).drop_duplicates("child_id", keep="last")
+    children["_num"] = (children["child_id"].map(n_pl).fillna(0) >= 3).astype("int64")
+    children["_den"] = 1
+    return _share(children, groups, "three_or_more_placements", alpha)
+
+
+def exit_to_permanency_12m(episodes: pd.DataFrame, period_start, period_end, data_end,
+                           group_cols=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Share of entrants who exit to permanency within 12 months of entry (US CFSR).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, start_date, end_date, birth_year, end_reason,
+        destination, group columns).
+    period_start, period_end : date-like
+        Entry window, inclusive.
+    data_end : date-like
+        Last date covered by the data; must not precede ``period_end``.
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at entry).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("exit_to_permanency_12m"), group columns, ``numerator``,
+        ``denominator``, ``value`` (share), ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, ``period_end`` before ``period_start`` or
+        ``data_end`` before ``period_end``.
+
+    Notes
+    -----
+    * Denominator: episodes starting in the window, excluding stays shorter than 8 days
+      (ended with ``end_date - start_date < 8``), entry age >= 18, and entrants whose
+      12 months are not observable (``start_date + 12 months > data_end``).
+    * Numerator: of these, episodes ending on or before ``start_date + 12 months`` with
+      destination ``PARENTS`` (reunification) or end reason ``CUSTODY_TRANSFER``, while the
+      child was under 18 (``end_date.year - birth_year < 18``).
+    * Source: CFSR Round 3/4 "permanency in 12 months for children entering care"
+      (DOMAIN.md 4.5); guardianship/adoption are represented by custody transfer.
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year", "end_reason",
+                        "destination"], "episodes")
+    start, end = _period(period_start, period_end)
+    dend = _data_end(data_end, end)
+    ep = _entrants(episodes, start, end)
+    age = age_at_start(ep)
+    s = pd.to_datetime(ep["start_date"])
+    keep = ~(_stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool) & (s + _YEAR <= dend)
+    ep = ep[keep]
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
+    exit_age = age_at_start(ep, date_col="end_date")
+    permanent = (ep["destination"] == "PARENTS").fillna(False) | (
+        ep["end_reason"] == "CUSTODY_TRANSFER").fillna(False)
+    ok = e.notna() & (e <= s + _YEAR) & permanent & (exit_age < 18).fillna(False)
+    ep["_num"] = ok.astype("int64").to_numpy()
+    ep["_den"] = 1
+    return _share(ep, groups, "exit_to_permanency_12m", alpha)
+
+
+def re_referral_12m(episodes: pd.DataFrame, referrals: pd.DataFrame, period_start, period_end,
+                    data_end, group_cols=("age_group",), require_investigation: bool = False,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """Share of ended episodes followed by a new referral within 12 months (Swedish benchmark).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, child_id, end_date, birth_year, group columns).
+    referrals : pandas.DataFrame
+        Referrals table (child_id, referral_date, and ``led_to_investigation`` when
+        ``require_investigation`` is true).
+    period_start, period_end : date-like
+        Window of end dates, inclusive.
+    data_end : date-like
+        Last date covered by the data; must not precede ``period_end``.
+    group_cols : list of str or None, default ("age_group",)
+        Columns to group by. By default the benchmark split 0-12 / 13-20, with
+        ``age_group`` derived from the age at the ending. ``None`` gives one overall row.
+    require_investigation : bool, default False
+        Count only referrals that led to an investigation (the benchmark's "new
+        investigation"); by default any new referral counts.
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("re_referral_12m"), group columns, ``numerator``, ``denominator``,
+        ``value`` (share), ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, ``period_end`` before ``period_start`` or
+        ``data_end`` before ``period_end``.
+
+    Notes
+    -----
+    * Denominator: episodes with ``end_date`` in the window whose following 12 months are
+      observable (``end_date + 12 months <= data_end``). This is an exit cohort by
+      definition.
+    * Numerator: episodes whose child has a referral with
+      ``end_date < referral_date <= end_date + 12 months``.
+    * Source: Swedish municipal benchmark (DOMAIN.md 3 and 4.7: ~22 % of youths 13-20
+      re-referred within a year).
+    * With ages from birth years, a few endings get age 21 (``end_date.year - birth_year``);
+      they fall outside 0-20 and form a row with a missing ``age_group``.
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "child_id", "end_date", "birth_year"], "episodes")
+    ref_cols = ["child_id", "referral_date"] + (["led_to_investigation"] if require_investigation else [])
+    _require(referrals, ref_cols, "referrals")
+    start, end = _period(period_start, period_end)
+    dend = _data_end(data_end, end)
+    e = pd.to_datetime(episodes["end_date"])
+    ep = episodes[(e >= start) & (e <= end) & (e + _YEAR <= dend)].copy()
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep, date_col="end_date"))
+    ref = referrals
+    if require_investigation:
+        ref = ref[ref["led_to_investigation"].fillna(False).astype(bool)]
+    pairs = ep[["episode_id", "child_id", "end_date"]].merge(
+        ref[["child_id", "referral_date"]], on="child_id")
+    rd, ed = pd.to_datetime(pairs["referral_date"]), pd.to_datetime(pairs["end_date"])
+    hit = set(pairs.loc[(rd > ed) & (rd <= ed + _YEAR), "episode_id"])
+    ep["_num"] = ep["episode_id"].isin(hit).astype("int64")
+    ep["_den"] = 1
+    return _share(ep, groups, "re_referral_12m", alpha)
+
+
+def planned_ending_share(episodes: pd.DataFrame, period_start, period_end, group_cols=None,
+                         alpha: float = 0.05) -> pd.DataFrame:
+    """Share of episodes ending in a period that ended as planned.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, end_date, planned_ending, birth_year, group columns).
+    period_start, period_end : date-like
+        Window of end dates, inclusive.
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at entry).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("planned_ending_share"), group columns, ``numerator`` (planned
+        endings), ``denominator`` (endings), ``value``, ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns or ``period_end`` before ``period_start``.
+
+    Notes
+    -----
+    * Exit cohort by definition: episodes with ``end_date`` in the window.
+    * Numerator: ``planned_ending`` true (derived from ``end_reason``: not a breakdown and
+      not absconded). Episodes with a missing ``planned_ending`` are excluded from both.
+    * Source: DOMAIN.md 4.9; Socialstyrelsen's ~1 in 4 premature endings.
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
+             "episodes")
+    start, end = _period(period_start, period_end)
+    e = pd.to_datetime(episodes["end_date"])
+    ep = episodes[(e >= start) & (e <= end) & episodes["planned_ending"].notna()].copy()
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep["_num"] = ep["planned_ending"].astype(bool).astype("int64")
+    ep["_den"] = 1
+    return _share(ep, groups, "planned_ending_share", alpha)
+
+
+def goal_attainment_share(episodes: pd.DataFrame, followups: pd.DataFrame, period_start,
+                          period_end, group_cols=None, success=("FULLY", "PARTLY"),
+                          alpha: float = 0.05) -> pd.DataFrame:
+    """Share of entrants whose latest assessable follow-up shows the goal (partly) attained.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, start_date, birth_year, group columns).
+    followups : pandas.DataFrame
+        Follow-ups table (episode_id, followup_date, goal_attainment).
+    period_start, period_end : date-like
+        Entry window, inclusive.
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at entry).
+    success : tuple of str, default ("FULLY", "PARTLY")
+        Goal-attainment codes counted as success; use ``("FULLY",)`` for a strict version.
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("goal_attainment_share"), group columns, ``numerator``,
+        ``denominator``, ``value``, ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, unknown success codes or ``period_end``
+        before ``period_start``.
+
+    Notes
+    -----
+    * Cohort: episodes starting in the window.
+    * For each, the latest follow-up (FOLLOWUP or ENDING, by ``followup_date``) whose
+      ``goal_attainment`` is assessable (FULLY, PARTLY or NOT; NOT_ASSESSABLE and missing
+      are skipped). All follow-ups recorded in the data count, whatever their date.
+    * Denominator: entrants with at least one assessable follow-up (entrants without are
+      excluded, so compare the denominator with the cohort size).
+    * Numerator: those whose latest assessable value is in ``success``.
+    * Source: BBIC goal attainment as used by SKL's Webbkollen (DOMAIN.md 1 and 4.8).
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "start_date", "birth_year"], "episodes")
+    _require(followups, ["episode_id", "followup_date", "goal_attainment"], "followups")
+    assessable = ("FULLY", "PARTLY", "NOT")
+    bad = [c for c in success if c not in assessable]
+    if bad or not success:
+        raise ParameterError(f"success codes must be a non-empty subset of {assessable}, got {success!r}.")
+    start, end = _period(period_start, period_end)
+    ep = _entrants(episodes, start, end)
+    fu = followups[followups["goal_attainment"].isin(assessable).fillna(False)
+                   & followups["episode_id"].isin(ep["episode_id"])]
+    latest = fu.sort_values(["episode_id", "followup_date"]).drop_duplicates("episode_id", keep="last")
+    ep = ep[ep["episode_id"].isin(latest["episode_id"])]
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    status = ep["episode_id"].map(latest.set_index("episode_id")["goal_attainment"])
+    ep["_num"] = status.isin(list(success)).astype("int64").to_numpy()
+    ep["_den"] = 1
+    return _share(ep, groups, "goal_attainment_share", alpha)
