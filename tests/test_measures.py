@@ -28,9 +28,17 @@ def frame(rows: list[dict], dates: tuple[str, ...]) -> pd.DataFrame:
 
 
 def episodes(rows: list[dict]) -> pd.DataFrame:
-    base = {"child_id": None, "municipality_code": "0180", "sex": "F", "end_date": None,
-            "legal_basis": "SOL", "placement_type": "FH", "end_reason": None,
-            "planned_ending": None, "destination": None}
+    base = {
+        "child_id": None,
+        "municipality_code": "0180",
+        "sex": "F",
+        "end_date": None,
+        "legal_basis": "SOL",
+        "placement_type": "FH",
+        "end_reason": None,
+        "planned_ending": None,
+        "destination": None,
+    }
     full = []
     for i, r in enumerate(rows):
         row = {**base, **r}
@@ -93,8 +101,12 @@ def test_wilson_interval_rejects_k_above_n():
 
 # --------------------------------------------------------------------------- ages
 def test_age_at_start_and_age_group():
-    ep = episodes([{"start_date": "2020-03-01", "birth_year": 2008},
-                   {"start_date": "2021-12-31", "birth_year": 2000}])
+    ep = episodes(
+        [
+            {"start_date": "2020-03-01", "birth_year": 2008},
+            {"start_date": "2021-12-31", "birth_year": 2000},
+        ]
+    )
     assert list(m.age_at_start(ep)) == [12, 21]
     assert list(m.age_group([0, 12, 13, 20])) == ["0-12", "0-12", "13-20", "13-20"]
     assert m.age_group([21, -1]).isna().all()
@@ -109,27 +121,87 @@ def test_age_group_rejects_unordered_breaks():
 # --------------------------------------------------------------------------- stability
 @pytest.fixture
 def stability_tables():
-    ep = episodes([
-        {"episode_id": "E1", "birth_year": 2010, "start_date": "2020-03-01", "end_date": "2020-03-05"},
-        {"episode_id": "E2", "birth_year": 2002, "start_date": "2020-02-01"},
-        {"episode_id": "E3", "birth_year": 2012, "start_date": "2020-01-01", "end_date": "2020-01-31"},
-        {"episode_id": "E4", "birth_year": 2008, "start_date": "2020-12-22", "sex": "M"},
-        {"episode_id": "E5", "birth_year": 2015, "start_date": "2019-06-01"},
-        {"episode_id": "E6", "birth_year": 2011, "start_date": "2020-06-01", "end_date": "2020-06-08"},
-        {"episode_id": "E7", "birth_year": 2011, "start_date": "2020-07-01", "end_date": "2020-07-09"},
-    ])
-    pl = frame([
-        {"episode_id": "E2", "placement_seq": 1, "start_date": "2020-02-01", "end_date": None},
-        {"episode_id": "E2", "placement_seq": 2, "start_date": "2020-03-01", "end_date": None},
-        {"episode_id": "E3", "placement_seq": 1, "start_date": "2020-01-01", "end_date": "2020-01-10"},
-        {"episode_id": "E3", "placement_seq": 2, "start_date": "2020-01-11", "end_date": "2020-01-31"},
-        {"episode_id": "E4", "placement_seq": 1, "start_date": "2020-12-22", "end_date": "2020-12-25"},
-        {"episode_id": "E4", "placement_seq": 2, "start_date": "2020-12-26", "end_date": "2021-01-05"},
-        {"episode_id": "E4", "placement_seq": 3, "start_date": "2021-01-06", "end_date": None},
-        {"episode_id": "E6", "placement_seq": 1, "start_date": "2020-06-01", "end_date": "2020-06-03"},
-        {"episode_id": "E6", "placement_seq": 2, "start_date": "2020-06-04", "end_date": "2020-06-08"},
-        {"episode_id": "E7", "placement_seq": 1, "start_date": "2020-07-01", "end_date": "2020-07-09"},
-    ], ("start_date", "end_date"))
+    ep = episodes(
+        [
+            {
+                "episode_id": "E1",
+                "birth_year": 2010,
+                "start_date": "2020-03-01",
+                "end_date": "2020-03-05",
+            },
+            {"episode_id": "E2", "birth_year": 2002, "start_date": "2020-02-01"},
+            {
+                "episode_id": "E3",
+                "birth_year": 2012,
+                "start_date": "2020-01-01",
+                "end_date": "2020-01-31",
+            },
+            {"episode_id": "E4", "birth_year": 2008, "start_date": "2020-12-22", "sex": "M"},
+            {"episode_id": "E5", "birth_year": 2015, "start_date": "2019-06-01"},
+            {
+                "episode_id": "E6",
+                "birth_year": 2011,
+                "start_date": "2020-06-01",
+                "end_date": "2020-06-08",
+            },
+            {
+                "episode_id": "E7",
+                "birth_year": 2011,
+                "start_date": "2020-07-01",
+                "end_date": "2020-07-09",
+            },
+        ]
+    )
+    pl = frame(
+        [
+            {"episode_id": "E2", "placement_seq": 1, "start_date": "2020-02-01", "end_date": None},
+            {"episode_id": "E2", "placement_seq": 2, "start_date": "2020-03-01", "end_date": None},
+            {
+                "episode_id": "E3",
+                "placement_seq": 1,
+                "start_date": "2020-01-01",
+                "end_date": "2020-01-10",
+            },
+            {
+                "episode_id": "E3",
+                "placement_seq": 2,
+                "start_date": "2020-01-11",
+                "end_date": "2020-01-31",
+            },
+            {
+                "episode_id": "E4",
+                "placement_seq": 1,
+                "start_date": "2020-12-22",
+                "end_date": "2020-12-25",
+            },
+            {
+                "episode_id": "E4",
+                "placement_seq": 2,
+                "start_date": "2020-12-26",
+                "end_date": "2021-01-05",
+            },
+            {"episode_id": "E4", "placement_seq": 3, "start_date": "2021-01-06", "end_date": None},
+            {
+                "episode_id": "E6",
+                "placement_seq": 1,
+                "start_date": "2020-06-01",
+                "end_date": "2020-06-03",
+            },
+            {
+                "episode_id": "E6",
+                "placement_seq": 2,
+                "start_date": "2020-06-04",
+                "end_date": "2020-06-08",
+            },
+            {
+                "episode_id": "E7",
+                "placement_seq": 1,
+                "start_date": "2020-07-01",
+                "end_date": "2020-07-09",
+            },
+        ],
+        ("start_date", "end_date"),
+    )
     return ep, pl
 
 
@@ -175,31 +247,64 @@ def test_three_or_more_placements_by_hand():
     """Year 2021. A: 3 of 4 placements overlap 2021 (yes). B: 2 + 1 placements in two
     episodes (yes). C: left care 31 Dec 2020 (not in care). D: 2 placements in 2021, the 3rd
     in 2022 (no). E: entered 31 Dec 2021 (no). 2 / 4; by sex F = B (1/1), M = A, D, E (1/3)."""
-    ep = episodes([
-        {"episode_id": "A1", "child_id": "A", "sex": "M", "birth_year": 2010, "start_date": "2020-06-01"},
-        {"episode_id": "B1", "child_id": "B", "birth_year": 2009, "start_date": "2021-01-10",
-         "end_date": "2021-03-01"},
-        {"episode_id": "B2", "child_id": "B", "birth_year": 2009, "start_date": "2021-08-01"},
-        {"episode_id": "C1", "child_id": "C", "birth_year": 2012, "start_date": "2019-01-01",
-         "end_date": "2020-12-31"},
-        {"episode_id": "D1", "child_id": "D", "sex": "M", "birth_year": 2007, "start_date": "2021-03-01",
-         "end_date": "2022-02-01"},
-        {"episode_id": "E1", "child_id": "E", "sex": "M", "birth_year": 2014, "start_date": "2021-12-31"},
-    ])
-    pl = frame([
-        {"episode_id": "A1", "start_date": "2020-06-01", "end_date": "2020-12-31"},
-        {"episode_id": "A1", "start_date": "2021-01-01", "end_date": "2021-05-31"},
-        {"episode_id": "A1", "start_date": "2021-06-01", "end_date": "2021-09-30"},
-        {"episode_id": "A1", "start_date": "2021-10-01", "end_date": None},
-        {"episode_id": "B1", "start_date": "2021-01-10", "end_date": "2021-02-01"},
-        {"episode_id": "B1", "start_date": "2021-02-02", "end_date": "2021-03-01"},
-        {"episode_id": "B2", "start_date": "2021-08-01", "end_date": None},
-        {"episode_id": "C1", "start_date": "2019-01-01", "end_date": "2020-12-31"},
-        {"episode_id": "D1", "start_date": "2021-03-01", "end_date": "2021-06-01"},
-        {"episode_id": "D1", "start_date": "2021-06-02", "end_date": "2022-01-14"},
-        {"episode_id": "D1", "start_date": "2022-01-15", "end_date": "2022-02-01"},
-        {"episode_id": "E1", "start_date": "2021-12-31", "end_date": None},
-    ], ("start_date", "end_date"))
+    ep = episodes(
+        [
+            {
+                "episode_id": "A1",
+                "child_id": "A",
+                "sex": "M",
+                "birth_year": 2010,
+                "start_date": "2020-06-01",
+            },
+            {
+                "episode_id": "B1",
+                "child_id": "B",
+                "birth_year": 2009,
+                "start_date": "2021-01-10",
+                "end_date": "2021-03-01",
+            },
+            {"episode_id": "B2", "child_id": "B", "birth_year": 2009, "start_date": "2021-08-01"},
+            {
+                "episode_id": "C1",
+                "child_id": "C",
+                "birth_year": 2012,
+                "start_date": "2019-01-01",
+                "end_date": "2020-12-31",
+            },
+            {
+                "episode_id": "D1",
+                "child_id": "D",
+                "sex": "M",
+                "birth_year": 2007,
+                "start_date": "2021-03-01",
+                "end_date": "2022-02-01",
+            },
+            {
+                "episode_id": "E1",
+                "child_id": "E",
+                "sex": "M",
+                "birth_year": 2014,
+                "start_date": "2021-12-31",
+            },
+        ]
+    )
+    pl = frame(
+        [
+            {"episode_id": "A1", "start_date": "2020-06-01", "end_date": "2020-12-31"},
+            {"episode_id": "A1", "start_date": "2021-01-01", "end_date": "2021-05-31"},
+            {"episode_id": "A1", "start_date": "2021-06-01", "end_date": "2021-09-30"},
+            {"episode_id": "A1", "start_date": "2021-10-01", "end_date": None},
+            {"episode_id": "B1", "start_date": "2021-01-10", "end_date": "2021-02-01"},
+            {"episode_id": "B1", "start_date": "2021-02-02", "end_date": "2021-03-01"},
+            {"episode_id": "B2", "start_date": "2021-08-01", "end_date": None},
+            {"episode_id": "C1", "start_date": "2019-01-01", "end_date": "2020-12-31"},
+            {"episode_id": "D1", "start_date": "2021-03-01", "end_date": "2021-06-01"},
+            {"episode_id": "D1", "start_date": "2021-06-02", "end_date": "2022-01-14"},
+            {"episode_id": "D1", "start_date": "2022-01-15", "end_date": "2022-02-01"},
+            {"episode_id": "E1", "start_date": "2021-12-31", "end_date": None},
+        ],
+        ("start_date", "end_date"),
+    )
     r = m.three_or_more_placements(ep, pl, 2021)
     assert r[["numerator", "denominator"]].iloc[0].tolist() == [2, 4]
     lo, hi = wilson(2, 4)
@@ -214,24 +319,69 @@ def test_three_or_more_placements_by_hand():
 # --------------------------------------------------------------------------- permanency
 @pytest.fixture
 def permanency_episodes():
-    return episodes([
-        {"episode_id": "P1", "birth_year": 2010, "start_date": "2020-01-10", "end_date": "2020-06-01",
-         "destination": "PARENTS", "end_reason": "PLANNED"},
-        {"episode_id": "P2", "birth_year": 2010, "start_date": "2020-02-01", "end_date": "2020-02-05",
-         "destination": "PARENTS", "end_reason": "PLANNED"},
-        {"episode_id": "P3", "birth_year": 2002, "start_date": "2020-03-01"},
-        {"episode_id": "P4", "birth_year": 2010, "start_date": "2020-04-01", "end_date": "2021-04-02",
-         "destination": "PARENTS", "end_reason": "PLANNED"},
-        {"episode_id": "P5", "birth_year": 2012, "start_date": "2020-05-01", "end_date": "2020-11-01",
-         "destination": "NEW_PLACEMENT", "end_reason": "CUSTODY_TRANSFER"},
-        {"episode_id": "P6", "birth_year": 2012, "start_date": "2020-06-01"},
-        {"episode_id": "P7", "birth_year": 2003, "start_date": "2020-01-15", "end_date": "2021-01-10",
-         "destination": "PARENTS", "end_reason": "PLANNED"},
-        {"episode_id": "P8", "birth_year": 2006, "start_date": "2020-03-01", "end_date": "2020-09-01",
-         "destination": "NEW_PLACEMENT", "end_reason": "BREAKDOWN_CARER"},
-        {"episode_id": "P9", "birth_year": 2009, "start_date": "2020-12-31", "end_date": "2021-03-01",
-         "destination": "PARENTS", "end_reason": "GOAL_REACHED", "sex": "M"},
-    ])
+    return episodes(
+        [
+            {
+                "episode_id": "P1",
+                "birth_year": 2010,
+                "start_date": "2020-01-10",
+                "end_date": "2020-06-01",
+                "destination": "PARENTS",
+                "end_reason": "PLANNED",
+            },
+            {
+                "episode_id": "P2",
+                "birth_year": 2010,
+                "start_date": "2020-02-01",
+                "end_date": "2020-02-05",
+                "destination": "PARENTS",
+                "end_reason": "PLANNED",
+            },
+            {"episode_id": "P3", "birth_year": 2002, "start_date": "2020-03-01"},
+            {
+                "episode_id": "P4",
+                "birth_year": 2010,
+                "start_date": "2020-04-01",
+                "end_date": "2021-04-02",
+                "destination": "PARENTS",
+                "end_reason": "PLANNED",
+            },
+            {
+                "episode_id": "P5",
+                "birth_year": 2012,
+                "start_date": "2020-05-01",
+                "end_date": "2020-11-01",
+                "destination": "NEW_PLACEMENT",
+                "end_reason": "CUSTODY_TRANSFER",
+            },
+            {"episode_id": "P6", "birth_year": 2012, "start_date": "2020-06-01"},
+            {
+                "episode_id": "P7",
+                "birth_year": 2003,
+                "start_date": "2020-01-15",
+                "end_date": "2021-01-10",
+                "destination": "PARENTS",
+                "end_reason": "PLANNED",
+            },
+            {
+                "episode_id": "P8",
+                "birth_year": 2006,
+                "start_date": "2020-03-01",
+                "end_date": "2020-09-01",
+                "destination": "NEW_PLACEMENT",
+                "end_reason": "BREAKDOWN_CARER",
+            },
+            {
+                "episode_id": "P9",
+                "birth_year": 2009,
+                "start_date": "2020-12-31",
+                "end_date": "2021-03-01",
+                "destination": "PARENTS",
+                "end_reason": "GOAL_REACHED",
+                "sex": "M",
+            },
+        ]
+    )
 
 
 def test_exit_to_permanency_by_hand(permanency_episodes):
@@ -247,16 +397,21 @@ def test_exit_to_permanency_by_hand(permanency_episodes):
 def test_exit_to_permanency_drops_unobservable_entrants(permanency_episodes):
     """data_end 2021-06-30: P9's 12 months end 2021-12-31, unobservable -> 2 / 6.
     By sex: F = P1, P4-P8 (2/6); P9 (M) drops out so there is no M row."""
-    r = m.exit_to_permanency_12m(permanency_episodes, "2020-01-01", "2020-12-31", "2021-06-30",
-                                 group_cols=["sex"])
+    r = m.exit_to_permanency_12m(
+        permanency_episodes, "2020-01-01", "2020-12-31", "2021-06-30", group_cols=["sex"]
+    )
     assert r["sex"].tolist() == ["F"]
     assert r[["numerator", "denominator"]].iloc[0].tolist() == [2, 6]
 
 
 def test_exit_to_permanency_rejects_bad_input(permanency_episodes):
     with pytest.raises(ParameterError, match="destination"):
-        m.exit_to_permanency_12m(permanency_episodes.drop(columns="destination"),
-                                 "2020-01-01", "2020-12-31", "2021-12-31")
+        m.exit_to_permanency_12m(
+            permanency_episodes.drop(columns="destination"),
+            "2020-01-01",
+            "2020-12-31",
+            "2021-12-31",
+        )
     with pytest.raises(ParameterError, match="data_end"):
         m.exit_to_permanency_12m(permanency_episodes, "2020-01-01", "2020-12-31", "2020-06-30")
     with pytest.raises(ParameterError, match="before period_start"):
@@ -266,29 +421,94 @@ def test_exit_to_permanency_rejects_bad_input(permanency_episodes):
 # --------------------------------------------------------------------------- re-referral
 @pytest.fixture
 def referral_tables():
-    ep = episodes([
-        {"episode_id": "R1", "child_id": "A", "birth_year": 2015, "start_date": "2020-01-01",
-         "end_date": "2021-03-01"},
-        {"episode_id": "R2", "child_id": "B", "birth_year": 2005, "start_date": "2020-01-01",
-         "end_date": "2021-05-01"},
-        {"episode_id": "R3", "child_id": "C", "birth_year": 2004, "start_date": "2020-01-01",
-         "end_date": "2021-06-01"},
-        {"episode_id": "R4", "child_id": "D", "birth_year": 2006, "start_date": "2020-01-01",
-         "end_date": "2021-07-01"},
-        {"episode_id": "R5", "child_id": "E", "birth_year": 2010, "start_date": "2020-01-01",
-         "end_date": "2020-12-31"},
-        {"episode_id": "R6", "child_id": "F", "birth_year": 2016, "start_date": "2020-01-01"},
-        {"episode_id": "R7", "child_id": "G", "birth_year": 2012, "start_date": "2020-01-01",
-         "end_date": "2021-12-31"},
-    ])
-    ref = frame([
-        {"referral_id": "X1", "child_id": "A", "referral_date": "2021-08-01", "led_to_investigation": True},
-        {"referral_id": "X2", "child_id": "B", "referral_date": "2022-05-02", "led_to_investigation": True},
-        {"referral_id": "X3", "child_id": "C", "referral_date": "2021-05-01", "led_to_investigation": True},
-        {"referral_id": "X4", "child_id": "C", "referral_date": "2022-06-01", "led_to_investigation": False},
-        {"referral_id": "X5", "child_id": "E", "referral_date": "2021-02-01", "led_to_investigation": True},
-        {"referral_id": "X6", "child_id": "F", "referral_date": "2021-02-01", "led_to_investigation": True},
-    ], ("referral_date",))
+    ep = episodes(
+        [
+            {
+                "episode_id": "R1",
+                "child_id": "A",
+                "birth_year": 2015,
+                "start_date": "2020-01-01",
+                "end_date": "2021-03-01",
+            },
+            {
+                "episode_id": "R2",
+                "child_id": "B",
+                "birth_year": 2005,
+                "start_date": "2020-01-01",
+                "end_date": "2021-05-01",
+            },
+            {
+                "episode_id": "R3",
+                "child_id": "C",
+                "birth_year": 2004,
+                "start_date": "2020-01-01",
+                "end_date": "2021-06-01",
+            },
+            {
+                "episode_id": "R4",
+                "child_id": "D",
+                "birth_year": 2006,
+                "start_date": "2020-01-01",
+                "end_date": "2021-07-01",
+            },
+            {
+                "episode_id": "R5",
+                "child_id": "E",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2020-12-31",
+            },
+            {"episode_id": "R6", "child_id": "F", "birth_year": 2016, "start_date": "2020-01-01"},
+            {
+                "episode_id": "R7",
+                "child_id": "G",
+                "birth_year": 2012,
+                "start_date": "2020-01-01",
+                "end_date": "2021-12-31",
+            },
+        ]
+    )
+    ref = frame(
+        [
+            {
+                "referral_id": "X1",
+                "child_id": "A",
+                "referral_date": "2021-08-01",
+                "led_to_investigation": True,
+            },
+            {
+                "referral_id": "X2",
+                "child_id": "B",
+                "referral_date": "2022-05-02",
+                "led_to_investigation": True,
+            },
+            {
+                "referral_id": "X3",
+                "child_id": "C",
+                "referral_date": "2021-05-01",
+                "led_to_investigation": True,
+            },
+            {
+                "referral_id": "X4",
+                "child_id": "C",
+                "referral_date": "2022-06-01",
+                "led_to_investigation": False,
+            },
+            {
+                "referral_id": "X5",
+                "child_id": "E",
+                "referral_date": "2021-02-01",
+                "led_to_investigation": True,
+            },
+            {
+                "referral_id": "X6",
+                "child_id": "F",
+                "referral_date": "2021-02-01",
+                "led_to_investigation": True,
+            },
+        ],
+        ("referral_date",),
+    )
     return ep, ref
 
 
@@ -314,7 +534,9 @@ def test_re_referral_overall_investigation_and_observability(referral_tables):
     args = ("2021-01-01", "2021-12-31")
     overall = m.re_referral_12m(ep, ref, *args, "2022-12-31", group_cols=None)
     assert overall[["numerator", "denominator"]].iloc[0].tolist() == [2, 5]
-    inv = m.re_referral_12m(ep, ref, *args, "2022-12-31", group_cols=None, require_investigation=True)
+    inv = m.re_referral_12m(
+        ep, ref, *args, "2022-12-31", group_cols=None, require_investigation=True
+    )
     assert inv[["numerator", "denominator"]].iloc[0].tolist() == [1, 5]
     short = m.re_referral_12m(ep, ref, *args, "2022-06-30", group_cols=None)
     assert short[["numerator", "denominator"]].iloc[0].tolist() == [2, 3]
@@ -323,11 +545,18 @@ def test_re_referral_overall_investigation_and_observability(referral_tables):
 def test_re_referral_rejects_missing_referral_column(referral_tables):
     ep, ref = referral_tables
     with pytest.raises(ParameterError, match="referrals lacks"):
-        m.re_referral_12m(ep, ref.drop(columns="referral_date"), "2021-01-01", "2021-12-31",
-                          "2022-12-31")
+        m.re_referral_12m(
+            ep, ref.drop(columns="referral_date"), "2021-01-01", "2021-12-31", "2022-12-31"
+        )
     with pytest.raises(ParameterError, match="led_to_investigation"):
-        m.re_referral_12m(ep, ref.drop(columns="led_to_investigation"), "2021-01-01",
-                          "2021-12-31", "2022-12-31", require_investigation=True)
+        m.re_referral_12m(
+            ep,
+            ref.drop(columns="led_to_investigation"),
+            "2021-01-01",
+            "2021-12-31",
+            "2022-12-31",
+            require_investigation=True,
+        )
 
 
 # --------------------------------------------------------------------------- planned ending
@@ -335,20 +564,53 @@ def test_planned_ending_share_by_hand():
     """Endings in 2021: Q1 planned, Q2 unplanned, Q3 planned (municipality 0180), Q4 planned
     (1480); Q5 missing planned_ending is excluded; Q6 ended 2020; Q7 ongoing.
     Overall 3/4; 0180: 2/3; 1480: 1/1."""
-    ep = episodes([
-        {"episode_id": "Q1", "birth_year": 2010, "start_date": "2020-01-01", "end_date": "2021-02-01",
-         "planned_ending": True},
-        {"episode_id": "Q2", "birth_year": 2010, "start_date": "2020-01-01", "end_date": "2021-03-01",
-         "planned_ending": False},
-        {"episode_id": "Q3", "birth_year": 2010, "start_date": "2020-01-01", "end_date": "2021-12-31",
-         "planned_ending": True},
-        {"episode_id": "Q4", "birth_year": 2010, "start_date": "2020-01-01", "end_date": "2021-01-01",
-         "planned_ending": True, "municipality_code": "1480"},
-        {"episode_id": "Q5", "birth_year": 2010, "start_date": "2020-01-01", "end_date": "2021-05-01"},
-        {"episode_id": "Q6", "birth_year": 2010, "start_date": "2020-01-01", "end_date": "2020-12-31",
-         "planned_ending": False},
-        {"episode_id": "Q7", "birth_year": 2010, "start_date": "2020-01-01"},
-    ])
+    ep = episodes(
+        [
+            {
+                "episode_id": "Q1",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2021-02-01",
+                "planned_ending": True,
+            },
+            {
+                "episode_id": "Q2",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2021-03-01",
+                "planned_ending": False,
+            },
+            {
+                "episode_id": "Q3",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2021-12-31",
+                "planned_ending": True,
+            },
+            {
+                "episode_id": "Q4",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2021-01-01",
+                "planned_ending": True,
+                "municipality_code": "1480",
+            },
+            {
+                "episode_id": "Q5",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2021-05-01",
+            },
+            {
+                "episode_id": "Q6",
+                "birth_year": 2010,
+                "start_date": "2020-01-01",
+                "end_date": "2020-12-31",
+                "planned_ending": False,
+            },
+            {"episode_id": "Q7", "birth_year": 2010, "start_date": "2020-01-01"},
+        ]
+    )
     r = m.planned_ending_share(ep, "2021-01-01", "2021-12-31")
     assert r[["numerator", "denominator"]].iloc[0].tolist() == [3, 4]
     lo, hi = wilson(3, 4)
@@ -363,20 +625,34 @@ def test_planned_ending_share_by_hand():
 # --------------------------------------------------------------------------- goal attainment
 @pytest.fixture
 def goal_tables():
-    ep = episodes([
-        {"episode_id": f"G{i}", "birth_year": 2010, "start_date": d}
-        for i, d in enumerate(["2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01", "2019-01-01"],
-                              start=1)
-    ])
-    fu = frame([
-        {"episode_id": "G1", "followup_date": "2020-12-01", "goal_attainment": "NOT"},
-        {"episode_id": "G1", "followup_date": "2020-06-01", "goal_attainment": "FULLY"},
-        {"episode_id": "G2", "followup_date": "2020-05-01", "goal_attainment": "PARTLY"},
-        {"episode_id": "G2", "followup_date": "2020-11-01", "goal_attainment": "NOT_ASSESSABLE"},
-        {"episode_id": "G3", "followup_date": "2020-09-01", "goal_attainment": "NOT_ASSESSABLE"},
-        {"episode_id": "G4", "followup_date": "2020-10-01", "goal_attainment": "FULLY"},
-        {"episode_id": "G5", "followup_date": "2020-10-01", "goal_attainment": "FULLY"},
-    ], ("followup_date",))
+    ep = episodes(
+        [
+            {"episode_id": f"G{i}", "birth_year": 2010, "start_date": d}
+            for i, d in enumerate(
+                ["2020-01-01", "2020-02-01", "2020-03-01", "2020-04-01", "2019-01-01"], start=1
+            )
+        ]
+    )
+    fu = frame(
+        [
+            {"episode_id": "G1", "followup_date": "2020-12-01", "goal_attainment": "NOT"},
+            {"episode_id": "G1", "followup_date": "2020-06-01", "goal_attainment": "FULLY"},
+            {"episode_id": "G2", "followup_date": "2020-05-01", "goal_attainment": "PARTLY"},
+            {
+                "episode_id": "G2",
+                "followup_date": "2020-11-01",
+                "goal_attainment": "NOT_ASSESSABLE",
+            },
+            {
+                "episode_id": "G3",
+                "followup_date": "2020-09-01",
+                "goal_attainment": "NOT_ASSESSABLE",
+            },
+            {"episode_id": "G4", "followup_date": "2020-10-01", "goal_attainment": "FULLY"},
+            {"episode_id": "G5", "followup_date": "2020-10-01", "goal_attainment": "FULLY"},
+        ],
+        ("followup_date",),
+    )
     return ep, fu
 
 
@@ -414,8 +690,9 @@ def test_measures_on_synthetic_data_are_plausible(synth_tables):
     e, p, f, r = t["episodes"], t["placements"], t["followups"], t["referrals"]
     shares = [
         m.three_or_more_placements(e, p, 2021, group_cols=["municipality_code"]),
-        m.exit_to_permanency_12m(e, "2020-01-01", "2020-12-31", "2024-12-31",
-                                 group_cols=["placement_type"]),
+        m.exit_to_permanency_12m(
+            e, "2020-01-01", "2020-12-31", "2024-12-31", group_cols=["placement_type"]
+        ),
         m.re_referral_12m(e, r, "2020-01-01", "2022-12-31", "2024-12-31"),
         m.planned_ending_share(e, "2019-01-01", "2024-12-31", group_cols=["sex"]),
         m.goal_attainment_share(e, f, "2019-01-01", "2022-12-31", group_cols=["legal_basis"]),

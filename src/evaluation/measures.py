@@ -51,7 +51,9 @@ _YEAR = pd.DateOffset(months=12)
 # --------------------------------------------------------------------------- intervals
 def _check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
-        raise ParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}; use e.g. 0.05.")
+        raise ParameterError(
+            f"alpha must lie strictly between 0 and 1, got {alpha!r}; use e.g. 0.05."
+        )
 
 
 def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -161,8 +163,9 @@ def poisson_rate_interval(k, exposure, alpha: float = 0.05) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------- ages
-def age_at_start(episodes: pd.DataFrame, *, date_col: str = "start_date",
-                 birth_year_col: str = "birth_year") -> pd.Series:
+def age_at_start(
+    episodes: pd.DataFrame, *, date_col: str = "start_date", birth_year_col: str = "birth_year"
+) -> pd.Series:
     """Age at a date (by default the episode start) in whole years from the birth year.
 
     Parameters
@@ -248,7 +251,9 @@ def _period(period_start, period_end) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
         start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
     except (TypeError, ValueError) as exc:
-        raise ParameterError(f"period bounds must be dates, got {period_start!r}, {period_end!r}.") from exc
+        raise ParameterError(
+            f"period bounds must be dates, got {period_start!r}, {period_end!r}."
+        ) from exc
     if pd.isna(start) or pd.isna(end):
         raise ParameterError("period_start and period_end must both be given.")
     if end < start:
@@ -324,9 +329,15 @@ def _stay_days(ep: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- measures
-def placement_stability(data_episodes: pd.DataFrame, placements: pd.DataFrame, period_start,
-                        period_end, per: float = 1000, group_cols=None,
-                        alpha: float = 0.05) -> pd.DataFrame:
+def placement_stability(
+    data_episodes: pd.DataFrame,
+    placements: pd.DataFrame,
+    period_start,
+    period_end,
+    per: float = 1000,
+    group_cols=None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Placement moves per ``per`` days in care for an entry cohort (US CFSR).
 
     Parameters
@@ -396,7 +407,9 @@ def placement_stability(data_episodes: pd.DataFrame, placements: pd.DataFrame, p
     pl = placements[placements["episode_id"].isin(ep["episode_id"])].copy()
     pl = pl.sort_values(["episode_id", "placement_seq"])
     pl["_first"] = ~pl.duplicated("episode_id")
-    pl = pl.merge(pd.DataFrame({"episode_id": ep["episode_id"], "_obs_end": obs_end}), on="episode_id")
+    pl = pl.merge(
+        pd.DataFrame({"episode_id": ep["episode_id"], "_obs_end": obs_end}), on="episode_id"
+    )
     pl["_move"] = (~pl["_first"]) & (pd.to_datetime(pl["start_date"]) <= pl["_obs_end"])
     moves = pl.groupby("episode_id")["_move"].sum()
     ep["_num"] = ep["episode_id"].map(moves).fillna(0).astype("int64")
@@ -412,8 +425,13 @@ def placement_stability(data_episodes: pd.DataFrame, placements: pd.DataFrame, p
     return out[["measure", *groups, *RESULT_COLUMNS]]
 
 
-def three_or_more_placements(episodes: pd.DataFrame, placements: pd.DataFrame, year: int,
-                             group_cols=None, alpha: float = 0.05) -> pd.DataFrame:
+def three_or_more_placements(
+    episodes: pd.DataFrame,
+    placements: pd.DataFrame,
+    year: int,
+    group_cols=None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Share of children in care during a year with three or more placements (England NI 062).
 
     Parameters
@@ -456,7 +474,9 @@ def three_or_more_placements(episodes: pd.DataFrame, placements: pd.DataFrame, y
     * Source: England NI 062 "stability of placements: number of moves" (DOMAIN.md 4.3).
     """
     groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "child_id", "start_date", "end_date", "birth_year"], "episodes")
+    _require(
+        episodes, ["episode_id", "child_id", "start_date", "end_date", "birth_year"], "episodes"
+    )
     _require(placements, ["episode_id", "start_date", "end_date"], "placements")
     if isinstance(year, bool) or not isinstance(year, (int, np.integer)):
         raise ParameterError(f"year must be an integer such as 2022, got {year!r}.")
@@ -477,8 +497,9 @@ def three_or_more_placements(episodes: pd.DataFrame, placements: pd.DataFrame, y
     return _share(children, groups, "three_or_more_placements", alpha)
 
 
-def exit_to_permanency_12m(episodes: pd.DataFrame, period_start, period_end, data_end,
-                           group_cols=None, alpha: float = 0.05) -> pd.DataFrame:
+def exit_to_permanency_12m(
+    episodes: pd.DataFrame, period_start, period_end, data_end, group_cols=None, alpha: float = 0.05
+) -> pd.DataFrame:
     """Share of entrants who exit to permanency within 12 months of entry (US CFSR).
 
     Parameters
@@ -519,8 +540,11 @@ def exit_to_permanency_12m(episodes: pd.DataFrame, period_start, period_end, dat
       (DOMAIN.md 4.5); guardianship/adoption are represented by custody transfer.
     """
     groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year", "end_reason",
-                        "destination"], "episodes")
+    _require(
+        episodes,
+        ["episode_id", "start_date", "end_date", "birth_year", "end_reason", "destination"],
+        "episodes",
+    )
     start, end = _period(period_start, period_end)
     dend = _data_end(data_end, end)
     ep = _entrants(episodes, start, end)
@@ -532,16 +556,24 @@ def exit_to_permanency_12m(episodes: pd.DataFrame, period_start, period_end, dat
     s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
     exit_age = age_at_start(ep, date_col="end_date")
     permanent = (ep["destination"] == "PARENTS").fillna(False) | (
-        ep["end_reason"] == "CUSTODY_TRANSFER").fillna(False)
+        ep["end_reason"] == "CUSTODY_TRANSFER"
+    ).fillna(False)
     ok = e.notna() & (e <= s + _YEAR) & permanent & (exit_age < 18).fillna(False)
     ep["_num"] = ok.astype("int64").to_numpy()
     ep["_den"] = 1
     return _share(ep, groups, "exit_to_permanency_12m", alpha)
 
 
-def re_referral_12m(episodes: pd.DataFrame, referrals: pd.DataFrame, period_start, period_end,
-                    data_end, group_cols=("age_group",), require_investigation: bool = False,
-                    alpha: float = 0.05) -> pd.DataFrame:
+def re_referral_12m(
+    episodes: pd.DataFrame,
+    referrals: pd.DataFrame,
+    period_start,
+    period_end,
+    data_end,
+    group_cols=("age_group",),
+    require_investigation: bool = False,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Share of ended episodes followed by a new referral within 12 months (Swedish benchmark).
 
     Parameters
@@ -590,7 +622,9 @@ def re_referral_12m(episodes: pd.DataFrame, referrals: pd.DataFrame, period_star
     """
     groups = _group_list(group_cols)
     _require(episodes, ["episode_id", "child_id", "end_date", "birth_year"], "episodes")
-    ref_cols = ["child_id", "referral_date"] + (["led_to_investigation"] if require_investigation else [])
+    ref_cols = ["child_id", "referral_date"] + (
+        ["led_to_investigation"] if require_investigation else []
+    )
     _require(referrals, ref_cols, "referrals")
     start, end = _period(period_start, period_end)
     dend = _data_end(data_end, end)
@@ -601,7 +635,8 @@ def re_referral_12m(episodes: pd.DataFrame, referrals: pd.DataFrame, period_star
     if require_investigation:
         ref = ref[ref["led_to_investigation"].fillna(False).astype(bool)]
     pairs = ep[["episode_id", "child_id", "end_date"]].merge(
-        ref[["child_id", "referral_date"]], on="child_id")
+        ref[["child_id", "referral_date"]], on="child_id"
+    )
     rd, ed = pd.to_datetime(pairs["referral_date"]), pd.to_datetime(pairs["end_date"])
     hit = set(pairs.loc[(rd > ed) & (rd <= ed + _YEAR), "episode_id"])
     ep["_num"] = ep["episode_id"].isin(hit).astype("int64")
@@ -609,8 +644,9 @@ def re_referral_12m(episodes: pd.DataFrame, referrals: pd.DataFrame, period_star
     return _share(ep, groups, "re_referral_12m", alpha)
 
 
-def planned_ending_share(episodes: pd.DataFrame, period_start, period_end, group_cols=None,
-                         alpha: float = 0.05) -> pd.DataFrame:
+def planned_ending_share(
+    episodes: pd.DataFrame, period_start, period_end, group_cols=None, alpha: float = 0.05
+) -> pd.DataFrame:
     """Share of episodes ending in a period that ended as planned.
 
     Parameters
@@ -643,8 +679,11 @@ def planned_ending_share(episodes: pd.DataFrame, period_start, period_end, group
     * Source: DOMAIN.md 4.9; Socialstyrelsen's ~1 in 4 premature endings.
     """
     groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
-             "episodes")
+    _require(
+        episodes,
+        ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
+        "episodes",
+    )
     start, end = _period(period_start, period_end)
     e = pd.to_datetime(episodes["end_date"])
     ep = episodes[(e >= start) & (e <= end) & episodes["planned_ending"].notna()].copy()
@@ -654,9 +693,15 @@ def planned_ending_share(episodes: pd.DataFrame, period_start, period_end, group
     return _share(ep, groups, "planned_ending_share", alpha)
 
 
-def goal_attainment_share(episodes: pd.DataFrame, followups: pd.DataFrame, period_start,
-                          period_end, group_cols=None, success=("FULLY", "PARTLY"),
-                          alpha: float = 0.05) -> pd.DataFrame:
+def goal_attainment_share(
+    episodes: pd.DataFrame,
+    followups: pd.DataFrame,
+    period_start,
+    period_end,
+    group_cols=None,
+    success=("FULLY", "PARTLY"),
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Share of entrants whose latest assessable follow-up shows the goal (partly) attained.
 
     Parameters
@@ -703,12 +748,18 @@ def goal_attainment_share(episodes: pd.DataFrame, followups: pd.DataFrame, perio
     assessable = ("FULLY", "PARTLY", "NOT")
     bad = [c for c in success if c not in assessable]
     if bad or not success:
-        raise ParameterError(f"success codes must be a non-empty subset of {assessable}, got {success!r}.")
+        raise ParameterError(
+            f"success codes must be a non-empty subset of {assessable}, got {success!r}."
+        )
     start, end = _period(period_start, period_end)
     ep = _entrants(episodes, start, end)
-    fu = followups[followups["goal_attainment"].isin(assessable).fillna(False)
-                   & followups["episode_id"].isin(ep["episode_id"])]
-    latest = fu.sort_values(["episode_id", "followup_date"]).drop_duplicates("episode_id", keep="last")
+    fu = followups[
+        followups["goal_attainment"].isin(assessable).fillna(False)
+        & followups["episode_id"].isin(ep["episode_id"])
+    ]
+    latest = fu.sort_values(["episode_id", "followup_date"]).drop_duplicates(
+        "episode_id", keep="last"
+    )
     ep = ep[ep["episode_id"].isin(latest["episode_id"])]
     ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
     status = ep["episode_id"].map(latest.set_index("episode_id")["goal_attainment"])
