@@ -20,6 +20,15 @@ of all line equations together: a hidden cell whose value still follows from com
 lines (which the line-wise rule alone allows) gets one more cell of its lines hidden. Bounds
 are not audited: a reader who knows that a ``<5`` cell lies in 1-4 can sometimes narrow a
 hidden cell to an interval; tables for publication should keep that in mind.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from evaluation.disclosure import protect_counts
+>>> t = pd.DataFrame({"n": [3, 20, 40]}, index=["HVB", "FH", "total"])
+>>> p = protect_counts(t, ["n"], total_row="total")
+>>> p.to_display()["n"].tolist()
+['<5', '..', '40']
 """
 
 from __future__ import annotations

@@ -12,6 +12,18 @@ The key lives outside the data and the repository, in a file readable only by it
 so tables can be linked; different keys give unlinkable pseudonyms. Nothing in this module
 logs, prints or returns the key, and clear identity numbers are never written to quarantine
 or to error messages (only a masked form such as ``19900101-****``).
+
+Examples
+--------
+>>> import numpy as np
+>>> from evaluation.pseudonymise import parse_personnummer, pseudonymise_id, synthetic_personnummer
+>>> pnr = synthetic_personnummer("2008-05-17", "F", np.random.default_rng(1))  # synthetic
+>>> p = parse_personnummer(pnr)
+>>> (p.birth_year, p.sex)
+(2008, 'F')
+>>> key = bytes(32)  # demo only: a real key comes from load_key()
+>>> pseudonymise_id(pnr, key) == pseudonymise_id(pnr.replace("-", "")[2:], key)
+True
 """
 
 from __future__ import annotations

@@ -34,6 +34,15 @@ Calibration follows ``DOMAIN.md`` section 3 (family-home share ~70 %, boys ~55 %
 15+, SoL ~70 %, ~1 in 4 episodes ending in breakdown, ~2/3 of breakdowns in the first year,
 ~22 % of youths 13+ re-referred within a year of ending). The calibration values marked L in
 that brief are sensible defaults, not verified facts.
+
+Examples
+--------
+>>> from evaluation import synth
+>>> data = synth.generate(n_children=200, n_municipalities=3, seed=1)
+>>> sorted(data.tables)
+['episodes', 'followups', 'placements', 'referrals']
+>>> data.truth["breakdown_model"]["log_hr"]["placement_type[HVB]"]
+0.4
 """
 
 from __future__ import annotations
