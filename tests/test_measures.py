@@ -707,3 +707,63 @@ def test_measures_on_synthetic_data_are_plausible(synth_tables):
     rate = m.placement_stability(e, p, "2020-01-01", "2020-12-31", group_cols=["legal_basis"])
     assert (rate["value"] >= 0).all() and (rate["denominator"] > 0).all()
     assert (rate["ci_lower"] <= rate["value"]).all() and (rate["value"] <= rate["ci_upper"]).all()
+
+
+def _bd_episodes():
+    """Four entrants in 2020: A unplanned at day 100, B planned at day 200, C ongoing,
+    D unplanned at day 400, plus one entrant of 2023 outside the window."""
+    d = pd.Timestamp("2020-01-01")
+    days = {"A": 100, "B": 200, "C": None, "D": 400}
+    rows = []
+    for eid, t in days.items():
+        rows.append({
+            "episode_id": eid, "start_date": d,
+            "end_date": d + pd.Timedelta(days=t) if t is not None else pd.NaT,
+            "planned_ending": {"A": False, "B": True, "C": None, "D": False}[eid],
+            "birth_year": 2006, "sex": "F" if eid in "AB" else "M",
+        })
+    rows.append({"episode_id": "E", "start_date": pd.Timestamp("2023-01-01"),
+                 "end_date": pd.Timestamp("2023-01-05"), "planned_ending": False,
+                 "birth_year": 2006, "sex": "M"})
+    return pd.DataFrame(rows)
+
+
+def test_breakdown_risk_is_the_aalen_johansen_incidence_by_hand():
+    """By hand: day 100, 4 at risk, 1 unplanned -> CIF 1/4, S 3/4; day 200, 3 at risk, 1
+    planned -> S 1/2; day 400, 2 at risk, 1 unplanned -> CIF 1/4 + 1/2 * 1/2 = 1/2.
+    The naive share of the cohort (2/4) agrees at 730 only because nobody is censored early.
+    Episode E entered in 2023, outside the window."""
+    out = m.breakdown_risk(_bd_episodes(), "2020-01-01", "2020-12-31", "2024-12-31")
+    assert out["horizon_days"].tolist() == [365.0, 730.0]
+    np.testing.assert_allclose(out["value"], [0.25, 0.5])
+    assert out["numerator"].tolist() == [1, 2]
+    assert out["denominator"].tolist() == [4, 4]
+    assert (out["ci_lower"] <= out["value"]).all() and (out["value"] <= out["ci_upper"]).all()
+
+
+def test_breakdown_risk_by_group_and_a_group_without_breakdowns():
+    ep = _bd_episodes()
+    ep.loc[ep["episode_id"] == "A", "planned_ending"] = True
+    out = m.breakdown_risk(ep, "2020-01-01", "2020-12-31", "2024-12-31",
+                                  horizons=[150], group_cols=["sex"]).set_index("sex")
+    # F: A and B both planned, by day 100 and 200: no breakdown by day 150
+    assert out.loc["F", "value"] == 0.0 and np.isnan(out.loc["F", "ci_upper"])
+    # M: C ongoing and D unplanned at day 400 -> nothing by day 150
+    assert out.loc["M", "value"] == 0.0 and out.loc["M", "numerator"] == 0
+
+
+def test_breakdown_risk_censors_recent_entrants_instead_of_counting_them_as_successes():
+    """Entrants of 2024 observed for a few months: the naive share of breakdowns among all
+    entrants is lower than the Aalen-Johansen risk at 24 months, which uses only those at risk."""
+    ep = synth.generate(n_children=1500, n_municipalities=5, seed=4).tables["episodes"]
+    out = m.breakdown_risk(ep, "2022-01-01", "2024-12-31", "2024-12-31", horizons=[730])
+    naive = out["numerator"].iloc[0] / out["denominator"].iloc[0]
+    # seed 4: Aalen-Johansen 0.195 against a naive 0.154
+    assert out["value"].iloc[0] > naive + 0.03
+
+
+@pytest.mark.parametrize("horizons", [[], [0], [-5], [float("nan")]])
+def test_breakdown_risk_rejects_horizons_that_are_not_positive(horizons):
+    with pytest.raises(ParameterError, match="horizons must be positive"):
+        m.breakdown_risk(_bd_episodes(), "2020-01-01", "2020-12-31", "2024-12-31",
+                                horizons=horizons)
