@@ -86,7 +86,7 @@ def test_luhn_check_digit_refuses_anything_but_nine_digits(bad):
 @pytest.mark.parametrize(
     "form",
     [
-        BOY,  # 20150615-1234 style
+        BOY,  # YYYYMMDD-NNNC form
         BOY.replace("-", ""),  # 12 digits
         BOY[2:],  # 10 digits with hyphen
         BOY[2:].replace("-", ""),  # 10 digits

@@ -17,7 +17,7 @@ class DataValidationError(EvaluationError):
     """
 
 
-class KeyError_(EvaluationError):
+class PseudonymKeyError(EvaluationError):
     """A pseudonymisation key is missing, too short or unsafely stored."""
 
 
@@ -35,7 +35,3 @@ class ConvergenceError(EvaluationError):
 
 class ReportError(EvaluationError):
     """Executing or rendering a report notebook failed."""
-
-
-# Public name for key problems; ``KeyError_`` avoids shadowing the builtin inside this module.
-PseudonymKeyError = KeyError_

@@ -330,7 +330,7 @@ def _stay_days(ep: pd.DataFrame) -> pd.Series:
 
 # --------------------------------------------------------------------------- measures
 def placement_stability(
-    data_episodes: pd.DataFrame,
+    episodes: pd.DataFrame,
     placements: pd.DataFrame,
     period_start,
     period_end,
@@ -342,7 +342,7 @@ def placement_stability(
 
     Parameters
     ----------
-    data_episodes : pandas.DataFrame
+    episodes : pandas.DataFrame
         Episodes table (episode_id, start_date, end_date, birth_year and group columns).
     placements : pandas.DataFrame
         Placements table (episode_id, placement_seq, start_date).
@@ -392,12 +392,12 @@ def placement_stability(
     ['numerator', 'denominator', 'value', 'ci_lower', 'ci_upper']
     """
     groups = _group_list(group_cols)
-    _require(data_episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
     _require(placements, ["episode_id", "placement_seq", "start_date"], "placements")
     start, end = _period(period_start, period_end)
     if not per > 0:
         raise ParameterError(f"per must be positive, got {per!r}.")
-    ep = _entrants(data_episodes, start, end)
+    ep = _entrants(episodes, start, end)
     age = age_at_start(ep)
     keep = ~(_stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool)
     ep = ep[keep]
