@@ -92,3 +92,78 @@ def test_episode_costs_counts_ongoing_to_data_end():
     assert bool(out.loc[2, "ongoing"]) and not bool(out.loc[0, "ongoing"])
     with pytest.raises(ParameterError, match="data_end"):
         costs.episode_costs(_episodes(), data_end="2023-01-01")
+
+
+# --------------------------------------------------------------------------- cost-effect
+def _cost_effect_data(n: int, seed: int) -> tuple[pd.DataFrame, float, float]:
+    """Confounded data with known truth: x raises cost, breakdown and the chance of B."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    t = np.where(rng.random(n) < 1 / (1 + np.exp(-0.8 * x)), "B", "A")
+    cost = 100_000 + 40_000 * x + 50_000 * (t == "B") + rng.normal(0, 10_000, n)
+    eta = -1 + x - 0.6 * (t == "B")
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    child = np.arange(n) // 2  # two episodes per child
+    # True risk difference: E[expit(-1.6 + X) - expit(-1 + X)], X ~ N(0, 1), by quadrature.
+    z, w = np.polynomial.hermite_e.hermegauss(80)
+    w = w / w.sum()
+    true_rd = float(np.sum(w * (1 / (1 + np.exp(1.6 - z)) - 1 / (1 + np.exp(1 - z)))))
+    frame = pd.DataFrame({"t": t, "cost": cost, "y": y, "x": x, "child": child})
+    return frame, 50_000.0, true_rd
+
+
+def test_incremental_cost_effect_recovers_truth_and_naive_does_not():
+    d, true_dc, true_rd = _cost_effect_data(4000, seed=11)
+    r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], treated="B", control="A",
+                                      cluster_col="child", n_bootstrap=100, seed=5)
+    s = r.summary.set_index("measure")
+    assert s.loc["cost_difference", "ci_lower"] < true_dc < s.loc["cost_difference", "ci_upper"]
+    assert s.loc["risk_difference", "ci_lower"] < true_rd < s.loc["risk_difference", "ci_upper"]
+    assert s.loc["cost_per_avoided_breakdown", "estimate"] == pytest.approx(
+        s.loc["cost_difference", "estimate"] / -s.loc["risk_difference", "estimate"])
+    naive = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], treated="B", control="A",
+                                          method="naive", n_bootstrap=50, seed=5)
+    ns = naive.summary.set_index("measure")
+    assert not ns.loc["cost_difference", "ci_lower"] < true_dc < ns.loc["cost_difference",
+                                                                         "ci_upper"]
+    assert r.metadata["quadrant"] == "more costly, fewer breakdowns"
+    assert len(r.draws) == r.metadata["n_bootstrap_used"] >= 90
+
+
+def test_incremental_cost_effect_bootstrap_is_seeded_and_ceac_is_monotone():
+    d, _, _ = _cost_effect_data(1200, seed=2)
+    a = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=50,
+                                      seed=9)
+    b = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=50,
+                                      seed=9)
+    pd.testing.assert_frame_equal(a.summary, b.summary)
+    curve = a.ceac([0, 1e5, 1e6, 1e7])
+    p = curve["probability_cost_effective"].to_numpy()
+    assert p[0] == 0.0  # it costs more, so at a value of 0 it is never worth it
+    assert np.all(np.diff(p) >= 0)  # effect > 0 in (almost) every replicate
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = a.plot(willingness_to_pay=5e5)
+    assert ax.get_xlabel().startswith("avoided breakdowns per 100 episodes (B vs A)")
+
+
+def test_incremental_cost_effect_without_effect_leaves_icer_interval_missing():
+    rng = np.random.default_rng(4)
+    n = 800
+    d = pd.DataFrame({"t": np.where(rng.random(n) < 0.5, "B", "A"), "x": rng.normal(size=n)})
+    d["cost"] = 1000 + 100 * (d["t"] == "B") + rng.normal(0, 50, n)
+    d["y"] = (rng.random(n) < 0.3).astype(int)  # no effect on breakdown
+    r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=60,
+                                      seed=1)
+    icer = r.summary.set_index("measure").loc["cost_per_avoided_breakdown"]
+    assert np.isnan(icer["ci_lower"]) and np.isnan(icer["ci_upper"])
+    assert "contains 0" in r.metadata["icer_note"]
+
+
+def test_incremental_cost_effect_rejects_unknown_level_and_continuous_outcome():
+    d, _, _ = _cost_effect_data(200, seed=1)
+    with pytest.raises(ParameterError, match="treated='C' is not a level of 't'"):
+        costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "C", "A", seed=1)
+    with pytest.raises(ParameterError, match="must be 0/1"):
+        costs.incremental_cost_effect(d, "t", "cost", "x", ["x"], "B", "A", seed=1)
