@@ -1,14 +1,20 @@
 """Tests of evaluation.survival against R (survival 3.5-3, cmprsk) and hand computations.
 
-Reference values come from ``tests/reference/survival_reference.R`` (run with
-``Rscript tests/reference/survival_reference.R`` from the repository root); it reads
-``tests/reference/episodes_survival.csv``, which :func:`episodes_survival_frame` writes
-(``.venv/bin/python tests/test_survival.py`` regenerates it). The tests need no R.
+Reference values come from ``tests/reference/survival_reference.R`` (curves, quartiles,
+log-rank, cumulative incidence) and ``tests/reference/survival_extra_reference.R`` (quantile
+confidence limits, restricted mean survival time and its contrasts, Gray's test); run them
+with ``Rscript tests/reference/<script>.R`` from the repository root. They read
+``tests/reference/episodes_survival.csv``, ``episodes_placement.csv`` and
+``rossi_survival.csv``, which :func:`episodes_survival_frame`, :func:`episodes_placement_frame`
+and :func:`rossi_frame` write (``.venv/bin/python tests/test_survival.py`` regenerates them).
+The tests need no R.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,17 @@ FAMILY_TYPES = ("FH", "NH", "FFH", "JH")
 CENSOR_DATE = pd.Timestamp("2024-12-31")
 
 
+@functools.lru_cache(maxsize=1)
+def _cached_synth_episodes() -> pd.DataFrame:
+    from evaluation.synth import generate
+
+    return generate(n_children=600, n_municipalities=5, seed=11).tables["episodes"]
+
+
+def _synth_episodes() -> pd.DataFrame:
+    return _cached_synth_episodes().copy()
+
+
 def episodes_survival_frame() -> pd.DataFrame:
     """Fixed survival data from ``synth.generate(n_children=600, n_municipalities=5, seed=11)``.
 
@@ -32,9 +49,7 @@ def episodes_survival_frame() -> pd.DataFrame:
     ``status``: 0 ongoing, 1 planned ending, 2 unplanned ending (``planned_ending`` False);
     ``group``: 'family' for family-home types (FH, NH, FFH, JH), else 'institution'.
     """
-    from evaluation.synth import generate
-
-    ep = generate(n_children=600, n_municipalities=5, seed=11).tables["episodes"]
+    ep = _synth_episodes()
     ended = ep["end_date"].notna().to_numpy()
     end = ep["end_date"].where(ep["end_date"].notna(), CENSOR_DATE)
     time = (end - ep["start_date"]).dt.days.to_numpy(dtype=float)
@@ -43,6 +58,30 @@ def episodes_survival_frame() -> pd.DataFrame:
     group = np.where(ep["placement_type"].isin(FAMILY_TYPES).to_numpy(dtype=bool),
                      "family", "institution")
     return pd.DataFrame({"time": time, "status": status, "group": group})
+
+
+def episodes_placement_frame() -> pd.DataFrame:
+    """The episodes of :func:`episodes_survival_frame` with three placement groups.
+
+    ``placement``: 'family' (FH, NH, FFH, JH), 'hvb', or 'other' (SiS, supported housing, own
+    home), for tests with two degrees of freedom.
+    """
+    kind = _synth_episodes()["placement_type"].astype(str).to_numpy()
+    placement = np.where(np.isin(kind, FAMILY_TYPES), "family",
+                         np.where(kind == "HVB", "hvb", "other"))
+    frame = episodes_survival_frame()
+    return pd.DataFrame({"time": frame["time"], "status": frame["status"],
+                         "placement": placement})
+
+
+def rossi_frame() -> pd.DataFrame:
+    """lifelines' Rossi recidivism data (432 rows, weeks 1-52, many ties): week, arrest, fin.
+
+    Written to CSV for R because carData's ``Rossi`` codes some columns differently.
+    """
+    from lifelines.datasets import load_rossi
+
+    return load_rossi()[["week", "arrest", "fin"]]
 
 
 RTOL = 1e-10  # R writes 15 significant digits
@@ -272,5 +311,286 @@ def test_results_render_and_plot(episodes):
     assert "0.997" in kaplan_meier(episodes, "time", "event").to_html()
 
 
-if __name__ == "__main__":  # one-off: regenerate the CSV that the R script reads
+# --------------------------------------------------------------------------- quantile CIs,
+# RMST and Gray's test: references from tests/reference/survival_extra_reference.R
+TINY = pd.DataFrame({"time": [1, 2, 2, 3, 4, 4, 5, 6], "event": [1, 1, 0, 1, 1, 1, 0, 1]})
+FLAT = pd.DataFrame({"time": [1, 2, 3, 4], "event": [1, 1, 1, 1]})
+NONE = pd.DataFrame({"time": [1, 2, 2, 3], "event": [0, 0, 0, 0]})
+
+
+@pytest.fixture(scope="module")
+def extra_fits(episodes):
+    """The Kaplan–Meier fits named as in survival_extra_reference.R."""
+    placement = pd.read_csv(REFERENCE / "episodes_placement.csv")
+    placement = placement.assign(event=(placement["status"] > 0).astype(int))
+    rossi = pd.read_csv(REFERENCE / "rossi_survival.csv")
+    return {
+        "episodes": kaplan_meier(episodes, "time", "event"),
+        "episodes_group": kaplan_meier(episodes, "time", "event", group_col="group"),
+        "episodes_level90": kaplan_meier(episodes, "time", "event", alpha=0.1),
+        "placement": kaplan_meier(placement, "time", "event", group_col="placement"),
+        "rossi": kaplan_meier(rossi, "week", "arrest"),
+        "rossi_fin": kaplan_meier(rossi, "week", "arrest", group_col="fin"),
+        "tiny": kaplan_meier(TINY, "time", "event"),
+        "flat": kaplan_meier(FLAT, "time", "event"),
+        "none": kaplan_meier(NONE, "time", "event"),
+    }
+
+
+def _rmst_quietly(fit, tau):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tau beyond follow-up: tested below
+        return fit.rmst(tau)
+
+
+def test_extra_reference_versions_are_recorded():
+    versions = json.loads((REFERENCE / "survival_extra_reference_versions.json").read_text())
+    assert versions["survival"] == "3.5.3" and versions["cmprsk"] == "2.2.11"
+
+
+def test_extra_reference_csvs_match_their_generators():
+    placement = pd.read_csv(REFERENCE / "episodes_placement.csv")
+    expected = episodes_placement_frame()
+    assert_allclose(placement[["time", "status"]], expected[["time", "status"]])
+    assert (placement["placement"] == expected["placement"]).all()
+    assert_allclose(pd.read_csv(REFERENCE / "rossi_survival.csv"), rossi_frame())
+
+
+def test_quantile_confidence_limits_match_r_quantile_conf_int(extra_fits):
+    """R: quantile(survfit(..., conf.type = "log-log"), probs = c(0, .1, .25, .5, .75, .9),
+    conf.int = TRUE) for nine fits: tied days, Rossi's tied weeks (median and upper
+    quartile not reached), a 90 % level, a curve ending at S = 0, a flat stretch at
+    exactly S = 1 - p and no events at all. NaN (R's NA) positions must agree.
+    """
+    ref = _r("survival_extra_quantiles.csv")
+    cols = ["quantile", "estimate", "ci_lower", "ci_upper"]
+    for name, fit in extra_fits.items():
+        want = ref[ref["data"] == name].reset_index(drop=True)
+        got = fit.quantiles([0, 0.1, 0.25, 0.5, 0.75, 0.9])
+        if want["group"].notna().any():
+            assert list(got["group"]) == list(want["group"].astype(str)), name
+        assert_allclose(got[cols].to_numpy(float), want[cols].to_numpy(float), rtol=RTOL,
+                        err_msg=name)
+    assert ref["ci_upper"].isna().any() and ref["estimate"].isna().any()  # NaN cases covered
+
+
+def test_quantiles_table_agrees_with_point_quantiles(extra_fits):
+    fit = extra_fits["episodes_group"]
+    table = fit.quantiles()
+    assert list(table.columns) == ["group", "quantile", "estimate", "ci_lower", "ci_upper"]
+    wide = table.pivot(index="group", columns="quantile", values="estimate")
+    assert_allclose(wide.to_numpy(), fit.quantiles_[["q25", "q50", "q75"]].to_numpy(float))
+    assert (table["ci_lower"] <= table["estimate"]).all()
+    assert (table["estimate"] <= table["ci_upper"]).all()
+
+
+@pytest.mark.parametrize("probs", [[], [0.5, np.nan], [-0.1], [1.5]])
+def test_quantiles_reject_bad_probabilities(probs):
+    with pytest.raises(ParameterError, match="probs must be probabilities in"):
+        kaplan_meier(FLAT, "time", "event").quantiles(probs)
+
+
+def test_rmst_matches_r_survfit_rmean(extra_fits):
+    """R: summary(survfit(...), rmean = tau)$table[, c("rmean", "se(rmean)")], taus at and
+    between tied event times, at a group's last time and beyond it (curve carried forward).
+    """
+    ref = _r("survival_extra_rmst.csv")
+    for (name, tau), want in ref.groupby(["data", "tau"], sort=False):
+        got = _rmst_quietly(extra_fits[name], tau)
+        if want["group"].notna().any():
+            assert list(got["group"]) == list(want["group"].astype(str))
+        assert_allclose(got["tau"], tau)
+        assert_allclose(got[["estimate", "se"]].to_numpy(float),
+                        want[["estimate", "se"]].to_numpy(float), rtol=RTOL,
+                        err_msg=f"{name} tau={tau}")
+
+
+def test_rmst_confidence_interval_is_wald(extra_fits):
+    got = extra_fits["episodes_level90"].rmst(365).iloc[0]
+    z = stats.norm.ppf(0.95)
+    assert_allclose([got["ci_lower"], got["ci_upper"]],
+                    [got["estimate"] - z * got["se"], got["estimate"] + z * got["se"]])
+
+
+@pytest.mark.parametrize("contrast", ["difference", "ratio"])
+def test_rmst_contrasts_match_r(extra_fits, contrast):
+    """R: from summary(fit, rmean = tau)$table, as survRM2::rmst2: difference with
+    se = sqrt(se1^2 + se0^2), ratio by the delta method on the log scale, Wald p-values.
+    Two groups (episodes, Rossi) and three groups (placement: two rows per tau).
+    """
+    ref = _r("survival_extra_rmst_contrast.csv").query("contrast == @contrast")
+    cols = ["estimate", "se", "ci_lower", "ci_upper", "p_value"]
+    for (name, tau), want in ref.groupby(["data", "tau"], sort=False):
+        fit = extra_fits[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            got = (fit.rmst_difference(tau) if contrast == "difference"
+                   else fit.rmst_ratio(tau))
+        assert list(got.columns) == ["group", "reference", "tau", *cols]
+        assert list(got["group"]) == list(want["group"].astype(str))
+        assert list(got["reference"]) == list(want["reference"].astype(str))
+        assert_allclose(got[cols].to_numpy(float), want[cols].to_numpy(float), rtol=1e-9,
+                        err_msg=f"{name} tau={tau}")
+
+
+def test_rmst_difference_reference_can_be_chosen(extra_fits):
+    fit = extra_fits["episodes_group"]
+    forward = fit.rmst_difference(365)
+    backward = fit.rmst_difference(365, reference="institution")
+    assert backward["group"].tolist() == ["family"]
+    assert_allclose(backward[["estimate", "ci_lower", "ci_upper"]].to_numpy(),
+                    -forward[["estimate", "ci_upper", "ci_lower"]].to_numpy())
+    assert_allclose(backward[["se", "p_value"]], forward[["se", "p_value"]])
+    ratio = fit.rmst_ratio(365, reference="institution")
+    assert_allclose(ratio["estimate"], 1 / fit.rmst_ratio(365)["estimate"])
+
+
+def test_rmst_without_censoring_is_mean_of_truncated_times():
+    """No censoring: RMST(tau) = mean(min(T, tau)) and its SE reduces to the plug-in
+    sd(min(T, tau)) / sqrt(n) (divisor n), with ties in T.
+    """
+    t = np.array([3, 5, 5, 8, 8, 8, 12, 15, 20, 20], float)
+    fit = kaplan_meier(pd.DataFrame({"t": t, "e": 1}), "t", "e")
+    for tau in (4.0, 8.0, 10.5, 20.0):
+        x = np.minimum(t, tau)
+        got = fit.rmst(tau).iloc[0]
+        assert_allclose([got["estimate"], got["se"]], [x.mean(), x.std() / np.sqrt(len(x))])
+
+
+def test_rmst_before_first_time_is_tau_with_zero_se():
+    """R's summary.survfit refuses tau below the first time; S = 1 there, so RMST = tau."""
+    got = kaplan_meier(TINY, "time", "event").rmst(0.5).iloc[0]
+    assert_allclose([got["estimate"], got["se"], got["ci_lower"]], [0.5, 0.0, 0.5])
+
+
+def test_rmst_beyond_last_follow_up_warns(extra_fits):
+    """Rossi: everyone left is censored at week 52, so S(t) after 52 is unknown."""
+    with pytest.warns(UserWarning, match=r"tau=60 lies beyond the last follow-up time "
+                      r"\(52 in '0'; 52 in '1'\)"):
+        extra_fits["rossi_fin"].rmst(60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        extra_fits["rossi_fin"].rmst(52)  # the last time itself: no warning
+        extra_fits["tiny"].rmst(8)  # beyond the last time, but S = 0 there: nothing assumed
+        extra_fits["episodes_group"].rmst(1500)  # institution's curve reaches 0 at 1209
+
+
+def test_rmst_covers_the_true_exponential_value():
+    """Known truth: T ~ Exp(rate 1/100), uniform censoring, tau = 150; the true RMST is
+    100 (1 - exp(-1.5)). Over 150 seeded samples of 2 x 150 rows (times rounded up to days,
+    so tied), the 95 % intervals for group a and for the difference a - b (truly 0) should
+    cover about 95 % of the time (binomial sd 1.8 %).
+    """
+    rng = np.random.default_rng(20261125)
+    truth = 100 * (1 - np.exp(-1.5))
+    hits, diff_hits = 0, 0
+    for _ in range(150):
+        t = np.ceil(rng.exponential(100, 300))
+        c = np.ceil(rng.uniform(50, 400, 300))
+        df = pd.DataFrame({"t": np.minimum(t, c), "e": (t <= c).astype(int),
+                           "g": np.repeat(["a", "b"], 150)})
+        fit = kaplan_meier(df, "t", "e", group_col="g")
+        row = fit.rmst(150).iloc[0]
+        hits += row["ci_lower"] <= truth <= row["ci_upper"]
+        d = fit.rmst_difference(150).iloc[0]
+        diff_hits += d["ci_lower"] <= 0 <= d["ci_upper"]  # same distribution in a and b
+    assert 0.90 <= hits / 150 <= 0.99
+    assert 0.90 <= diff_hits / 150 <= 0.99
+
+
+@pytest.mark.parametrize("tau", [0, -5, np.inf, np.nan, "a year"])
+def test_rmst_rejects_bad_tau(tau):
+    with pytest.raises(ParameterError, match="tau must be"):
+        kaplan_meier(TINY, "time", "event").rmst(tau)
+
+
+def test_rmst_contrast_needs_groups_and_a_known_reference(extra_fits):
+    with pytest.raises(ParameterError, match="RMST contrasts need groups"):
+        extra_fits["tiny"].rmst_difference(3)
+    with pytest.raises(ParameterError, match="reference='HVB' is not a group; groups: family"):
+        extra_fits["episodes_group"].rmst_ratio(365, reference="HVB")
+
+
+def test_gray_test_matches_r_cuminc_tests():
+    """R: cuminc(time, status, group, rho = rho, cencode = 0)$Tests (stat, pv, df) for two
+    groups (rho 0, 1), three groups (rho 0, 0.5; df 2) and Rossi's weeks (one cause).
+    R's p-value is 1 - pchisq(), exact only to about 1e-16 in absolute terms.
+    """
+    ref = _r("survival_extra_gray.csv")
+    data = {
+        "episodes_group": (pd.read_csv(REFERENCE / "episodes_survival.csv"),
+                           "time", "status", "group"),
+        "placement": (pd.read_csv(REFERENCE / "episodes_placement.csv"),
+                      "time", "status", "placement"),
+        "rossi_fin": (pd.read_csv(REFERENCE / "rossi_survival.csv"), "week", "arrest", "fin"),
+    }
+    for (name, rho), want in ref.groupby(["data", "rho"], sort=False):
+        frame, time, status, group = data[name]
+        fit = cumulative_incidence(frame, time, status, 1, group_col=group)
+        got = fit.gray_tests(rho=rho)
+        assert_allclose(got["cause"], want["cause"])
+        assert_allclose(got["df"], want["df"])
+        assert_allclose(got["rho"], rho)
+        assert_allclose(got["statistic"], want["statistic"], rtol=RTOL, err_msg=name)
+        assert_allclose(got["p_value"], want["p_value"], rtol=1e-9, atol=1e-15, err_msg=name)
+        if rho == 0:
+            first = want.iloc[0]
+            assert fit.gray_test_.cause == 1 and fit.gray_test_.df == first["df"]
+            assert_allclose(fit.gray_test_.statistic, first["statistic"], rtol=RTOL)
+            assert_allclose(fit.gray_test_.p_value, first["p_value"], rtol=1e-9, atol=1e-15)
+
+
+def test_gray_test_does_not_depend_on_group_labels(episodes):
+    relabelled = episodes.assign(group=episodes["group"].map({"family": "z", "institution": "a"}))
+    a = cumulative_incidence(episodes, "time", "status", 2, group_col="group").gray_test_
+    b = cumulative_incidence(relabelled, "time", "status", 2, group_col="group").gray_test_
+    assert_allclose(a.statistic, b.statistic, rtol=1e-12)
+
+
+def test_gray_test_holds_its_level_under_the_null():
+    """Known truth: both groups share the same cause-specific hazards (cause 1 rate 1/200,
+    cause 2 rate 1/300, uniform censoring), so p < 0.05 should happen in about 5 % of 250
+    seeded samples of 2 x 80 rows with tied days (binomial sd 1.4 %).
+    """
+    rng = np.random.default_rng(7)
+    rejections = 0
+    for _ in range(250):
+        t = np.ceil(rng.exponential(120, 160))  # all-cause rate 1/200 + 1/300 = 1/120
+        cause = np.where(rng.uniform(size=160) < 0.6, 1, 2)
+        c = np.ceil(rng.uniform(30, 500, 160))
+        df = pd.DataFrame({"t": np.minimum(t, c), "s": np.where(t <= c, cause, 0),
+                           "g": np.repeat(["a", "b"], 80)})
+        rejections += cumulative_incidence(df, "t", "s", 1, group_col="g").gray_test_.p_value < 0.05
+    assert 0.02 <= rejections / 250 <= 0.09
+
+
+def test_gray_test_needs_groups():
+    df = pd.DataFrame({"t": [1.0, 2.0, 3.0], "c": [1, 2, 0], "g": ["a", "a", "a"]})
+    single = cumulative_incidence(df, "t", "c", 1, group_col="g")
+    assert single.gray_test_ is None
+    with pytest.raises(ParameterError, match="Gray's test needs at least two groups"):
+        single.gray_tests()
+    assert cumulative_incidence(df, "t", "c", 1).gray_test_ is None
+    two = cumulative_incidence(df.assign(g=["a", "b", "b"]), "t", "c", 1, group_col="g")
+    with pytest.raises(ParameterError, match="rho must be a finite number"):
+        two.gray_tests(rho=np.inf)
+    with pytest.raises(ParameterError, match="rho must be a number"):
+        two.gray_tests(rho="early")
+
+
+def test_gray_test_with_singular_variance_is_nan():
+    """Group b is censored at t = 1, before any event: its score and variance are 0.
+
+    R's cuminc reports stat = -1, pv = 1 in this case; we report NaN for both.
+    """
+    df = pd.DataFrame({"t": [2, 3, 4, 5, 1, 1], "c": [1, 2, 1, 0, 0, 0],
+                       "g": ["a", "a", "a", "a", "b", "b"]})
+    tests = cumulative_incidence(df, "t", "c", 1, group_col="g").gray_tests()
+    assert tests["statistic"].isna().all() and tests["p_value"].isna().all()
+    assert (tests["df"] == 1).all()
+
+
+if __name__ == "__main__":  # one-off: regenerate the CSVs that the R scripts read
     episodes_survival_frame().to_csv(REFERENCE / "episodes_survival.csv", index=False)
+    episodes_placement_frame().to_csv(REFERENCE / "episodes_placement.csv", index=False)
+    rossi_frame().to_csv(REFERENCE / "rossi_survival.csv", index=False)

@@ -515,14 +515,14 @@ class KaplanMeierResult(Result):
 
 
 def _logrank(frame: pd.DataFrame) -> LogRankResult:
-    labels = sorted(frame["group"].unique())
-    times = np.unique(frame.loc[frame["event"] > 0, "time"])
+    labels, g = np.unique(frame["group"].to_numpy(), return_inverse=True)
     t = frame["time"].to_numpy()
-    e = frame["event"].to_numpy()
-    g = frame["group"].to_numpy()
-    n_g = np.array([[np.sum((t >= s) & (g == lab)) for lab in labels] for s in times], float)
-    d_g = np.array([[np.sum((t == s) & (e > 0) & (g == lab)) for lab in labels] for s in times],
-                   float)
+    failed = frame["event"].to_numpy() > 0
+    times = np.unique(t[failed])
+    n_g = np.column_stack([np.sum(g == k) - np.searchsorted(np.sort(t[g == k]), times, "left")
+                           for k in range(len(labels))]).astype(float)  # at risk: t >= s
+    d_g = np.zeros((len(times), len(labels)))
+    np.add.at(d_g, (np.searchsorted(times, t[failed]), g[failed]), 1.0)
     n = n_g.sum(axis=1)
     d = d_g.sum(axis=1)
     expected = (n_g * (d / n)[:, None]).sum(axis=0)

@@ -1,0 +1,488 @@
+"""Fine–Gray proportional subdistribution hazards regression for competing risks, matching
+R's ``cmprsk::crr`` (estimates, sandwich variance and predicted cumulative incidence).
+
+Public names are re-exported (lazily) from :mod:`evaluation.survival`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .coxph import _cox_design
+from .errors import ConvergenceError, ParameterError
+from .results import Result, package_versions
+
+__all__ = ["FineGrayResult", "fine_gray"]
+
+_FG_MAX_ITER = 50
+_FG_TOL = 1e-12
+_FG_MAX_LOG_RATIO = 30.0  # |estimate| x range of the covariate above this: infinite
+
+
+@dataclass
+class FineGrayResult(Result):
+    """Fine–Gray fit; see :func:`fine_gray` for the columns of ``summary``.
+
+    Attributes
+    ----------
+    var_ : numpy.ndarray
+        Variance matrix of the estimates used in ``summary`` (the sandwich of ``cmprsk::crr``,
+        or its cluster-summed version with ``cluster_col``).
+    var_naive_ : numpy.ndarray
+        Inverse of the information matrix (``crr``'s ``invinf``); it ignores the estimated
+        censoring weights and is shown for comparison only.
+    baseline_ : pandas.DataFrame
+        ``time`` (distinct times of the event of interest) and ``cumulative_hazard``: the
+        Breslow-type baseline cumulative subdistribution hazard at covariate values 0 (as
+        ``cumsum(crr$bfitj)``).
+    """
+
+    var_: np.ndarray | None = None
+    var_naive_: np.ndarray | None = None
+    baseline_: pd.DataFrame | None = None
+    _coding: list[tuple[str, list[str] | None]] = field(default_factory=list, repr=False)
+
+    def plot(self, ax=None):
+        """Forest plot of subdistribution hazard ratios with confidence intervals (log axis);
+        returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        ax = ax if ax is not None else plt.subplots()[1]
+        s = self.summary
+        y = np.arange(len(s))[::-1]
+        hr = s["exp_estimate"].to_numpy()
+        lo, hi = np.exp(s["ci_lower"].to_numpy()), np.exp(s["ci_upper"].to_numpy())
+        ax.errorbar(hr, y, xerr=[hr - lo, hi - hr], fmt="o", capsize=3)
+        ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yticks(y)
+        ax.set_yticklabels([str(i) for i in s.index])
+        ax.set_xlabel("subdistribution hazard ratio")
+        return ax
+
+    def predict_cumulative_incidence(self, covariates: pd.DataFrame | Mapping[str, Any],
+                                     times: Sequence[float] | None = None) -> pd.DataFrame:
+        """Cumulative incidence of the event of interest for given covariate values, as
+        ``cmprsk::predict.crr``.
+
+        Parameters
+        ----------
+        covariates : pandas.DataFrame or dict
+            One row per covariate profile, with the covariate columns of the fit (original
+            columns: categorical columns hold levels, not dummies). A dict of scalars is one
+            profile.
+        times : sequence of float, optional
+            Times at which to evaluate the step function (right-continuous). Default: the
+            distinct times of the event of interest, as ``predict.crr``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long format, one row per profile and time: ``profile`` (0-based row number of
+            ``covariates``), ``time`` and ``estimate``, 1 - exp(-exp(x'b) Lambda_0(time)).
+
+        Raises
+        ------
+        ParameterError
+            If a covariate column is missing, not numeric where the fit had a numeric column,
+            or holds a level not seen in the fit.
+        """
+        if isinstance(covariates, Mapping):
+            covariates = pd.DataFrame({k: [v] for k, v in covariates.items()})
+        if not isinstance(covariates, pd.DataFrame):
+            raise ParameterError("covariates must be a DataFrame or a dict of covariate values, "
+                                 f"got {type(covariates).__name__}.")
+        blocks = []
+        for col, levels in self._coding:
+            if col not in covariates.columns:
+                raise ParameterError(f"covariates lacks column {col!r}, a covariate of the fit.")
+            s = covariates[col]
+            if levels is None:
+                if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+                    raise ParameterError(f"column {col!r} must be numeric, as in the fit; got "
+                                         f"dtype {s.dtype}.")
+                blocks.append(s.to_numpy(dtype=float)[:, None])
+            else:
+                values = s.astype(str).to_numpy()
+                unknown = sorted(set(values) - set(levels))
+                if unknown:
+                    raise ParameterError(f"column {col!r} has level(s) {unknown} not seen in the "
+                                         f"fit; known levels: {levels}.")
+                blocks.append(np.column_stack([values == lev for lev in levels[1:]])
+                              .astype(float))
+        x = np.hstack(blocks)
+        base = self.baseline_
+        bt = base["time"].to_numpy()
+        cumhaz = base["cumulative_hazard"].to_numpy()
+        if times is None:
+            t = bt
+            ch = cumhaz
+        else:
+            t = np.asarray(times, dtype=float).ravel()
+            if not np.isfinite(t).all():
+                raise ParameterError("times must be finite numbers.")
+            pos = np.searchsorted(bt, t, side="right")
+            ch = np.where(pos > 0, cumhaz[np.maximum(pos - 1, 0)], 0.0)
+        risk = np.exp(x @ self.summary["estimate"].to_numpy())
+        cif = 1.0 - np.exp(-np.outer(risk, ch))
+        return pd.DataFrame({"profile": np.repeat(np.arange(len(x)), len(t)),
+                             "time": np.tile(t, len(x)), "estimate": cif.ravel()})
+
+
+class _FineGrayRiskSets:
+    """Sorted bookkeeping for the IPCW risk sets of ``cmprsk::crr``.
+
+    Rows are sorted by time; ``tidx`` is each row's index among the distinct times. Row j is
+    in the risk set of an event-of-interest time t with weight 1 if t_j >= t, with weight
+    G(t-)/G(t_j-) if it had a competing event before t, and not at all otherwise (G is the
+    Kaplan–Meier estimate of the censoring distribution on the whole sample). Every sum over
+    risk sets is a prefix or suffix sum over the distinct times, so each pass is O(n p).
+    """
+
+    def __init__(self, time: np.ndarray, status: np.ndarray) -> None:
+        # status: 0 censored, 1 event of interest, 2 competing event (rows already sorted)
+        self.utime, self.tidx = np.unique(time, return_inverse=True)
+        m = len(self.utime)
+        self.starts = np.flatnonzero(np.r_[True, np.diff(self.tidx) != 0])
+        count = np.diff(np.r_[self.starts, len(time)])
+        self.n_risk = np.cumsum(count[::-1])[::-1].astype(float)     # Y(u): rows with t >= u
+        self.n_cens = np.bincount(self.tidx, weights=(status == 0), minlength=m)
+        g = np.cumprod(1.0 - self.n_cens / self.n_risk)                # G(u)
+        g_minus = np.r_[1.0, g[:-1]]                                    # G(u-)
+        if self.utime[0] == 0:
+            # crr evaluates survfit at ftime * (1 - 100 eps), which is G(0), not G(0-), at 0
+            g_minus[0] = g[0]
+        self.g_minus = g_minus
+        self.ev1 = status == 1
+        self.ev2 = status == 2
+        self.cens = status == 0
+        self.g_row = g_minus[self.tidx]
+        d = np.bincount(self.tidx, weights=self.ev1, minlength=m)
+        self.fail_idx = np.flatnonzero(d > 0)                           # time index m_k
+        self.d = d[self.fail_idx]
+        self.g_fail = g_minus[self.fail_idx]
+        self.m = m
+        # per-row position among the event times: number of event times <= t_i
+        self.k_le = np.searchsorted(self.fail_idx, self.tidx, side="right")
+
+    def block_sum(self, w: np.ndarray) -> np.ndarray:
+        """Sum of w (rows x columns) within each distinct time."""
+        return np.add.reduceat(w, self.starts, axis=0)
+
+    def moments(self, x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """S0 and S1 (weighted sums of r and r x) over the risk set of each event time."""
+        rx = np.column_stack([r, r[:, None] * x])
+        per_time = self.block_sum(rx)
+        at_or_after = np.cumsum(per_time[::-1], axis=0)[::-1]          # t_j >= u
+        comp = self.block_sum(np.where(self.ev2[:, None], rx / self.g_row[:, None], 0.0))
+        before = np.vstack([np.zeros((1, rx.shape[1])), np.cumsum(comp, axis=0)[:-1]])
+        s = at_or_after[self.fail_idx] + self.g_fail[:, None] * before[self.fail_idx]
+        return s[:, 0], s[:, 1:]
+
+
+def _fg_pass(rs: _FineGrayRiskSets, x: np.ndarray, beta: np.ndarray) -> tuple[Any, ...]:
+    """Log pseudo-likelihood (Breslow ties), score and information at beta."""
+    eta = x @ beta
+    r = np.exp(eta)
+    s0, s1 = rs.moments(x, r)
+    xbar = s1 / s0[:, None]
+    loglik = float(eta[rs.ev1].sum() - (rs.d * np.log(s0)).sum())
+    score = x[rs.ev1].sum(axis=0) - (rs.d[:, None] * xbar).sum(axis=0)
+    h = rs.d / s0
+    # sum_k h_k S2_k = sum_j r_j w_j x_j x_j', with w_j the summed h over the times j is at risk
+    cum_h = np.r_[0.0, np.cumsum(h)]
+    gh = rs.g_fail * h
+    tail_gh = np.r_[np.cumsum(gh[::-1])[::-1], 0.0]                   # sum over k >= index
+    w = cum_h[rs.k_le] + np.where(rs.ev2, tail_gh[rs.k_le] / rs.g_row, 0.0)
+    info = (x * (r * w)[:, None]).T @ x - (xbar * rs.d[:, None]).T @ xbar
+    return loglik, score, info, r, s0, xbar
+
+
+def _fg_influence(rs: _FineGrayRiskSets, x: np.ndarray, r: np.ndarray, s0: np.ndarray,
+                  xbar: np.ndarray) -> np.ndarray:
+    """Per-row terms eta_i + psi_i of crr's sandwich variance (rows x covariates).
+
+    eta_i is the score residual with the weighted risk set; psi_i is the correction for the
+    estimated censoring distribution, sum over censoring times u of q(u)/Y(u) dM^c_i(u) with
+    q(u) = sum_{t_k >= u} h_k G_k sum_{competing j, t_j < u} r_j (x_j - xbar_k) / G_j.
+    """
+    p = x.shape[1]
+    h = rs.d / s0
+    hx = h[:, None] * xbar
+    cum_h = np.r_[0.0, np.cumsum(h)]
+    cum_hx = np.vstack([np.zeros((1, p)), np.cumsum(hx, axis=0)])
+    gh, ghx = rs.g_fail * h, rs.g_fail[:, None] * hx
+    tail_gh = np.r_[np.cumsum(gh[::-1])[::-1], 0.0]
+    tail_ghx = np.vstack([np.cumsum(ghx[::-1], axis=0)[::-1], np.zeros((1, p))])
+    k = rs.k_le
+    a = cum_h[k]
+    ax = cum_hx[k]
+    comp = rs.ev2 / rs.g_row
+    a = a + comp * tail_gh[k]
+    ax = ax + comp[:, None] * tail_ghx[k]
+    resid = -r[:, None] * (x * a[:, None] - ax)
+    # dN part: x_i - xbar at the row's own event time (row i's event time is index k_le - 1)
+    ev = rs.ev1
+    resid[ev] += x[ev] - xbar[k[ev] - 1]
+    # psi: q(u) at each distinct time u (only censoring times are used)
+    rx = np.column_stack([r, r[:, None] * x])
+    comp_sum = rs.block_sum(np.where(rs.ev2[:, None], rx / rs.g_row[:, None], 0.0))
+    c_before = np.vstack([np.zeros((1, p + 1)), np.cumsum(comp_sum, axis=0)[:-1]])
+    first_k = np.searchsorted(rs.fail_idx, np.arange(rs.m), side="left")   # t_k >= u
+    q = c_before[:, 1:] * tail_gh[first_k][:, None] - c_before[:, :1] * tail_ghx[first_k]
+    jump = (rs.n_cens / rs.n_risk ** 2)[:, None] * q
+    cum_jump = np.cumsum(jump, axis=0)
+    psi = -cum_jump[rs.tidx]
+    c = rs.cens
+    psi[c] += q[rs.tidx[c]] / rs.n_risk[rs.tidx[c], None]
+    return resid + psi
+
+
+def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray) -> tuple[np.ndarray, float, float, int]:
+    """Newton–Raphson with step halving; returns beta, loglik, null loglik, iterations."""
+    beta = np.zeros(x.shape[1])
+    loglik, score, info = _fg_pass(rs, x, beta)[:3]
+    loglik0 = loglik
+    for it in range(1, _FG_MAX_ITER + 1):
+        try:
+            step = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError as exc:
+            raise ConvergenceError("the information matrix is singular: covariates are "
+                                   "collinear; drop one of the linearly dependent "
+                                   "columns.") from exc
+        new = beta + step
+        new_loglik, new_score, new_info = _fg_pass(rs, x, new)[:3]
+        halvings = 0
+        while not np.isfinite(new_loglik) or new_loglik < loglik - 1e-10 * abs(loglik):
+            halvings += 1
+            if halvings > 30:
+                raise ConvergenceError(
+                    "Newton–Raphson could not increase the pseudo-likelihood; an estimate may "
+                    "be infinite (a covariate level with no events of interest) or a covariate "
+                    "has extreme outliers.")
+            new = (beta + new) / 2
+            new_loglik, new_score, new_info = _fg_pass(rs, x, new)[:3]
+        change = np.max(np.abs(new - beta))
+        done = change < _FG_TOL * (1 + np.max(np.abs(new))) or \
+            (change < 1e-9 and abs(new_loglik - loglik) <= _FG_TOL * abs(new_loglik))
+        beta, loglik, score, info = new, new_loglik, new_score, new_info
+        if done:
+            return beta, loglik, loglik0, it
+    raise ConvergenceError(
+        f"Fine–Gray model did not converge in {_FG_MAX_ITER} Newton–Raphson iterations (last "
+        f"change {np.max(np.abs(step)):.3g}); an estimate may be infinite (a covariate level "
+        "with no events of interest).")
+
+
+def _event_codes(data: Any, event_col: str, event_of_interest: Any) -> tuple[np.ndarray, float]:
+    """Validate the cause column and return it as floats together with the cause code."""
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
+                             "read the file with evaluation.io first.")
+    if event_col not in data.columns:
+        raise ParameterError(f"event_col names {event_col!r}, which is not a column of data; "
+                             f"available columns: {', '.join(map(str, data.columns))}.")
+    s = data[event_col]
+    missing = s.isna().to_numpy()
+    if missing.any():
+        raise ParameterError(
+            f"column {event_col!r} (event_col) has {int(missing.sum())} missing value(s), first "
+            f"at row {int(np.flatnonzero(missing)[0])}; drop or impute those rows first.")
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        raise ParameterError(f"column {event_col!r} (event_col) must hold numeric cause codes "
+                             f"(0 censored, 1, 2, ... causes), got dtype {s.dtype}.")
+    codes = s.to_numpy(dtype=float)
+    bad = ~np.isfinite(codes) | (codes != np.round(codes)) | (codes < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"column {event_col!r} (event_col) must hold non-negative integer "
+                             f"cause codes (0 = censored); row {i} has {codes[i]!r}.")
+    if isinstance(event_of_interest, bool) or not isinstance(event_of_interest,
+                                                             (int, float, np.integer,
+                                                              np.floating)):
+        raise ParameterError(f"event_of_interest must be a numeric cause code, got "
+                             f"{event_of_interest!r}.")
+    cause = float(event_of_interest)
+    present = sorted(int(c) for c in set(np.unique(codes)) - {0.0})
+    if cause == 0 or cause not in present:
+        raise ParameterError(f"event_of_interest={event_of_interest!r} is not a cause code in "
+                             f"column {event_col!r}; causes present: {present} (0 is "
+                             "censoring).")
+    return codes, cause
+
+
+def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_interest: int,
+              covariates: Sequence[str], alpha: float = 0.05,
+              cluster_col: str | None = None) -> FineGrayResult:
+    """Fine–Gray proportional subdistribution hazards regression (competing risks).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per episode.
+    duration_col : str
+        Time at which follow-up of the row ends (event or censoring), non-negative.
+    event_col : str
+        Cause code: 0 censored, any other non-negative integer a cause (e.g. 1 unplanned
+        ending, 2 planned ending). Every cause other than ``event_of_interest`` competes.
+    event_of_interest : int
+        The cause whose cumulative incidence is modelled.
+    covariates : list of str
+        Covariate columns. Numeric and boolean columns enter as they are; object, string and
+        categorical columns are dummy coded against their first level (as :func:`cox`),
+        named column + level (e.g. ``placement_typeHVB``).
+    alpha : float, default 0.05
+        Confidence intervals have level 1 - alpha.
+    cluster_col : str, optional
+        Cluster identifier (e.g. child id when children have several episodes): the per-row
+        terms (eta_i + psi_i, see Notes) are summed within clusters before the outer
+        product. ``crr`` has no clusters; the SEs agree within 0.5 % with
+        ``survival::finegray`` + ``coxph(..., cluster = child)`` (Breslow ties), which omits
+        the psi term. Without it the variance is ``crr``'s.
+
+    Returns
+    -------
+    FineGrayResult
+        ``summary`` has one row per (dummy-coded) covariate, indexed by its name:
+
+        - ``estimate``: log subdistribution hazard ratio
+        - ``se``: sandwich standard error (``crr``'s ``var``; cluster-summed with
+          ``cluster_col``)
+        - ``se_naive``: sqrt of the diagonal of the inverse information (ignores the
+          estimated weights; for comparison only)
+        - ``z``: estimate / se
+        - ``ci_lower``, ``ci_upper``: Wald limits estimate -+ z_{1-alpha/2} se (log scale)
+        - ``p_value``: two-sided Wald p-value
+        - ``exp_estimate``: subdistribution hazard ratio exp(estimate)
+
+        ``metadata`` holds ``n``, ``n_events`` (of interest), ``n_competing``, ``n_censored``,
+        ``loglik``, ``loglik_null``, ``iterations``, ``n_clusters`` and versions;
+        ``var_``, ``var_naive_`` and ``baseline_`` the matrices and baseline cumulative
+        subdistribution hazard. :meth:`FineGrayResult.predict_cumulative_incidence` gives
+        covariate-specific cumulative incidence curves.
+
+    Raises
+    ------
+    ParameterError
+        If a column is missing or has missing values, a covariate is constant or neither
+        numeric nor categorical, durations are negative, cause codes are not non-negative
+        integers, ``event_of_interest`` is not among them, or alpha is outside (0, 1).
+    ConvergenceError
+        If Newton–Raphson does not converge, covariates are collinear, or an estimate
+        appears infinite: |estimate| x (max - min of the covariate) > 30, i.e. a
+        subdistribution hazard ratio above exp(30) between the covariate's extremes (a level
+        without events of interest; ``crr`` returns a large finite value instead).
+
+    Notes
+    -----
+    Maximises the log pseudo-partial likelihood of Fine and Gray (1999),
+    sum_k [sum_{i in D_k} eta_i - d_k log S0_k], with Breslow handling of ties (d_k events of
+    interest at time t_k) and S0_k = sum_j w_j(t_k) exp(eta_j), where w_j(t) = 1 if
+    t_j >= t, w_j(t) = G(t-)/G(t_j-) if row j had a competing event before t and 0 otherwise;
+    G is the Kaplan–Meier estimate of the censoring distribution on the whole sample. This
+    is exactly ``cmprsk::crr`` (one censoring group, no time-varying terms; as crr, rows
+    with duration 0 get G(0) instead of G(0-)). Newton–Raphson with step halving runs to
+    a relative change of 1e-12. The variance is crr's sandwich
+    I^-1 (sum_i (eta_i + psi_i)(eta_i + psi_i)') I^-1, where eta_i is the score residual
+    and psi_i accounts for estimating G. Every risk-set sum is a prefix or suffix sum over
+    the sorted distinct times, so an iteration and the variance cost O(n p) (plus
+    O(n p^2) for the information and O(n log n) for one sort): about 2 s for 500,000 rows
+    and 8 covariates (``benchmarks/bench_finegray.py``).
+    Validated against R 4.2.2, cmprsk 2.2-11 (``tests/reference/finegray_reference.R``):
+    estimates, SEs and predicted cumulative incidence agree with ``crr``/``predict.crr``
+    to a relative tolerance of 1e-6, on data with heavy ties (day and week resolution).
+    ``survival::finegray`` + weighted ``coxph`` gives slightly different estimates with
+    ties (its censoring weights are evaluated at interval ends); see
+    ``tests/test_finegray.py``.
+
+    Examples
+    --------
+    Risk of an unplanned ending (breakdown, cause 1) with planned endings (cause 2) competing,
+    on synthetic episodes; episodes still running at the end of 2024 are censored (0):
+
+    >>> from evaluation.synth import generate
+    >>> ep = generate(n_children=300, seed=1).tables["episodes"]
+    >>> end = ep["end_date"].fillna(pd.Timestamp("2024-12-31"))
+    >>> ep["days"] = (end - ep["start_date"]).dt.days
+    >>> ep["cause"] = np.where(ep["end_date"].isna(), 0,
+    ...                        np.where(ep["planned_ending"].fillna(True), 2, 1))
+    >>> ep["institution"] = ep["placement_type"].isin(["HVB", "SIS"])
+    >>> fit = fine_gray(ep, "days", "cause", 1, ["problem_criminality", "institution"])
+    >>> list(fit.summary.index)
+    ['problem_criminality', 'institution']
+    >>> cif = fit.predict_cumulative_incidence(
+    ...     {"problem_criminality": True, "institution": True}, times=[365, 730])
+    >>> list(cif.columns)
+    ['profile', 'time', 'estimate']
+    """
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}.")
+    codes, cause = _event_codes(data, event_col, event_of_interest)
+    frame = data.copy(deep=False)
+    frame[event_col] = (codes == cause).astype(float)
+    d = _cox_design(frame, duration_col, event_col, covariates, None, None, cluster_col)
+    status = np.where(codes == cause, 1, np.where(codes == 0, 0, 2))
+    order = np.argsort(d["stop"], kind="stable")
+    x_raw = d["x"][order]
+    center = x_raw.mean(axis=0)
+    x = x_raw - center
+    rs = _FineGrayRiskSets(d["stop"][order], status[order])
+    beta, loglik, loglik0, iterations = _fg_newton(rs, x)
+    spread = np.abs(beta) * np.ptp(x, axis=0)
+    if (spread > _FG_MAX_LOG_RATIO).any():
+        j = int(np.argmax(spread))
+        raise ConvergenceError(
+            f"the estimate of {d['names'][j]!r} ({beta[j]:.3g}) appears infinite: the "
+            f"subdistribution hazard ratio between its smallest and largest value would exceed "
+            f"exp({_FG_MAX_LOG_RATIO}). A level with no events of interest, or a covariate "
+            "that perfectly predicts them, causes this; merge levels or drop the covariate.")
+    _, _, info, r, s0, xbar = _fg_pass(rs, x, beta)
+    infl = _fg_influence(rs, x, r, s0, xbar)
+    var_naive = np.linalg.inv(info)
+    n_clusters = None
+    if d["cluster"] is not None:
+        n_clusters = int(d["cluster"].max()) + 1
+        infl = np.column_stack([np.bincount(d["cluster"][order], weights=infl[:, j],
+                                            minlength=n_clusters)
+                                for j in range(len(beta))])
+    var = var_naive @ (infl.T @ infl) @ var_naive
+    se = np.sqrt(np.diag(var))
+    zcrit = stats.norm.ppf(1 - alpha / 2)
+    z = beta / se
+    summary = pd.DataFrame(
+        {"estimate": beta, "se": se, "se_naive": np.sqrt(np.diag(var_naive)), "z": z,
+         "ci_lower": beta - zcrit * se, "ci_upper": beta + zcrit * se,
+         "p_value": 2 * stats.norm.sf(np.abs(z)), "exp_estimate": np.exp(beta)},
+        index=pd.Index(d["names"], name="covariate"))
+    # baseline at covariates 0 (uncentred): S0 with raw x is S0 * exp(center' beta)
+    jumps = rs.d / (s0 * np.exp(center @ beta))
+    baseline = pd.DataFrame({"time": rs.utime[rs.fail_idx], "cumulative_hazard": np.cumsum(jumps)})
+    covs = [covariates] if isinstance(covariates, str) else list(covariates)
+    coding = []
+    for col in covs:
+        s = data[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            coding.append((col, None))
+        else:
+            levels = pd.get_dummies(s, prefix="", prefix_sep="").columns.astype(str).tolist()
+            coding.append((col, levels))
+    return FineGrayResult(
+        summary=summary,
+        metadata={"method": "Fine-Gray subdistribution hazards (cmprsk::crr, Breslow ties)",
+                  "alpha": alpha, "n": len(x), "n_events": int(rs.ev1.sum()),
+                  "n_competing": int(rs.ev2.sum()), "n_censored": int(rs.cens.sum()),
+                  "event_of_interest": event_of_interest, "loglik": loglik,
+                  "loglik_null": loglik0, "iterations": iterations,
+                  "variance": ("cluster-summed sandwich (crr influence terms)" if n_clusters
+                               else "sandwich with censoring correction (cmprsk::crr)"),
+                  "n_clusters": n_clusters, "duration_col": duration_col,
+                  "event_col": event_col, "cluster_col": cluster_col,
+                  "covariates": list(d["names"]),
+                  "versions": package_versions("numpy", "pandas", "scipy")},
+        var_=var, var_naive_=var_naive, baseline_=baseline, _coding=coding)
