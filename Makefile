@@ -24,14 +24,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv (if missing) and install the package with its dependencies
 
-demo: $(STAMP) ## synthetic data -> validation -> overview report; prints the report's path
+demo: $(STAMP) ## synthetic data -> validation -> overview and outcomes/effects reports; prints their paths
 	$(BIN)/evaluation synth --children 3000 --municipalities 30 --seed 1 --out $(DEMO)/extract
 	$(BIN)/evaluation validate $(DEMO)/extract/episodes.csv $(DEMO)/extract/placements.csv \
 	  $(DEMO)/extract/followups.csv $(DEMO)/extract/referrals.csv --out $(DEMO)/data
 	$(BIN)/evaluation report notebooks/01-overview.ipynb --data $(DEMO)/data \
 	  -p municipality 0580 --out $(DEMO)
+	$(BIN)/evaluation report notebooks/02-outcomes-and-effects.ipynb --data $(DEMO)/data \
+	  --out $(DEMO)
 	@echo ""
-	@echo "Demo report: $(CURDIR)/$(DEMO)/01-overview.html"
+	@echo "Demo reports: $(CURDIR)/$(DEMO)/01-overview.html"
+	@echo "              $(CURDIR)/$(DEMO)/02-outcomes-and-effects.html"
 
 test: $(STAMP) ## run the test suite (no R needed)
 	$(BIN)/python -m pytest -q

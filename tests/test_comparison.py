@@ -308,6 +308,13 @@ def test_to_display_suppresses_small_counts_and_rates(fit):
         assert (shown[col][under10] == "").all(), col
     big = (s["n"] >= 10) & (s["observed"] >= 5) & (s["n"] - s["observed"] >= 5)
     assert (shown["observed_rate"][big] != "").all()
+    # where the count is hidden the model figures that would reveal it are hidden too
+    hidden_obs = ~shown["observed"].str.fullmatch(r"\d+")
+    assert (hidden_obs & ~under10).any()
+    for col in ("predicted", "rsr", "ci_lower", "ci_upper"):
+        assert (shown[col][hidden_obs] == "").all(), col
+    assert (shown["expected"][hidden_obs & ~under10] != "").all()  # case mix only
+    assert (shown["rsr"][big] != "").all()
     assert set(shown["flag"]) <= {"bättre", "ingen skillnad", "sämre"}
     assert set(fit.to_display(lang="en")["flag"]) <= set(s["flag"].astype(str))
     # the raw summary is untouched

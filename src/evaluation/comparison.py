@@ -86,7 +86,10 @@ class ComparisonResult(Result):
             :func:`evaluation.disclosure.protect_rates`.
         min_denominator : int, default 10
             Units with fewer episodes show no rates at all (crude or model-based) and no
-            expected or predicted events; their flag is still shown.
+            expected or predicted events; their flag is still shown. Wherever the observed
+            count is hidden, so are the predicted events, the risk-standardised rate and its
+            interval (the unit's estimated effect is a monotone function of its count, so they
+            would reveal it); the expected events depend on case mix only and stay.
 
         Returns
         -------
@@ -106,18 +109,23 @@ class ComparisonResult(Result):
         rate = protect_rates(counts["observed"], counts["n"], min_denominator=min_denominator,
                              threshold=threshold)
         small = (counts["n"] < min_denominator).to_numpy()
+        # The unit's effect is a monotone function of its observed count, so the predicted
+        # events (and the rate and interval built on them) would let a reader recover a
+        # hidden count: they are hidden wherever the observed count is.
+        hidden = small | ~shown_obs.astype(str).str.fullmatch(r"\d+").to_numpy()
 
-        def fmt(values: pd.Series, digits: int) -> list[str]:
+        def fmt(values: pd.Series, digits: int, mask: np.ndarray = small) -> list[str]:
             return ["" if hide or pd.isna(v) else f"{v:.{digits}f}"
-                    for v, hide in zip(values.to_numpy(), small)]
+                    for v, hide in zip(values.to_numpy(), mask, strict=True)]
 
         return pd.DataFrame({
             "unit": s["unit"].astype(str).to_numpy(),
             "n": shown_n.to_numpy(), "observed": shown_obs.to_numpy(),
             "observed_rate": ["" if pd.isna(v) else f"{v:.{decimals}f}" for v in rate],
-            "expected": fmt(s["expected"], 1), "predicted": fmt(s["predicted"], 1),
-            "rsr": fmt(s["rsr"], decimals), "ci_lower": fmt(s["ci_lower"], decimals),
-            "ci_upper": fmt(s["ci_upper"], decimals),
+            "expected": fmt(s["expected"], 1), "predicted": fmt(s["predicted"], 1, hidden),
+            "rsr": fmt(s["rsr"], decimals, hidden),
+            "ci_lower": fmt(s["ci_lower"], decimals, hidden),
+            "ci_upper": fmt(s["ci_upper"], decimals, hidden),
             "flag": [_FLAG_LABELS[lang][str(f)] for f in s["flag"]],
         })
 
