@@ -93,3 +93,20 @@ def test_a_filled_in_registration_template_reads_back_and_validates(tmp_path):
     assert ep["placement_type"] == "FH" and ep["end_reason"] == "GOAL_REACHED"
     assert ep["daily_cost_sek"] == pytest.approx(1250.5)
     assert bool(ep["planned_ending"]) is True
+
+
+def test_measure_entries_are_text_not_yaml_booleans_and_lookup_works():
+    from evaluation.errors import ParameterError
+
+    raw = _raw_yaml()["measures"]
+    for entry in raw:
+        for key, value in entry.items():
+            if key == "name":
+                assert isinstance(value, str)
+                continue
+            assert set(value) == {"sv", "en"}, (entry["name"], key)
+            assert all(isinstance(v, str) for v in value.values()), (entry["name"], key)
+    d = load_dictionary()
+    assert d.measure("re_entry_12m")["label"]["en"].startswith("Re-entry")
+    with pytest.raises(ParameterError, match="Unknown measure 'nope'"):
+        d.measure("nope")

@@ -236,3 +236,59 @@ def test_yaml_copies_identical():
         "src/evaluation/dictionary.yaml differs from data_dictionary/dictionary.yaml: copy it "
         "(cp data_dictionary/dictionary.yaml src/evaluation/dictionary.yaml, or `make dictionary`)."
     )
+
+
+# ---------------------------------------------------------------------------------- measures
+
+
+def _measure_functions() -> set[str]:
+    """Public functions of evaluation.measures that compute a measure (take ``group_cols``)."""
+    import inspect
+
+    from evaluation import measures
+
+    return {
+        name
+        for name in measures.__all__
+        if inspect.isfunction(getattr(measures, name))
+        and "group_cols" in inspect.signature(getattr(measures, name)).parameters
+    }
+
+
+def test_every_measure_function_is_documented_in_the_dictionary_and_vice_versa():
+    from evaluation import measures
+
+    documented = [e["name"] for e in load_dictionary().measures]
+    assert len(documented) == len(set(documented)), "a measure is documented twice"
+    functions = _measure_functions()
+    assert functions == set(measures.MEASURES), "MEASURES and the measure functions disagree"
+    assert set(documented) - functions == set(), "dictionary documents measures that do not exist"
+    assert functions - set(documented) == set(), (
+        "measure functions without an entry in the `measures` section of dictionary.yaml"
+    )
+
+
+def test_every_measure_entry_has_all_fields_in_both_languages():
+    from evaluation.docs import MEASURE_FIELDS
+
+    for entry in load_dictionary().measures:
+        for field in ("label", *MEASURE_FIELDS):
+            assert field in entry, f"{entry['name']} lacks {field}"
+            for lang in ("sv", "en"):
+                text = entry[field][lang]
+                assert isinstance(text, str) and text.strip(), (entry["name"], field, lang)
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_every_measure_is_rendered_with_its_fields(lang):
+    page = render_markdown(lang)
+    html_page = render_html()
+    heading = {"sv": "## Utfallsmått", "en": "## Outcome measures"}[lang]
+    assert heading in page
+    section = page[page.index(heading):]
+    for entry in load_dictionary().measures:
+        assert f"### `{entry['name']}`: {entry['label'][lang]}" in section
+        for field in ("definition", "numerator", "denominator", "exclusions", "source"):
+            assert entry[field][lang].replace("|", "\\|") in section, (entry["name"], field)
+        assert f'id="{lang}-measure-{entry["name"]}"' in html_page
+    assert f'href="#{lang}-measures"' in html_page

@@ -767,3 +767,545 @@ def test_breakdown_risk_rejects_horizons_that_are_not_positive(horizons):
     with pytest.raises(ParameterError, match="horizons must be positive"):
         m.breakdown_risk(_bd_episodes(), "2020-01-01", "2020-12-31", "2024-12-31",
                                 horizons=horizons)
+
+
+# --------------------------------------------------------------------------- NI 063
+@pytest.fixture
+def ni063_tables():
+    ep = episodes(
+        [
+            {"episode_id": "L1", "birth_year": 2010, "start_date": "2020-01-01"},
+            {"episode_id": "L2", "birth_year": 2012, "start_date": "2020-06-01", "sex": "M"},
+            {"episode_id": "L3", "birth_year": 2007, "start_date": "2019-01-01"},
+            {"episode_id": "L4", "birth_year": 2010, "start_date": "2020-10-01"},
+            {"episode_id": "L5", "birth_year": 2010, "start_date": "2020-09-30"},
+            {
+                "episode_id": "L6",
+                "birth_year": 2011,
+                "start_date": "2019-01-01",
+                "end_date": "2023-03-30",
+            },
+            {
+                "episode_id": "L7",
+                "birth_year": 2011,
+                "start_date": "2019-01-01",
+                "end_date": "2023-03-31",
+            },
+            {"episode_id": "L8", "birth_year": 2010, "start_date": "2020-01-01"},
+        ]
+    )
+    rows = [
+        ("L1", 1, "2020-01-01"), ("L1", 2, "2020-07-01"), ("L1", 3, "2023-04-15"),
+        ("L2", 1, "2020-06-01"), ("L2", 2, "2022-02-01"),
+        ("L3", 1, "2019-01-01"), ("L4", 1, "2020-10-01"),
+        ("L6", 1, "2019-01-01"),
+        ("L7", 1, "2019-01-01"), ("L7", 2, "2021-04-01"),
+        ("L8", 1, "2020-01-01"), ("L8", 2, "2021-03-31"),
+    ]  # fmt: skip
+    pl = frame(
+        [{"episode_id": i, "placement_seq": s, "start_date": d} for i, s, d in rows],
+        ("start_date",),
+    )
+    return ep, pl
+
+
+def test_long_term_stability_by_hand(ni063_tables):
+    """Census 31 Mar 2023. Excluded: L3 (aged 16), L4 (2.5 years reached 1 Apr 2023), L6
+    (left care the day before). Denominator L1, L2, L5, L7, L8 (L7 leaves on the census day,
+    still in care). Same placement >= 2 years: L1 (since 1 Jul 2020; its 3rd placement starts
+    after the census), L5 (no placement rows: since entry 30 Sep 2020), L8 (since 31 Mar 2021,
+    exactly 2 years). Not: L2 (since Feb 2022), L7 (since 1 Apr 2021, one day short). 3/5;
+    F (L1, L5, L7, L8) 3/4, M (L2) 0/1; by age at the census: 0-12 (L2 11, L7 12) 0/2,
+    13-20 (L1, L5, L8 aged 13) 3/3."""
+    ep, pl = ni063_tables
+    r = m.long_term_stability(ep, pl, "2023-03-31")
+    assert list(r.columns) == ["measure", *RESULT]
+    assert r.loc[0, "measure"] == "long_term_stability"
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [3, 5]
+    lo, hi = wilson(3, 5)
+    assert_allclose(r[["value", "ci_lower", "ci_upper"]].iloc[0], [0.6, lo, hi])
+    g = m.long_term_stability(ep, pl, "2023-03-31", group_cols=["sex"]).set_index("sex")
+    assert g.loc["F", ["numerator", "denominator"]].tolist() == [3, 4]
+    assert g.loc["M", ["numerator", "denominator"]].tolist() == [0, 1]
+    a = m.long_term_stability(ep, pl, "2023-03-31", group_cols="age_group").set_index("age_group")
+    assert a.loc["0-12", ["numerator", "denominator"]].tolist() == [0, 2]
+    assert a.loc["13-20", ["numerator", "denominator"]].tolist() == [3, 3]
+
+
+def test_long_term_stability_limits_are_parameters(ni063_tables):
+    """One year in the placement suffices for L2 and L7 too -> 5/5. max_age 13 drops the
+    13-year-olds L1, L5 and L8 -> L2, L7: 0/2."""
+    ep, pl = ni063_tables
+    r = m.long_term_stability(ep, pl, "2023-03-31", min_placement_months=12)
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [5, 5]
+    r = m.long_term_stability(ep, pl, "2023-03-31", max_age=13)
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [0, 2]
+
+
+def test_long_term_stability_rejects_bad_input(ni063_tables):
+    ep, pl = ni063_tables
+    with pytest.raises(ParameterError, match="census_date"):
+        m.long_term_stability(ep, pl, "not a date")
+    with pytest.raises(ParameterError, match="min_care_months"):
+        m.long_term_stability(ep, pl, "2023-03-31", min_care_months=0)
+    with pytest.raises(ParameterError, match="placement_seq"):
+        m.long_term_stability(ep, pl.drop(columns="placement_seq"), "2023-03-31")
+
+
+# --------------------------------------------------------------------------- re-entry
+@pytest.fixture
+def re_entry_episodes():
+    home = {"destination": "PARENTS", "end_reason": "PLANNED", "birth_year": 2010}
+    return episodes(
+        [
+            {"episode_id": "A1", "child_id": "A", "start_date": "2020-01-10",
+             "end_date": "2020-06-01", **home},
+            {"episode_id": "A2", "child_id": "A", "start_date": "2021-01-15", "birth_year": 2010},
+            {"episode_id": "B1", "child_id": "B", "start_date": "2020-02-01",
+             "end_date": "2020-08-01", **home},
+            {"episode_id": "B2", "child_id": "B", "start_date": "2021-08-02", "birth_year": 2010},
+            {"episode_id": "C1", "child_id": "C", "start_date": "2020-03-01",
+             "end_date": "2020-03-05", "sex": "M", **home},
+            {"episode_id": "C2", "child_id": "C", "start_date": "2020-04-01",
+             "end_date": "2020-09-01", "sex": "M", **home},
+            {"episode_id": "C3", "child_id": "C", "start_date": "2021-09-01", "sex": "M",
+             "birth_year": 2010},
+            {"episode_id": "D1", "child_id": "D", "start_date": "2020-04-01",
+             "end_date": "2021-04-02", **home},
+            {"episode_id": "E1", "child_id": "E", "start_date": "2020-05-01",
+             "end_date": "2021-02-01", **home, "birth_year": 2003},
+            {"episode_id": "E2", "child_id": "E", "start_date": "2021-06-01", "birth_year": 2003},
+            {"episode_id": "F1", "child_id": "F", "start_date": "2020-06-01",
+             "end_date": "2020-12-01", **home, "destination": "NEW_PLACEMENT"},
+            {"episode_id": "F2", "child_id": "F", "start_date": "2020-12-02",
+             "end_date": "2021-05-01", **home},
+            {"episode_id": "G1", "child_id": "G", "start_date": "2020-07-01",
+             "end_date": "2020-10-01", **home, "birth_year": 2002},
+        ]
+    )  # fmt: skip
+
+
+def test_re_entry_by_hand(re_entry_episodes):
+    """Entrants 2020 who went home within 12 months: A1, B1, C2, F2 (4). Excluded: C1 (4-day
+    stay), D1 (home one day after 12 months), E1 (went home aged 18), F1 (new placement), G1
+    (entered aged 18). Re-entered within 12 months of going home: A1 (A2 after 7.5 months),
+    C2 (C3 exactly 12 months later). B2 came 12 months and a day after B1. 2/4.
+    By sex: F = A1, B1, F2 (1/3), M = C2 (1/1)."""
+    r = m.re_entry_12m(re_entry_episodes, "2020-01-01", "2020-12-31", "2022-12-31")
+    assert list(r.columns) == ["measure", *RESULT]
+    assert r.loc[0, "measure"] == "re_entry_12m"
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [2, 4]
+    lo, hi = wilson(2, 4)
+    assert_allclose(r[["value", "ci_lower", "ci_upper"]].iloc[0], [0.5, lo, hi])
+    g = m.re_entry_12m(
+        re_entry_episodes, "2020-01-01", "2020-12-31", "2022-12-31", group_cols=["sex"]
+    ).set_index("sex")
+    assert g.loc["F", ["numerator", "denominator"]].tolist() == [1, 3]
+    assert g.loc["M", ["numerator", "denominator"]].tolist() == [1, 1]
+
+
+def test_re_entry_needs_24_months_of_follow_up_and_takes_destinations(re_entry_episodes):
+    """data_end 30 Jun 2022: entrants after 30 Jun 2020 lack 24 months -> F2 drops: 2/3.
+    Counting new placements as exits too adds F1, re-entering the next day (F2): 3/5."""
+    ep = re_entry_episodes
+    r = m.re_entry_12m(ep, "2020-01-01", "2020-12-31", "2022-06-30")
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [2, 3]
+    r = m.re_entry_12m(
+        ep, "2020-01-01", "2020-12-31", "2022-12-31", destinations=("PARENTS", "NEW_PLACEMENT")
+    )
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [3, 5]
+
+
+def test_re_entry_rejects_bad_input(re_entry_episodes):
+    ep = re_entry_episodes
+    with pytest.raises(ParameterError, match="destinations"):
+        m.re_entry_12m(ep, "2020-01-01", "2020-12-31", "2022-12-31", destinations=("HOME",))
+    with pytest.raises(ParameterError, match="data_end"):
+        m.re_entry_12m(ep, "2020-01-01", "2020-12-31", "2020-06-30")
+    with pytest.raises(ParameterError, match="child_id"):
+        m.re_entry_12m(ep.drop(columns="child_id"), "2020-01-01", "2020-12-31", "2022-12-31")
+
+
+# --------------------------------------------------------------------------- child's voice
+@pytest.fixture
+def voice_tables():
+    ep = episodes(
+        [
+            {"episode_id": "H1", "birth_year": 2009, "start_date": "2020-01-01"},
+            {"episode_id": "H2", "birth_year": 2018, "start_date": "2020-06-01", "sex": "M"},
+        ]
+    )
+    fu = frame(
+        [
+            {"episode_id": "H1", "followup_date": "2020-12-31", "child_heard": "YES",
+             "theme_safety": 1, "theme_leisure": 1},
+            {"episode_id": "H1", "followup_date": "2021-03-01", "child_heard": "YES",
+             "theme_safety": 4, "theme_leisure": None},
+            {"episode_id": "H1", "followup_date": "2021-09-01", "child_heard": "PARTLY",
+             "theme_safety": 5, "theme_leisure": 2},
+            {"episode_id": "H1", "followup_date": "2022-01-15", "child_heard": "NO",
+             "theme_safety": 3, "theme_leisure": None},
+            {"episode_id": "H2", "followup_date": "2021-05-01", "child_heard": "NO",
+             "theme_safety": None, "theme_leisure": None},
+            {"episode_id": "H2", "followup_date": "2021-11-01", "child_heard": None,
+             "theme_safety": None, "theme_leisure": None},
+            {"episode_id": "H9", "followup_date": "2021-06-01", "child_heard": "YES",
+             "theme_safety": 5, "theme_leisure": 5},
+        ],
+        ("followup_date",),
+    )  # fmt: skip
+    fu["theme_safety"] = fu["theme_safety"].astype("Int64")
+    fu["theme_leisure"] = fu["theme_leisure"].astype("Int64")
+    return ep, fu
+
+
+def test_child_heard_share_by_hand(voice_tables):
+    """Follow-ups 2021-2022: H1 YES, PARTLY, NO; H2 NO; H2's missing value and the follow-up
+    of an unknown episode (H9) are excluded; H1's 2020 follow-up is outside. YES 1/4,
+    YES or PARTLY 2/4. By sex F 1/3, M 0/1. By age at the follow-up (H1 born 2009: 12 in
+    2021, 13 in 2022; H2 aged 3): 0-12 = YES, PARTLY, NO -> 1/3; 13-20 = NO -> 0/1."""
+    ep, fu = voice_tables
+    args = (ep, fu, "2021-01-01", "2022-12-31")
+    r = m.child_heard_share(*args)
+    assert list(r.columns) == ["measure", *RESULT]
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [1, 4]
+    lo, hi = wilson(1, 4)
+    assert_allclose(r[["value", "ci_lower", "ci_upper"]].iloc[0], [0.25, lo, hi])
+    wide = m.child_heard_share(*args, success=("YES", "PARTLY"))
+    assert wide[["numerator", "denominator"]].iloc[0].tolist() == [2, 4]
+    g = m.child_heard_share(*args, group_cols=["sex"]).set_index("sex")
+    assert g.loc["F", ["numerator", "denominator"]].tolist() == [1, 3]
+    assert g.loc["M", ["numerator", "denominator"]].tolist() == [0, 1]
+    a = m.child_heard_share(*args, group_cols=["age_group"]).set_index("age_group")
+    assert a.loc["0-12", ["numerator", "denominator"]].tolist() == [1, 3]
+    assert a.loc["13-20", ["numerator", "denominator"]].tolist() == [0, 1]
+    with pytest.raises(ParameterError, match="success codes"):
+        m.child_heard_share(*args, success=("MAYBE",))
+
+
+def test_child_rated_themes_by_hand(voice_tables):
+    """2021-2022 safety ratings 4, 5, 3 (H9's 5 has no episode, the 2020 rating 1 is
+    outside): n 3, sum 12, mean 4, sd 1 -> 4 +- t(0.975, 2) / sqrt(3). Leisure: one rating,
+    2, so no interval. By sex: M (H2) answered nothing, so it has no rows at all."""
+    ep, fu = voice_tables
+    r = m.child_rated_themes(
+        ep, fu, "2021-01-01", "2022-12-31", themes=["theme_safety", "theme_leisure"]
+    )
+    assert list(r.columns) == ["measure", "theme", *RESULT]
+    assert r["theme"].tolist() == ["theme_safety", "theme_leisure"]
+    safety = r.iloc[0]
+    assert (safety["numerator"], safety["denominator"], safety["value"]) == (12, 3, 4.0)
+    lo, hi = stats_t_interval(4.0, 1.0, 3)
+    assert_allclose([safety["ci_lower"], safety["ci_upper"]], [lo, hi], rtol=1e-12)
+    # t table: t(0.975, 2 df) = 4.302653 (6 decimals)
+    assert_allclose(safety["ci_upper"] - 4.0, 4.302653 / np.sqrt(3), rtol=1e-6)
+    leisure = r.iloc[1]
+    assert (leisure["denominator"], leisure["value"]) == (1, 2.0)
+    assert np.isnan(leisure["ci_lower"]) and np.isnan(leisure["ci_upper"])
+    g = m.child_rated_themes(
+        ep, fu, "2021-01-01", "2022-12-31", themes="theme_safety", group_cols=["sex"]
+    )
+    assert g["sex"].tolist() == ["F"]
+
+
+def stats_t_interval(mean, sd, n, alpha=0.05):
+    from scipy import stats
+
+    return stats.t.interval(1 - alpha, n - 1, loc=mean, scale=sd / np.sqrt(n))
+
+
+def test_child_rated_themes_rejects_ratings_outside_1_to_5(voice_tables):
+    ep, fu = voice_tables
+    fu = fu.copy()
+    fu.loc[1, "theme_safety"] = 7
+    with pytest.raises(ParameterError, match="theme_safety"):
+        m.child_rated_themes(ep, fu, "2021-01-01", "2022-12-31", themes=["theme_safety"])
+    with pytest.raises(ParameterError, match="followups lacks"):
+        m.child_rated_themes(ep, fu, "2021-01-01", "2022-12-31", themes=["theme_colour"])
+
+
+# --------------------------------------------------------------------------- reviews
+@pytest.fixture
+def review_tables():
+    ep = episodes(
+        [
+            {"episode_id": "V1", "birth_year": 2010, "start_date": "2020-08-15"},
+            {"episode_id": "V2", "birth_year": 2010, "start_date": "2021-03-31",
+             "end_date": "2021-10-15"},
+            {"episode_id": "V3", "birth_year": 2010, "start_date": "2021-01-10",
+             "end_date": "2021-07-10"},
+            {"episode_id": "V4", "birth_year": 2010, "start_date": "2020-12-20"},
+            {"episode_id": "V5", "birth_year": 2005, "start_date": "2018-08-31", "sex": "M"},
+        ]
+    )  # fmt: skip
+    rows = [
+        ("V1", "2021-02-20", "FOLLOWUP"), ("V1", "2021-09-05", "FOLLOWUP"),
+        ("V2", "2021-09-16", "FOLLOWUP"), ("V2", "2021-10-15", "ENDING"),
+        ("V3", "2021-07-10", "ENDING"),
+        ("V4", "2021-06-20", "ENDING"),
+        ("V5", "2021-03-01", "FOLLOWUP"),
+    ]  # fmt: skip
+    fu = frame(
+        [{"episode_id": i, "followup_date": d, "followup_type": t} for i, d, t in rows],
+        ("followup_date",),
+    )
+    return ep, fu
+
+
+def test_reviews_on_time_by_hand(review_tables):
+    """Due in 2021 (every 6 calendar months from the start, tolerance 14 days):
+    V1 15 Feb (held 20 Feb) and 15 Aug (held 5 Sep, 21 days late: missed);
+    V2 30 Sep (held 16 Sep, exactly 14 days early: on time);
+    V3 10 Jul is its end date, so no review is due;
+    V4 20 Jun (only an ENDING assessment: missed) and 20 Dec (nothing: missed);
+    V5 (start 31 Aug 2018) 28 Feb (held 1 Mar) and 31 Aug (missed).
+    3/7; F (V1-V4) 2/5, M (V5) 1/2."""
+    ep, fu = review_tables
+    args = (ep, fu, "2021-01-01", "2021-12-31", "2022-06-30")
+    r = m.reviews_on_time(*args)
+    assert list(r.columns) == ["measure", *RESULT]
+    assert r.loc[0, "measure"] == "reviews_on_time"
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [3, 7]
+    lo, hi = wilson(3, 7)
+    assert_allclose(r[["value", "ci_lower", "ci_upper"]].iloc[0], [3 / 7, lo, hi])
+    g = m.reviews_on_time(*args, group_cols=["sex"]).set_index("sex")
+    assert g.loc["F", ["numerator", "denominator"]].tolist() == [2, 5]
+    assert g.loc["M", ["numerator", "denominator"]].tolist() == [1, 2]
+
+
+def test_reviews_on_time_tolerance_interval_and_observability(review_tables):
+    """Tolerance 30 days: V1's review 21 days late counts -> 4/7. Yearly reviews: due V1
+    15 Aug (missed), V4 20 Dec (missed), V5 31 Aug (missed) -> 0/3. data_end 31 Dec 2021: the
+    20 Dec due date's window runs to 3 Jan 2022, unobservable -> 3/6."""
+    ep, fu = review_tables
+    args = (ep, fu, "2021-01-01", "2021-12-31")
+    assert m.reviews_on_time(*args, "2022-06-30", tolerance_days=30)[
+        ["numerator", "denominator"]
+    ].iloc[0].tolist() == [4, 7]
+    assert m.reviews_on_time(*args, "2022-06-30", interval_months=12)[
+        ["numerator", "denominator"]
+    ].iloc[0].tolist() == [0, 3]
+    assert m.reviews_on_time(*args, "2021-12-31")[["numerator", "denominator"]].iloc[
+        0
+    ].tolist() == [3, 6]
+
+
+def test_reviews_on_time_rejects_bad_input(review_tables):
+    ep, fu = review_tables
+    args = (ep, fu, "2021-01-01", "2021-12-31", "2022-06-30")
+    with pytest.raises(ParameterError, match="tolerance_days"):
+        m.reviews_on_time(*args, tolerance_days=-1)
+    with pytest.raises(ParameterError, match="interval_months"):
+        m.reviews_on_time(*args, interval_months=0)
+    with pytest.raises(ParameterError, match="followup_type"):
+        m.reviews_on_time(ep, fu.drop(columns="followup_type"), *args[2:])
+
+
+# --------------------------------------------------------------------------- length of stay
+def _los_episodes():
+    """Five entrants on 1 Jan 2020 (data end 31 Dec 2020 = day 365): ended at days 10, 20
+    and 40, one ongoing and one ending after the data end (both censored at 365); one
+    entrant of 2021 outside the window."""
+    d = pd.Timestamp("2020-01-01")
+    ends = {"S1": 10, "S2": 20, "S3": None, "S4": 40, "S5": 400}
+    sex = {"S1": "F", "S2": "F", "S3": "M", "S4": "M", "S5": "M"}
+    rows = [
+        {"episode_id": k, "start_date": d, "birth_year": 2010, "sex": sex[k],
+         "end_date": d + pd.Timedelta(days=v) if v is not None else pd.NaT}
+        for k, v in ends.items()
+    ]  # fmt: skip
+    rows.append({"episode_id": "S6", "start_date": pd.Timestamp("2021-01-05"),
+                 "end_date": pd.NaT, "birth_year": 2010, "sex": "F"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_length_of_stay_is_the_kaplan_meier_quantile_by_hand():
+    """S = 4/5 from day 10, 3/5 from 20, 2/5 from 40, then censored at 365. The 25 % point
+    is 20 and the median 40; 75 % never leave by the end (NaN). S equals 0.8 exactly on
+    [10, 20), so the 20 % point is the midpoint 15, as R quantile.survfit. Events 3 of 5."""
+    r = m.length_of_stay(
+        _los_episodes(), "2020-01-01", "2020-12-31", "2020-12-31",
+        quantiles=(0.2, 0.25, 0.5, 0.75),
+    )  # fmt: skip
+    assert list(r.columns) == ["measure", "quantile", *RESULT]
+    assert_allclose(r["value"], [15.0, 20.0, 40.0, np.nan])
+    assert r["numerator"].tolist() == [3] * 4 and r["denominator"].tolist() == [5] * 4
+
+
+def test_length_of_stay_by_group():
+    """F: S1, S2 (10, 20) -> S = 1/2 from 10, 0 from 20: median midpoint 15.
+    M: S3 censored, S4 at 40, S5 censored -> S = 2/3 after 40: no median."""
+    r = m.length_of_stay(
+        _los_episodes(), "2020-01-01", "2020-12-31", "2020-12-31",
+        quantiles=[0.5], group_cols=["sex"],
+    ).set_index("sex")  # fmt: skip
+    assert r.loc["F", "value"] == 15.0 and np.isnan(r.loc["M", "value"])
+    assert r.loc["F", ["numerator", "denominator"]].tolist() == [2, 2]
+    assert r.loc["M", ["numerator", "denominator"]].tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("quantiles", [[], [0], [1.5], [float("nan")]])
+def test_length_of_stay_rejects_quantiles_outside_0_1(quantiles):
+    with pytest.raises(ParameterError, match="quantiles must be numbers in"):
+        m.length_of_stay(
+            _los_episodes(), "2020-01-01", "2020-12-31", "2020-12-31", quantiles=quantiles
+        )
+
+
+# --------------------------------------------------------------------------- every measure
+CALLS = {
+    "breakdown_risk": lambda t, g: m.breakdown_risk(
+        t["episodes"], "2019-01-01", "2021-12-31", "2024-12-31", group_cols=g
+    ),
+    "placement_stability": lambda t, g: m.placement_stability(
+        t["episodes"], t["placements"], "2020-01-01", "2021-12-31", group_cols=g
+    ),
+    "three_or_more_placements": lambda t, g: m.three_or_more_placements(
+        t["episodes"], t["placements"], 2022, group_cols=g
+    ),
+    "long_term_stability": lambda t, g: m.long_term_stability(
+        t["episodes"], t["placements"], "2023-03-31", group_cols=g
+    ),
+    "exit_to_permanency_12m": lambda t, g: m.exit_to_permanency_12m(
+        t["episodes"], "2019-01-01", "2022-12-31", "2024-12-31", group_cols=g
+    ),
+    "re_entry_12m": lambda t, g: m.re_entry_12m(
+        t["episodes"], "2019-01-01", "2021-12-31", "2024-12-31", group_cols=g
+    ),
+    "re_referral_12m": lambda t, g: m.re_referral_12m(
+        t["episodes"], t["referrals"], "2019-01-01", "2022-12-31", "2024-12-31", group_cols=g
+    ),
+    "goal_attainment_share": lambda t, g: m.goal_attainment_share(
+        t["episodes"], t["followups"], "2019-01-01", "2022-12-31", group_cols=g
+    ),
+    "planned_ending_share": lambda t, g: m.planned_ending_share(
+        t["episodes"], "2019-01-01", "2024-12-31", group_cols=g
+    ),
+    "child_heard_share": lambda t, g: m.child_heard_share(
+        t["episodes"], t["followups"], "2020-01-01", "2023-12-31", group_cols=g
+    ),
+    "child_rated_themes": lambda t, g: m.child_rated_themes(
+        t["episodes"], t["followups"], "2020-01-01", "2023-12-31", group_cols=g
+    ),
+    "reviews_on_time": lambda t, g: m.reviews_on_time(
+        t["episodes"], t["followups"], "2020-01-01", "2023-12-31", "2024-12-31", group_cols=g
+    ),
+    "length_of_stay": lambda t, g: m.length_of_stay(
+        t["episodes"], "2019-01-01", "2021-12-31", "2024-12-31", group_cols=g
+    ),
+}
+KEYS = {"breakdown_risk": "horizon_days", "length_of_stay": "quantile",
+        "child_rated_themes": "theme"}  # fmt: skip
+GROUPS = ["municipality_code", "placement_type", "age_group", "sex", "legal_basis"]
+
+
+def test_calls_cover_every_measure():
+    assert set(CALLS) == set(m.MEASURES)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_every_measure_groups_by_the_standard_columns(synth_tables, name, group):
+    """Grouped numerators and denominators add up to the overall ones (each unit falls in
+    exactly one group, a missing age group included), and the columns are the documented
+    ones."""
+    overall = CALLS[name](synth_tables, None)
+    grouped = CALLS[name](synth_tables, [group])
+    key = [KEYS[name]] if name in KEYS else []
+    assert list(grouped.columns) == ["measure", group, *key, *RESULT]
+    assert (grouped["measure"] == name).all()
+    assert grouped[group].nunique() >= 2
+    assert (overall["denominator"] > 0).all()
+    if key:
+        sums = grouped.groupby(key, sort=False)[["numerator", "denominator"]].sum()
+        ref = overall.set_index(key[0])[["numerator", "denominator"]]
+        assert_allclose(sums.loc[ref.index].to_numpy(float), ref.to_numpy(float))
+    else:
+        assert grouped["numerator"].sum() == overall["numerator"].sum()
+        assert grouped["denominator"].sum() == overall["denominator"].sum()
+    if name in ("length_of_stay", "child_rated_themes", "placement_stability"):
+        return
+    ok = grouped.dropna(subset=["ci_lower"])
+    assert ((ok["ci_lower"] <= ok["value"]) & (ok["value"] <= ok["ci_upper"])).all()
+
+
+def test_new_measures_on_synthetic_data_are_plausible(synth_tables):
+    """Theme means lie in 1-5 in dictionary order; the length-of-stay quartiles increase."""
+    t = synth_tables
+    th = m.child_rated_themes(t["episodes"], t["followups"], "2020-01-01", "2023-12-31")
+    assert th["theme"].tolist()[:2] == ["theme_treatment", "theme_participation"]
+    assert len(th) == 8 and th["value"].between(1, 5).all()
+    assert (th["ci_lower"] < th["value"]).all() and (th["value"] < th["ci_upper"]).all()
+    los = m.length_of_stay(t["episodes"], "2019-01-01", "2020-12-31", "2024-12-31")
+    assert los["value"].is_monotonic_increasing and los["value"].notna().all()
+
+
+def test_length_of_stay_matches_r_quantile_survfit():
+    """R 4.2.2, survival 3.5-3 (tests/reference/length_of_stay_reference.R):
+    quantile(survfit(Surv(time, event) ~ placement_type, conf.type = "log-log"),
+    probs = c(.25, .5, .75), conf.int = TRUE) on an entry cohort of stored synthetic episodes,
+    overall and by placement type; R computes the cohort, durations and censoring itself.
+    Quantiles are whole or half days, compared at 1e-6 relative; NaN where R gives NA."""
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parent / "reference"
+    data = pd.read_csv(ref_dir / "length_of_stay_data.csv", parse_dates=["start_date", "end_date"])
+    data["episode_id"] = [f"E{i}" for i in range(len(data))]
+    data["birth_year"] = 2010
+    ref = pd.read_csv(ref_dir / "length_of_stay_quantiles.csv", keep_default_na=False,
+                      na_values=[""])  # fmt: skip
+    ref["group"] = ref["group"].fillna("")
+    args = (data, "2019-01-01", "2021-12-31", "2024-12-31")
+    overall = m.length_of_stay(*args).assign(group="")
+    by_type = m.length_of_stay(*args, group_cols=["placement_type"]).rename(
+        columns={"placement_type": "group"}
+    )
+    ours = pd.concat([overall, by_type], ignore_index=True)
+    merged = ref.merge(ours, on=["group", "quantile"], suffixes=("_r", ""), validate="1:1")
+    assert len(merged) == len(ref) == len(ours)
+    assert_allclose(merged["value"], merged["estimate"], rtol=1e-6)
+    assert_allclose(merged["ci_lower"], merged["ci_lower_r"], rtol=1e-6)
+    assert_allclose(merged["ci_upper"], merged["ci_upper_r"], rtol=1e-6)
+    assert (merged["denominator"] == merged["n"]).all()
+    assert (merged["numerator"] == merged["n_event"]).all()
+
+
+def test_reviews_on_time_ignores_row_labels_and_missing_follow_up_types():
+    """Duplicate row labels must not duplicate due dates. A: due 1 Jul 2020, held that day.
+    B: due 1 Sep 2020; the follow-up that day has no type (not a review) and the next is
+    30 days late. 1/2."""
+    ep = pd.DataFrame(
+        {"episode_id": ["A", "B"], "start_date": pd.to_datetime(["2020-01-01", "2020-03-01"]),
+         "end_date": pd.NaT, "birth_year": 2010},
+        index=[0, 0],
+    )  # fmt: skip
+    fu = pd.DataFrame(
+        {"episode_id": ["A", "B", "B"],
+         "followup_date": pd.to_datetime(["2020-07-01", "2020-09-01", "2020-10-01"]),
+         "followup_type": pd.array(["FOLLOWUP", None, "FOLLOWUP"], dtype="string")}
+    )  # fmt: skip
+    r = m.reviews_on_time(ep, fu, "2020-01-01", "2020-12-31", "2021-06-30")
+    assert r[["numerator", "denominator"]].iloc[0].tolist() == [1, 2]
+
+
+def test_reviews_and_child_heard_recover_the_synthetic_truth(synth_tables):
+    """The generator (evaluation.synth._followups) holds a FOLLOWUP every 182 days +- U{-30..30}
+    days, each missed with probability 0.08, and records child_heard as YES/PARTLY/NO with
+    probabilities 0.62/0.25/0.13 from age 4. Hence: with a tolerance of 45 days every held
+    review is on time (truth 0.92); with 14 days, 29 of the 61 equally likely offsets are
+    within tolerance (truth 0.92 * 29 / 61 = 0.437; calendar months drift from 182 days by
+    < 3 days over the first years, ignored). Among children aged 13-20: heard 0.62, at least
+    partly 0.87. Each 95 % interval must cover its truth (fixed seed, n > 1,000)."""
+    t = synth_tables
+    e, f = t["episodes"], t["followups"]
+    args = (e, f, "2020-01-01", "2023-12-31", "2024-12-31")
+    for tol, truth in [(45, 0.92), (14, 0.92 * 29 / 61)]:
+        r = m.reviews_on_time(*args, tolerance_days=tol).iloc[0]
+        assert r["denominator"] > 1000
+        assert r["ci_lower"] <= truth <= r["ci_upper"], (tol, r["value"])
+    for success, truth in [(("YES",), 0.62), (("YES", "PARTLY"), 0.87)]:
+        r = m.child_heard_share(
+            e, f, "2019-01-01", "2024-12-31", group_cols="age_group", success=success
+        ).set_index("age_group").loc["13-20"]
+        assert r["denominator"] > 1000
+        assert r["ci_lower"] <= truth <= r["ci_upper"], (success, r["value"])

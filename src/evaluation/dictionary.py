@@ -76,6 +76,7 @@ class Dictionary:
     true_values: tuple[str, ...]
     false_values: tuple[str, ...]
     raw: dict[str, Any]
+    measures: tuple[dict[str, Any], ...] = ()
 
     def table(self, name: str) -> dict[str, Column]:
         """Columns of table ``name`` in order.
@@ -127,6 +128,20 @@ class Dictionary:
             if r["id"] == rule_id:
                 return r
         raise ParameterError(f"Unknown rule {rule_id!r}.")
+
+    def measure(self, name: str) -> dict[str, Any]:
+        """Documentation of the outcome measure ``name`` (a function of evaluation.measures).
+
+        Raises
+        ------
+        ParameterError
+            If the dictionary documents no such measure.
+        """
+        for entry in self.measures:
+            if entry["name"] == name:
+                return entry
+        known = ", ".join(e["name"] for e in self.measures)
+        raise ParameterError(f"Unknown measure {name!r}; the dictionary documents: {known}.")
 
     def planned_codes(self) -> set[str]:
         """End-reason codes that count as a planned ending."""
@@ -185,4 +200,5 @@ def load_dictionary(path: str | Path | None = None) -> Dictionary:
         true_values=tuple(raw["booleans"]["true_values"]),
         false_values=tuple(raw["booleans"]["false_values"]),
         raw=raw,
+        measures=tuple(raw.get("measures") or ()),
     )

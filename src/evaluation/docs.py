@@ -27,6 +27,7 @@ from .dictionary import TABLES, Column, Dictionary, check_language, load_diction
 
 __all__ = [
     "FIXED_TIMESTAMP",
+    "MEASURE_FIELDS",
     "TEMPLATE_ROWS",
     "render_html",
     "render_markdown",
@@ -43,6 +44,9 @@ TEMPLATE_ROWS = 2000
 CODE_SHEET = "kodlistor"
 #: Name of the instructions sheet.
 INSTRUCTION_SHEET = "instruktioner"
+#: Fields every entry of the dictionary's ``measures`` section has (besides name and label),
+#: in the order the pages show them.
+MEASURE_FIELDS = ("definition", "numerator", "denominator", "exclusions", "interval", "source")
 
 _TEXT: dict[str, dict[str, str]] = {
     "sv": {
@@ -71,6 +75,20 @@ _TEXT: dict[str, dict[str, str]] = {
         "yes": "Ja",
         "no": "Nej",
         "planned": "koder som räknas som planerat avslut",
+        "measures": "Utfallsmått",
+        "intro_measures": (
+            "Måtten beräknas av funktionerna i `evaluation.measures` (funktionens namn står "
+            "först). Alla ger täljare, nämnare, värde och konfidensintervall per grupp och kan "
+            "grupperas efter kommun, placeringsform, åldersgrupp, kön och lagrum."
+        ),
+        "field": "Fält",
+        "text": "Text",
+        "definition": "Definition",
+        "numerator": "Täljare",
+        "denominator": "Nämnare",
+        "exclusions": "Undantag",
+        "interval": "Konfidensintervall",
+        "measure_source": "Källa",
         "intro": (
             "Datakatalogen beskriver de tabeller och kolumner som verktyget läser, kontrollerar "
             "och rapporterar: placeringsepisoder, placeringar, uppföljningar och aktualiseringar. "
@@ -113,6 +131,21 @@ _TEXT: dict[str, dict[str, str]] = {
         "yes": "Yes",
         "no": "No",
         "planned": "codes counted as a planned ending",
+        "measures": "Outcome measures",
+        "intro_measures": (
+            "The measures are computed by the functions of `evaluation.measures` (the function "
+            "name comes first). Each gives the numerator, denominator, value and confidence "
+            "interval per group and can group by municipality, placement type, age group, sex "
+            "and legal basis."
+        ),
+        "field": "Field",
+        "text": "Text",
+        "definition": "Definition",
+        "numerator": "Numerator",
+        "denominator": "Denominator",
+        "exclusions": "Exclusions",
+        "interval": "Confidence interval",
+        "measure_source": "Source",
         "intro": (
             "The data dictionary describes the tables and columns the toolkit reads, checks and "
             "reports on: placement episodes, placements, follow-ups and referrals. It is the "
@@ -310,6 +343,28 @@ def _blocks(lang: str, d: Dictionary) -> list[_Block]:
             ),
         )
     )
+    if d.measures:
+        out.append(_Block("h2", T["measures"], anchor=f"{lang}-measures"))
+        out.append(_Block("p", T["intro_measures"]))
+        for entry in d.measures:
+            name = _text(entry["name"])
+            out.append(
+                _Block(
+                    "h3",
+                    f"`{name}`: {_text(entry['label'][lang])}",
+                    anchor=f"{lang}-measure-{name}",
+                )
+            )
+            out.append(
+                _Block(
+                    "table",
+                    headers=(T["field"], T["text"]),
+                    rows=tuple(
+                        (T[key if key != "source" else "measure_source"], _text(entry[key][lang]))
+                        for key in MEASURE_FIELDS
+                    ),
+                )
+            )
     return out
 
 
@@ -336,7 +391,8 @@ def render_markdown(lang: str = "sv") -> str:
     -------
     str
         The page: title, introduction, one section per table (label, description, primary key,
-        column table, code lists) and the cross-table rules. Deterministic (no timestamps).
+        column table, code lists), the cross-table rules and the outcome measures (definition,
+        numerator, denominator, exclusions, interval, source). Deterministic (no timestamps).
 
     Raises
     ------
@@ -447,6 +503,8 @@ def render_html() -> str:
                     f'<a href="#{lang}-{tname}">{html.escape(_text(d.tables[tname]["label"][lang]))}</a>'
                 )
         links.append(f'<a href="#{lang}-rules">{html.escape(T["rules"])}</a>')
+        if d.measures:
+            links.append(f'<a href="#{lang}-measures">{html.escape(T["measures"])}</a>')
         nav_items.append(f"<p><strong>{lang.upper()}</strong>: " + " · ".join(links) + "</p>")
     lines = [
         "<!DOCTYPE html>",

@@ -3,8 +3,12 @@
 Every measure returns a tidy DataFrame with one row per group and the columns
 ``measure``, the group columns, ``numerator``, ``denominator``, ``value``, ``ci_lower``
 and ``ci_upper``. Shares use the Wilson score interval; rates use the exact (Garwood)
-Poisson interval. The unit of analysis is the placement episode unless a measure says
-otherwise (NI 062 counts children).
+Poisson interval; mean ratings use the Student t interval. Measures read at several points
+add one key column before ``numerator`` (``horizon_days``, ``quantile`` or ``theme``). The
+unit of analysis is the placement episode unless a measure says otherwise (NI 062 counts
+children; child_heard_share and child_rated_themes count follow-ups; reviews_on_time counts
+due reviews). :data:`MEASURES` lists the measure functions; each is documented in the
+``measures`` section of the data dictionary.
 
 Conventions shared by all measures
 ----------------------------------
@@ -14,8 +18,9 @@ Conventions shared by all measures
   ``date.year - birth_year`` (the age reached during that calendar year). This is an
   approximation of at most one year; it is what the register variables allow.
 * ``group_cols`` may name any column of the episodes table, and ``"age_group"``, which is
-  derived with :func:`age_group` when the table has no such column (from the age at entry,
-  or at the ending for :func:`re_referral_12m`).
+  derived with :func:`age_group` when the table has no such column (from the age at entry;
+  at the ending for :func:`re_referral_12m`, at the census date for
+  :func:`long_term_stability`, at the follow-up or due date for the follow-up measures).
 * "12 months after" a date is the calendar offset ``date + pd.DateOffset(months=12)``.
 """
 
@@ -31,17 +36,43 @@ from scipy import stats
 from evaluation.errors import ParameterError
 
 __all__ = [
+    "MEASURES",
     "age_at_start",
     "age_group",
+    "breakdown_risk",
+    "child_heard_share",
+    "child_rated_themes",
     "exit_to_permanency_12m",
     "goal_attainment_share",
+    "length_of_stay",
+    "long_term_stability",
     "placement_stability",
     "planned_ending_share",
     "poisson_rate_interval",
+    "re_entry_12m",
     "re_referral_12m",
+    "reviews_on_time",
     "three_or_more_placements",
     "wilson_interval",
 ]
+
+#: Names of the outcome-measure functions, in the order of DOMAIN.md section 4. Each has an
+#: entry in the ``measures`` section of the data dictionary (a test checks both ways).
+MEASURES = (
+    "breakdown_risk",
+    "placement_stability",
+    "three_or_more_placements",
+    "long_term_stability",
+    "exit_to_permanency_12m",
+    "re_entry_12m",
+    "re_referral_12m",
+    "goal_attainment_share",
+    "planned_ending_share",
+    "child_heard_share",
+    "child_rated_themes",
+    "reviews_on_time",
+    "length_of_stay",
+)
 
 RESULT_COLUMNS = ["numerator", "denominator", "value", "ci_lower", "ci_upper"]
 AGE_BREAKS = (0, 13, 21)
@@ -472,6 +503,19 @@ def three_or_more_placements(
     * No age exclusion (Swedish care covers ages 0-20; NI 062 covers under-18s: group by
       ``age_group`` to separate them).
     * Source: England NI 062 "stability of placements: number of moves" (DOMAIN.md 4.3).
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({"episode_id": ["E1", "E2"], "child_id": ["A", "B"],
+    ...                    "start_date": pd.to_datetime(["2020-05-01", "2021-02-01"]),
+    ...                    "end_date": pd.NaT, "birth_year": 2010})
+    >>> pl = pd.DataFrame({"episode_id": ["E1", "E1", "E1", "E2"],
+    ...                    "start_date": pd.to_datetime(["2020-05-01", "2021-01-10",
+    ...                                                  "2021-06-01", "2021-02-01"]),
+    ...                    "end_date": pd.to_datetime(["2021-01-09", "2021-05-31", None, None])})
+    >>> three_or_more_placements(ep, pl, 2021)[["numerator", "denominator", "value"]]
+       numerator  denominator  value
+    0          1            2    0.5
     """
     groups = _group_list(group_cols)
     _require(
@@ -538,6 +582,17 @@ def exit_to_permanency_12m(
       child was under 18 (``end_date.year - birth_year < 18``).
     * Source: CFSR Round 3/4 "permanency in 12 months for children entering care"
       (DOMAIN.md 4.5); guardianship/adoption are represented by custody transfer.
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({"episode_id": ["E1", "E2"], "birth_year": 2012,
+    ...                    "start_date": pd.to_datetime(["2020-02-01", "2020-03-01"]),
+    ...                    "end_date": pd.to_datetime(["2020-09-01", None]),
+    ...                    "end_reason": ["PLANNED", None], "destination": ["PARENTS", None]})
+    >>> r = exit_to_permanency_12m(ep, "2020-01-01", "2020-12-31", "2021-12-31")
+    >>> r[["numerator", "denominator", "value"]]
+       numerator  denominator  value
+    0          1            2    0.5
     """
     groups = _group_list(group_cols)
     _require(
@@ -619,6 +674,17 @@ def re_referral_12m(
       re-referred within a year).
     * With ages from birth years, a few endings get age 21 (``end_date.year - birth_year``);
       they fall outside 0-20 and form a row with a missing ``age_group``.
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({"episode_id": ["E1", "E2"], "child_id": ["A", "B"],
+    ...                    "end_date": pd.to_datetime(["2021-03-01", "2021-06-01"]),
+    ...                    "birth_year": [2005, 2004]})
+    >>> ref = pd.DataFrame({"child_id": ["A"], "referral_date": pd.to_datetime(["2021-09-01"])})
+    >>> r = re_referral_12m(ep, ref, "2021-01-01", "2021-12-31", "2022-12-31")
+    >>> r[["age_group", "numerator", "denominator", "value"]]
+      age_group  numerator  denominator  value
+    0     13-20          1            2    0.5
     """
     groups = _group_list(group_cols)
     _require(episodes, ["episode_id", "child_id", "end_date", "birth_year"], "episodes")
@@ -677,6 +743,16 @@ def planned_ending_share(
     * Numerator: ``planned_ending`` true (derived from ``end_reason``: not a breakdown and
       not absconded). Episodes with a missing ``planned_ending`` are excluded from both.
     * Source: DOMAIN.md 4.9; Socialstyrelsen's ~1 in 4 premature endings.
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({"episode_id": ["E1", "E2", "E3", "E4"], "birth_year": 2010,
+    ...                    "start_date": pd.to_datetime(["2020-01-01"] * 4),
+    ...                    "end_date": pd.to_datetime(["2021-02-01"] * 4),
+    ...                    "planned_ending": [True, True, True, False]})
+    >>> planned_ending_share(ep, "2021-01-01", "2021-12-31")[["numerator", "denominator"]]
+       numerator  denominator
+    0          3            4
     """
     groups = _group_list(group_cols)
     _require(
@@ -741,6 +817,18 @@ def goal_attainment_share(
       excluded, so compare the denominator with the cohort size).
     * Numerator: those whose latest assessable value is in ``success``.
     * Source: BBIC goal attainment as used by SKL's Webbkollen (DOMAIN.md 1 and 4.8).
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({"episode_id": ["E1", "E2"], "birth_year": 2010,
+    ...                    "start_date": pd.to_datetime(["2020-01-01", "2020-02-01"])})
+    >>> fu = pd.DataFrame({"episode_id": ["E1", "E1", "E2"],
+    ...                    "followup_date": pd.to_datetime(["2020-07-01", "2021-01-01",
+    ...                                                     "2020-08-01"]),
+    ...                    "goal_attainment": ["NOT", "PARTLY", "NOT"]})
+    >>> goal_attainment_share(ep, fu, "2020-01-01", "2020-12-31")[["numerator", "denominator"]]
+       numerator  denominator
+    0          1            2
     """
     groups = _group_list(group_cols)
     _require(episodes, ["episode_id", "start_date", "birth_year"], "episodes")
@@ -879,4 +967,653 @@ def breakdown_risk(
             })
     out = pd.DataFrame(rows, columns=[*groups, "horizon_days", *RESULT_COLUMNS])
     out.insert(0, "measure", "breakdown_risk")
+    return out
+
+
+# --------------------------------------------------------------------------- NI 063
+def _date(value, name: str) -> pd.Timestamp:
+    try:
+        d = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a date such as '2022-03-31', got {value!r}.") from exc
+    if pd.isna(d):
+        raise ParameterError(f"{name} must be a date such as '2022-03-31', got {value!r}.")
+    return d
+
+
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def long_term_stability(
+    episodes: pd.DataFrame,
+    placements: pd.DataFrame,
+    census_date,
+    group_cols=None,
+    min_care_months: int = 30,
+    min_placement_months: int = 24,
+    max_age: int = 16,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Share of children long in care who have been in the same placement >= 2 years (NI 063).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, start_date, end_date, birth_year, group columns).
+    placements : pandas.DataFrame
+        Placements table (episode_id, placement_seq, start_date).
+    census_date : date-like
+        The day the children in care are counted (NI 063 uses 31 March).
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at ``census_date``).
+    min_care_months : int, default 30
+        Months in care (continuously, in the current episode) for the denominator (2.5 years).
+    min_placement_months : int, default 24
+        Months in the current placement for the numerator (2 years).
+    max_age : int, default 16
+        Children aged ``max_age`` or older at ``census_date`` are excluded.
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("long_term_stability"), group columns, ``numerator`` (children in the
+        same placement >= ``min_placement_months``), ``denominator`` (children under
+        ``max_age`` in care >= ``min_care_months`` on ``census_date``), ``value`` (share),
+        ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, a census date that is not a date, or month
+        and age limits that are not positive integers.
+
+    Notes
+    -----
+    * A point-in-time (census) measure by definition, like NI 063; not an entry cohort.
+    * In care on ``census_date``: an episode with ``start_date <= census_date`` and
+      ``end_date`` missing or ``>= census_date`` (``end_date`` is the last day in care).
+      One child has at most one such episode (episodes do not overlap).
+    * Denominator: those episodes with ``start_date + min_care_months <= census_date`` and
+      age ``census_date.year - birth_year < max_age``.
+    * Numerator: the current placement (the one with the highest ``placement_seq`` among the
+      episode's placements starting on or before ``census_date``) started on or before
+      ``census_date - min_placement_months``. An episode without placement rows has one
+      placement starting with the episode.
+    * Adaptation: NI 063 also counts children "placed for adoption". Swedish care has no
+      ongoing equivalent (a custody transfer ends the episode), so that clause is left out.
+      "Continuously looked after" is read as "in the same episode".
+    * Source: England NI 063 "stability of placements: length of placement" (DOMAIN.md 4.4).
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> t = synth.generate(600, 3, seed=1).tables
+    >>> r = long_term_stability(t["episodes"], t["placements"], "2023-03-31")
+    >>> bool(r.loc[0, "numerator"] <= r.loc[0, "denominator"])
+    True
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    _require(placements, ["episode_id", "placement_seq", "start_date"], "placements")
+    census = _date(census_date, "census_date")
+    care = _positive_int(min_care_months, "min_care_months")
+    stay = _positive_int(min_placement_months, "min_placement_months")
+    max_age = _positive_int(max_age, "max_age")
+    s, e = pd.to_datetime(episodes["start_date"]), pd.to_datetime(episodes["end_date"])
+    age = census.year - episodes["birth_year"].astype("Int64")
+    keep = (
+        (s <= census)
+        & (e.isna() | (e >= census))
+        & (s + pd.DateOffset(months=care) <= census)
+        & (age < max_age).fillna(False).astype(bool)
+    )
+    ep = episodes[keep].copy()
+    ep = _with_groups(ep, groups, "episodes", census.year - ep["birth_year"].astype("Int64"))
+    pl = placements[
+        placements["episode_id"].isin(ep["episode_id"])
+        & (pd.to_datetime(placements["start_date"]) <= census)
+    ]
+    current = pl.sort_values(["episode_id", "placement_seq"]).drop_duplicates(
+        "episode_id", keep="last"
+    )
+    since = ep["episode_id"].map(current.set_index("episode_id")["start_date"])
+    since = pd.to_datetime(since).fillna(pd.to_datetime(ep["start_date"]))
+    ep["_num"] = (since + pd.DateOffset(months=stay) <= census).astype("int64").to_numpy()
+    ep["_den"] = 1
+    return _share(ep, groups, "long_term_stability", alpha)
+
+
+# --------------------------------------------------------------------------- re-entry
+def re_entry_12m(
+    episodes: pd.DataFrame,
+    period_start,
+    period_end,
+    data_end,
+    group_cols=None,
+    destinations=("PARENTS",),
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Share of children going home within 12 months of entry who re-enter within 12 months (CFSR).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, child_id, start_date, end_date, birth_year, destination,
+        group columns).
+    period_start, period_end : date-like
+        Entry window, inclusive.
+    data_end : date-like
+        Last date covered by the data; must not precede ``period_end``.
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at entry).
+    destinations : tuple of str, default ("PARENTS",)
+        Destination codes counted as an exit home (reunification).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("re_entry_12m"), group columns, ``numerator`` (re-entries),
+        ``denominator`` (exits home), ``value`` (share), ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, unknown destination codes, ``period_end``
+        before ``period_start`` or ``data_end`` before ``period_end``.
+
+    Notes
+    -----
+    * Cohort: episodes starting in the window, excluding stays shorter than 8 days, entry
+      age >= 18, and entrants whose 24 months after entry are not observable
+      (``start_date + 24 months > data_end``): an exit may come up to 12 months after entry
+      and its re-entry up to 12 months later, so the whole entry window needs 24 months of
+      follow-up (excluding late exits instead would bias the cohort towards early exits).
+    * Denominator: of these, episodes ending on or before ``start_date + 12 months`` with a
+      destination in ``destinations``, while the child was under 18
+      (``end_date.year - birth_year < 18``; a child who turns 18 has no CFSR re-entry).
+    * Numerator: those whose child has another episode starting after the exit
+      (``end_date < start_date' <= end_date + 12 months``), whatever its length.
+    * Source: CFSR Round 3/4 statewide data indicator "re-entry to foster care in 12 months"
+      (DOMAIN.md 4.6). CFSR also counts exits to relatives and guardianship: pass e.g.
+      ``destinations=("PARENTS", "OWN_HOME")`` for a wider reading.
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> ep = synth.generate(600, 3, seed=1).tables["episodes"]
+    >>> r = re_entry_12m(ep, "2019-01-01", "2021-12-31", "2024-12-31")
+    >>> r["measure"].tolist()
+    ['re_entry_12m']
+    """
+    from .dictionary import load_dictionary
+
+    groups = _group_list(group_cols)
+    _require(
+        episodes,
+        ["episode_id", "child_id", "start_date", "end_date", "birth_year", "destination"],
+        "episodes",
+    )
+    known = load_dictionary().column("episodes", "destination").code_values
+    dest = (destinations,) if isinstance(destinations, str) else tuple(destinations)
+    bad = [c for c in dest if c not in known]
+    if bad or not dest:
+        raise ParameterError(
+            f"destinations must be a non-empty subset of {known}, got {destinations!r}."
+        )
+    start, end = _period(period_start, period_end)
+    dend = _data_end(data_end, end)
+    ep = _entrants(episodes, start, end)
+    s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
+    home = ep["destination"].isin(dest).fillna(False).astype(bool)
+    keep = (
+        ~(_stay_days(ep) < 8)
+        & (age_at_start(ep) < 18).fillna(False).astype(bool)
+        & (s + pd.DateOffset(months=24) <= dend)
+        & e.notna()
+        & (e <= s + _YEAR)
+        & home
+        & (age_at_start(ep, date_col="end_date") < 18).fillna(False).astype(bool)
+    )
+    ep = ep[keep]
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    later = episodes[["child_id", "start_date"]].rename(columns={"start_date": "_next"})
+    pairs = ep[["episode_id", "child_id", "end_date"]].merge(later, on="child_id")
+    nxt, ed = pd.to_datetime(pairs["_next"]), pd.to_datetime(pairs["end_date"])
+    hit = set(pairs.loc[(nxt > ed) & (nxt <= ed + _YEAR), "episode_id"])
+    ep["_num"] = ep["episode_id"].isin(hit).astype("int64")
+    ep["_den"] = 1
+    return _share(ep, groups, "re_entry_12m", alpha)
+
+
+# --------------------------------------------------------------------------- child's voice
+def _followups_in_window(
+    followups: pd.DataFrame,
+    episodes: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    groups: list[str],
+) -> pd.DataFrame:
+    """Follow-ups dated in the window, with the episode's group columns and birth year."""
+    d = pd.to_datetime(followups["followup_date"])
+    fu = followups[(d >= start) & (d <= end)]
+    ep_cols = ["episode_id", "birth_year"] + [
+        g for g in groups if g in episodes.columns and g not in fu.columns and g != "episode_id"
+    ]
+    fu = fu.merge(episodes[list(dict.fromkeys(ep_cols))], on="episode_id", how="inner")
+    age = pd.to_datetime(fu["followup_date"]).dt.year.astype("Int64") - fu["birth_year"].astype(
+        "Int64"
+    )
+    return _with_groups(fu, groups, "episodes or followups", age)
+
+
+def child_heard_share(
+    episodes: pd.DataFrame,
+    followups: pd.DataFrame,
+    period_start,
+    period_end,
+    group_cols=None,
+    success=("YES",),
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Share of follow-ups in a period at which the child was heard.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, birth_year, group columns).
+    followups : pandas.DataFrame
+        Follow-ups table (episode_id, followup_date, child_heard).
+    period_start, period_end : date-like
+        Window of follow-up dates, inclusive.
+    group_cols : list of str, optional
+        Columns of episodes or followups to group by (``"age_group"`` from the age at the
+        follow-up).
+    success : tuple of str, default ("YES",)
+        ``child_heard`` codes counted as heard. The default is strict; report
+        ``("YES", "PARTLY")`` beside it as "heard at least partly".
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("child_heard_share"), group columns, ``numerator`` (follow-ups with
+        ``child_heard`` in ``success``), ``denominator`` (follow-ups with ``child_heard``
+        recorded), ``value``, ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, unknown success codes or ``period_end``
+        before ``period_start``.
+
+    Notes
+    -----
+    * Unit: the follow-up (FOLLOWUP and ENDING), since the child should be heard at every
+      one. A process measure of the period, by follow-up date, not a cohort.
+    * Exclusions: follow-ups with a missing ``child_heard``, and follow-ups whose episode is
+      not in ``episodes``.
+    * The Wilson interval treats follow-ups as independent; follow-ups of one episode are
+      correlated, so the interval is somewhat too narrow when episodes have many follow-ups.
+    * Young children are included (synthetic and real data record NO for infants); group by
+      ``age_group`` to separate them.
+    * Source: UN Convention on the Rights of the Child art. 12, SoL 11 kap. 10 §, and the
+      participation theme of Vårdanalys 2018:9 *Fatta läget* (DOMAIN.md 1 and 4.10).
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> t = synth.generate(300, 3, seed=1).tables
+    >>> r = child_heard_share(t["episodes"], t["followups"], "2020-01-01", "2022-12-31")
+    >>> bool(0 <= r.loc[0, "value"] <= 1)
+    True
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "birth_year"], "episodes")
+    _require(followups, ["episode_id", "followup_date", "child_heard"], "followups")
+    codes = ("YES", "PARTLY", "NO")
+    succ = (success,) if isinstance(success, str) else tuple(success)
+    bad = [c for c in succ if c not in codes]
+    if bad or not succ:
+        raise ParameterError(
+            f"success codes must be a non-empty subset of {codes}, got {success!r}."
+        )
+    start, end = _period(period_start, period_end)
+    fu = _followups_in_window(followups, episodes, start, end, groups)
+    fu = fu[fu["child_heard"].notna()].copy()
+    fu["_num"] = fu["child_heard"].isin(succ).astype("int64")
+    fu["_den"] = 1
+    return _share(fu, groups, "child_heard_share", alpha)
+
+
+def child_rated_themes(
+    episodes: pd.DataFrame,
+    followups: pd.DataFrame,
+    period_start,
+    period_end,
+    themes=None,
+    group_cols=None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Mean of the child's own 1-5 ratings per theme (Fatta läget), with t intervals.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, birth_year, group columns).
+    followups : pandas.DataFrame
+        Follow-ups table (episode_id, followup_date and the theme columns).
+    period_start, period_end : date-like
+        Window of follow-up dates, inclusive.
+    themes : list of str, optional
+        Theme columns; by default the dictionary's ``themes`` group of the followups table
+        (theme_treatment ... theme_independence).
+    group_cols : list of str, optional
+        Columns of episodes or followups to group by (``"age_group"`` from the age at the
+        follow-up).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and theme (themes in the order given): ``measure``
+        ("child_rated_themes"), group columns, ``theme`` (column name), ``numerator`` (sum
+        of the ratings), ``denominator`` (n: ratings given), ``value`` (mean rating),
+        ``ci_lower``, ``ci_upper`` (Student t). A theme nobody answered in a group has no row.
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, ratings outside 1-5 or ``period_end``
+        before ``period_start``.
+
+    Notes
+    -----
+    * Unit: the answered theme on a follow-up dated in the window; missing ratings are
+      excluded theme by theme, so ``denominator`` differs between themes.
+    * Interval: ``mean +- t(1 - alpha/2, n - 1) * sd / sqrt(n)`` with the sample SD
+      (``ddof=1``); NaN for n = 1. Validated against ``scipy.stats.t.interval``. The
+      interval is not clipped to 1-5 and, like the Wilson intervals, treats follow-ups of the
+      same child as independent.
+    * Small n: ``denominator`` is the number of answers, so disclosure control can suppress
+      means based on few answers (treat ``denominator`` as the count to protect); a mean of
+      very few ratings can reveal individual answers. ``numerator`` is not a count of
+      children: do not pass it to ``disclosure.protect_rates``.
+    * Source: the eight themes of Vårdanalys 2018:9 *Fatta läget* (DOMAIN.md 1 and 4.10).
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> t = synth.generate(300, 3, seed=1).tables
+    >>> r = child_rated_themes(t["episodes"], t["followups"], "2020-01-01", "2022-12-31")
+    >>> bool(r["value"].between(1, 5).all())
+    True
+    """
+    groups = _group_list(group_cols)
+    if themes is None:
+        from .dictionary import load_dictionary
+
+        themes = load_dictionary().group("followups", "themes")
+    themes = [themes] if isinstance(themes, str) else list(themes)
+    if not themes:
+        raise ParameterError("themes must name at least one theme column of followups.")
+    _check_alpha(alpha)
+    _require(episodes, ["episode_id", "birth_year"], "episodes")
+    _require(followups, ["episode_id", "followup_date", *themes], "followups")
+    start, end = _period(period_start, period_end)
+    fu = _followups_in_window(followups, episodes, start, end, groups)
+    long = fu.melt(id_vars=groups, value_vars=themes, var_name="theme", value_name="_score")
+    long = long[long["_score"].notna()].copy()
+    long["_score"] = pd.to_numeric(long["_score"], errors="coerce").astype(float)
+    bad = long[~long["_score"].between(1, 5)]
+    if len(bad):
+        raise ParameterError(
+            f"theme ratings must be numbers 1-5; column {bad['theme'].iloc[0]!r} holds "
+            f"{bad['_score'].iloc[0]!r}. Validate the followups table first."
+        )
+    long["theme"] = pd.Categorical(long["theme"], categories=themes, ordered=True)
+    agg = (
+        long.groupby([*groups, "theme"], dropna=False, observed=True)["_score"]
+        .agg(numerator="sum", denominator="count", value="mean", _sd="std")
+        .reset_index()
+    )
+    n = agg["denominator"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = stats.t.ppf(1 - alpha / 2, n - 1) * agg["_sd"].to_numpy() / np.sqrt(n)
+    agg["ci_lower"] = np.where(n > 1, agg["value"] - half, np.nan)
+    agg["ci_upper"] = np.where(n > 1, agg["value"] + half, np.nan)
+    agg["theme"] = agg["theme"].astype(str)
+    agg["denominator"] = agg["denominator"].astype("int64")
+    agg.insert(0, "measure", "child_rated_themes")
+    return agg[["measure", *groups, "theme", *RESULT_COLUMNS]]
+
+
+# --------------------------------------------------------------------------- reviews
+def reviews_on_time(
+    episodes: pd.DataFrame,
+    followups: pd.DataFrame,
+    period_start,
+    period_end,
+    data_end,
+    group_cols=None,
+    interval_months: int = 6,
+    tolerance_days: int = 14,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Share of six-monthly reviews due in a period that were held on time.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, start_date, end_date, birth_year, group columns).
+    followups : pandas.DataFrame
+        Follow-ups table (episode_id, followup_date, followup_type).
+    period_start, period_end : date-like
+        Window of due dates, inclusive.
+    data_end : date-like
+        Last date covered by the data; must not precede ``period_end``.
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at the due date).
+    interval_months : int, default 6
+        Months between reviews, counted from the episode start.
+    tolerance_days : int, default 14
+        A review is on time if held at most this many days before or after its due date.
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``measure`` ("reviews_on_time"), group columns, ``numerator`` (due reviews held on
+        time), ``denominator`` (reviews due), ``value``, ``ci_lower``, ``ci_upper`` (Wilson).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, a non-integer interval or tolerance,
+        ``period_end`` before ``period_start`` or ``data_end`` before ``period_end``.
+
+    Notes
+    -----
+    * Due dates: ``start_date + k * interval_months`` for k = 1, 2, ... (calendar months),
+      while the child is in care, i.e. ``end_date`` missing or after the due date.
+    * Denominator: due dates in the window whose tolerance window is observable
+      (``due + tolerance_days <= data_end``).
+    * Numerator: due dates with a follow-up of type FOLLOWUP dated within
+      ``[due - tolerance_days, due + tolerance_days]``. ENDING assessments do not count as
+      reviews; an episode ending after a due date but before its review is a missed review.
+      With the defaults the windows of successive due dates cannot overlap.
+    * Unit: the due review. Reviews of one episode are correlated, so the Wilson interval is
+      somewhat too narrow.
+    * Adaptation: Swedish law requires the placement to be considered (SoL 6 kap. 8 §) or
+      reviewed (LVU 13 §) at least every six months; the fixed schedule from the start date
+      and the symmetric tolerance are the toolkit's operational definition (configurable).
+    * Source: DOMAIN.md 4.11; the "six-month review" of the follow-up cycle (section 2).
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> t = synth.generate(300, 3, seed=1).tables
+    >>> r = reviews_on_time(t["episodes"], t["followups"], "2021-01-01", "2022-12-31",
+    ...                     "2024-12-31", tolerance_days=30)
+    >>> bool(r.loc[0, "denominator"] > 0)
+    True
+    """
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    _require(followups, ["episode_id", "followup_date", "followup_type"], "followups")
+    months = _positive_int(interval_months, "interval_months")
+    tol = _positive_int(tolerance_days, "tolerance_days", minimum=0)
+    start, end = _period(period_start, period_end)
+    dend = _data_end(data_end, end)
+    episodes = episodes.reset_index(drop=True)  # row labels below must be unique
+    s, e = pd.to_datetime(episodes["start_date"]), pd.to_datetime(episodes["end_date"])
+    live = episodes[(s <= end) & (e.isna() | (e > start))]
+    s, e = s[live.index], e[live.index]
+    parts, k = [], 1
+    while len(s):
+        due = s + pd.DateOffset(months=months * k)
+        ok = due <= end
+        if not ok.any():
+            break
+        sel = ok & (due >= start) & (e.isna() | (e > due)) & (due + pd.Timedelta(days=tol) <= dend)
+        parts.append(
+            pd.DataFrame({"_row": live.index[sel.to_numpy()], "_due": due[sel].to_numpy()})
+        )
+        keep = ok & (e.isna() | (e > due))
+        s, e, live = s[keep], e[keep], live[keep.to_numpy()]
+        k += 1
+    dues = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"_row": pd.Series(dtype="int64"), "_due": pd.Series(dtype="datetime64[ns]")}
+    )
+    rows = episodes.loc[dues["_row"]].reset_index(drop=True)
+    rows["_due"] = dues["_due"].to_numpy()
+    rows["_id"] = np.arange(len(rows))
+    age = rows["_due"].dt.year.astype("Int64") - rows["birth_year"].astype("Int64")
+    rows = _with_groups(rows, groups, "episodes", age)
+    is_review = followups["followup_type"].eq("FOLLOWUP").fillna(False).astype(bool)
+    fu = followups[is_review][["episode_id", "followup_date"]]
+    pairs = rows[["_id", "episode_id", "_due"]].merge(fu, on="episode_id")
+    gap = (pd.to_datetime(pairs["followup_date"]) - pairs["_due"]).dt.days.abs()
+    held = set(pairs.loc[gap <= tol, "_id"])
+    rows["_num"] = rows["_id"].isin(held).astype("int64")
+    rows["_den"] = 1
+    return _share(rows, groups, "reviews_on_time", alpha)
+
+
+# --------------------------------------------------------------------------- length of stay
+def _km_quantiles(fit, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quantile times of a one-group Kaplan–Meier fit and their confidence limits."""
+    q = fit.quantiles(probs)
+    return tuple(q[c].to_numpy(dtype=float) for c in ("estimate", "ci_lower", "ci_upper"))
+
+
+def length_of_stay(
+    episodes: pd.DataFrame,
+    period_start,
+    period_end,
+    data_end,
+    quantiles: Sequence[float] = (0.25, 0.5, 0.75),
+    group_cols=None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Median and quartiles of the length of stay of an entry cohort (Kaplan–Meier).
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes table (episode_id, start_date, end_date, birth_year, group columns).
+    period_start, period_end : date-like
+        Entry window (start dates, inclusive).
+    data_end : date-like
+        Last date the data cover; episodes still running then are censored there.
+    quantiles : sequence of float, default (0.25, 0.5, 0.75)
+        Fractions of the cohort that have left care, each in (0, 1).
+    group_cols : list of str, optional
+        Columns to group by (``"age_group"`` from the age at entry).
+    alpha : float, default 0.05
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and quantile: ``measure`` ("length_of_stay"), group columns,
+        ``quantile``, ``numerator`` (episodes ended by ``data_end``), ``denominator``
+        (entrants), ``value`` (days by which that fraction had left care; NaN if not
+        reached), ``ci_lower``, ``ci_upper`` (NaN where the confidence band never reaches
+        the fraction).
+
+    Raises
+    ------
+    ParameterError
+        Missing columns, unknown group columns, quantiles outside (0, 1), ``period_end``
+        before ``period_start`` or ``data_end`` before ``period_end``.
+
+    Notes
+    -----
+    * Entry cohort (DOMAIN.md 4.12 and 4.13): episodes starting in the window; never a
+      sample of exits or of children in care on a day, which over-represent long stays.
+    * Time: ``end_date - start_date`` in days for episodes ended by ``data_end`` (event),
+      otherwise ``data_end - start_date`` (censored). All endings count as exits, including
+      the age limit (a child turning 18 under LVU, or 21); no exclusions.
+    * Estimator: :func:`evaluation.survival.kaplan_meier` (validated against R ``survfit``),
+      quantiles as R ``quantile.survfit``: the smallest time with S(t) <= 1 - q (the
+      midpoint where S equals 1 - q over a flat stretch).
+    * Confidence limits: where the pointwise log-log band of S(t) crosses 1 - q
+      (Brookmeyer–Crowley in R's form, :meth:`KaplanMeierResult.quantiles`). Validated
+      against R ``quantile(survfit(..., conf.type = "log-log"), conf.int = TRUE)`` in
+      ``tests/reference/length_of_stay_reference.R``.
+    * Source: Chapin Hall / CFSR practice of entry-cohort length of stay.
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> ep = synth.generate(400, 3, seed=2).tables["episodes"]
+    >>> r = length_of_stay(ep, "2019-01-01", "2020-12-31", "2024-12-31")
+    >>> r["quantile"].tolist()
+    [0.25, 0.5, 0.75]
+    """
+    from .survival import kaplan_meier
+
+    _check_alpha(alpha)
+    groups = _group_list(group_cols)
+    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    start, end = _period(period_start, period_end)
+    dend = _data_end(data_end, end)
+    qs = np.atleast_1d(np.asarray(quantiles, dtype=float))
+    if qs.size == 0 or np.isnan(qs).any() or (qs <= 0).any() or (qs >= 1).any():
+        raise ParameterError(f"quantiles must be numbers in (0, 1), got {quantiles!r}.")
+    ep = _entrants(episodes, start, end)
+    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
+    ended = e.notna() & (e <= dend)
+    ep["_time"] = (e.where(ended, dend) - s).dt.days.astype(float)
+    ep["_event"] = ended.astype("int64").to_numpy()
+
+    rows = []
+    parts = ep.groupby(groups, dropna=False, observed=True) if groups else [((), ep)]
+    for key, sub in parts:
+        key = key if isinstance(key, tuple) else (key,)
+        fit = kaplan_meier(sub, "_time", "_event", alpha=alpha)
+        value, lo, hi = _km_quantiles(fit, qs)
+        for i, q in enumerate(qs):
+            rows.append({
+                **dict(zip(groups, key)),
+                "quantile": q,
+                "numerator": int(sub["_event"].sum()),
+                "denominator": len(sub),
+                "value": value[i],
+                "ci_lower": lo[i],
+                "ci_upper": hi[i],
+            })
+    out = pd.DataFrame(rows, columns=[*groups, "quantile", *RESULT_COLUMNS])
+    out.insert(0, "measure", "length_of_stay")
     return out
