@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import comparison, costs, disclosure, effects, measures, survival, synth
+from .dictionary import load_dictionary
 from .errors import ParameterError
 
 __all__ = ["PLACEMENT_GROUPS", "OutcomeReport", "episode_outcomes"]
@@ -122,22 +123,8 @@ _COLUMN_LABELS = {
     "denominator": ("Nämnare", "Denominator"), "numerator": ("Täljare", "Numerator"),
     "estimate": ("Skattning", "Estimate"), "p_value": ("p-värde", "p-value"),
     "term": ("Variabel", "Term"), "exp_estimate": ("Kvot", "Ratio"),
-    "quantile": ("Kvantil", "Quantile"), "time": ("Dag", "Day"),
+    "quantile": ("Kvantil", "Quantile"), "theme": ("Tema", "Theme"), "time": ("Dag", "Day"),
     "ci_lower": ("Nedre gräns", "Lower limit"), "ci_upper": ("Övre gräns", "Upper limit"),
-}
-
-_MEASURE_LABELS = {
-    "planned_ending_share": ("Andel planerade avslut", "Planned-ending share"),
-    "breakdown_risk": ("Risk för oplanerat avslut inom", "Risk of unplanned ending within"),
-    "exit_to_permanency_12m": ("Hem eller vårdnadsöverflyttning inom 12 mån",
-                               "Exit to permanency within 12 months"),
-    "placement_stability": ("Flyttar per 1 000 vårddygn", "Moves per 1,000 days in care"),
-    "three_or_more_placements": ("Andel barn med 3+ placeringar under året (NI 062)",
-                                 "Children with 3+ placements in the year (NI 062)"),
-    "re_referral_12m": ("Ny utredning inom 12 mån efter avslut",
-                        "Re-referral within 12 months of ending"),
-    "goal_attainment_share": ("Målen helt eller delvis uppfyllda",
-                              "Goals fully or partly attained"),
 }
 
 _CONFOUNDERS = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20",
@@ -280,19 +267,47 @@ class OutcomeReport:
             rows.append(measures.re_referral_12m(ep, t["referrals"], ps, pe, de))
         if "followups" in t:
             rows.append(measures.goal_attainment_share(ep, t["followups"], ps, pe))
+            rows.append(measures.child_heard_share(ep, t["followups"], ps, pe))
+            rows.append(measures.reviews_on_time(ep, t["followups"], ps, pe, de))
+        if "placements" in t:
+            rows.append(measures.long_term_stability(ep, t["placements"], pe))
+        rows.append(measures.re_entry_12m(ep, ps, pe, de))
         table = pd.concat(rows, ignore_index=True)
         return self._protect_measures(table)
 
+    def themes_table(self) -> pd.DataFrame:
+        """Mean of the child's own ratings (1-5) per theme; themes with n < 10 are hidden."""
+        if "followups" not in self.tables:
+            return pd.DataFrame()
+        t = measures.child_rated_themes(self.tables["episodes"], self.tables["followups"],
+                                        self.period_start, self.period_end)
+        small = t["denominator"] < 10
+        n = disclosure.protect_counts(t[["denominator"]].astype("int64"),
+                                      threshold=self.threshold).to_display()["denominator"]
+        return pd.DataFrame({
+            _label("theme", self.lang): t["theme"].str.replace("theme_", "", regex=False),
+            _label("value", self.lang): np.where(small, "", t["value"].map(lambda x: _fmt(x, 2))),
+            _label("ci", self.lang): np.where(
+                small, "", "(" + t["ci_lower"].map(lambda x: _fmt(x, 2)) + ", "
+                + t["ci_upper"].map(lambda x: _fmt(x, 2)) + ")"),
+            "n": n.to_numpy(),
+        })
+
     def _protect_measures(self, table: pd.DataFrame) -> pd.DataFrame:
-        label = table["measure"].map(lambda m: _MEASURE_LABELS.get(m, (m, m))[
-            0 if self.lang == "sv" else 1])
+        labels = {m["name"]: m["label"][self.lang] for m in load_dictionary().measures}
+        label = table["measure"].map(lambda m: labels.get(m, m))
         if "horizon_days" in table.columns:
             days = table["horizon_days"]
-            label = label + np.where(days.notna(), " " + (days.fillna(0) // 365).astype(int)
+            label = label.where(days.isna(), label.str.replace(
+                r" (inom|within) 12 (och|and) 24 (månader|months)", "", regex=True))
+            label = label + np.where(days.notna(), ", " + (days.fillna(0) // 365).astype(int)
                                      .astype(str) + (" år" if self.lang == "sv" else " yr"), "")
         if "age_group" in table.columns:
+            other = " (övriga åldrar)" if self.lang == "sv" else " (other ages)"
+            has_age = table["measure"].isin(table.loc[table["age_group"].notna(), "measure"])
             label = label + np.where(table["age_group"].notna(),
-                                     " (" + table["age_group"].astype(str) + ")", "")
+                                     " (" + table["age_group"].astype(str) + ")",
+                                     np.where(has_age, other, ""))
         is_rate = table["measure"].astype(str).str.contains("stability")
         shown = disclosure.protect_rates(table["numerator"].round(), table["denominator"],
                                          threshold=self.threshold)
