@@ -10,7 +10,7 @@ DEMO   := reports/demo
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint dictionary bench clean
+.PHONY: help install demo test lint dictionary bench bench-r simulate clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -46,9 +46,20 @@ dictionary: $(STAMP) ## regenerate data dictionary pages and the Excel template
 	cp data_dictionary/dictionary.yaml src/evaluation/dictionary.yaml
 	$(BIN)/evaluation dictionary --out data_dictionary
 
-bench: $(STAMP) ## national-scale benchmarks (prints time and peak memory)
+bench: $(STAMP) ## national-scale benchmarks (prints time and peak memory; no R)
 	$(BIN)/python benchmarks/bench_synth.py
 	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/bench_cox.py --no-r
+	$(BIN)/python benchmarks/bench_finegray.py --no-r
+	$(BIN)/python benchmarks/bench_effects.py
+	$(BIN)/python benchmarks/bench_comparison.py
+
+bench-r: $(STAMP) ## the same estimators timed against R on shared data (needs Rscript; slow)
+	$(BIN)/python benchmarks/bench_cox.py
+	$(BIN)/python benchmarks/bench_finegray.py
+
+simulate: $(STAMP) ## bias and 95% coverage over many seeds (known truth; about 15 minutes)
+	$(BIN)/python benchmarks/simulate_effects.py
 
 clean: ## remove generated reports (keeps .venv)
 	rm -rf $(DEMO)
