@@ -23,6 +23,21 @@ The data-generating model
   year. The true age effect uses exactly this definition, so it is recoverable from the
   pseudonymised tables.
 
+True intervention effects
+-------------------------
+``truth["placement_effects"]`` states the true causal effects of placement type (HVB and SIS
+versus family home FH) on the binary outcome "unplanned ending within 365 (or 730) days",
+analysed in the frame returned by :func:`effect_frame` (one row per episode with that much
+possible follow-up): potential risks under each placement type, ATE (all episodes, and the
+episodes placed in FH or the compared type) and ATT (episodes placed in HVB or SIS), as risk
+differences and ratios. Each episode's risk is computed exactly from the model (numerical
+integration of the competing-risks cumulative incidence given its covariates and municipality
+effect, truncated by the age limit). The *population* values, against which bias and
+coverage should be judged, average these risks over an independent reference sample of
+``TRUTH_REFERENCE_CHILDREN`` children from the same generator (same municipalities); the
+*sample* values average them over the generated episodes. ``EFFECT_CONFOUNDERS`` lists the
+covariates an adjusted analysis needs.
+
 Identity numbers and the demo key
 ---------------------------------
 Synthetic identity numbers come from :func:`evaluation.pseudonymise.synthetic_personnummer`;
@@ -43,6 +58,9 @@ Examples
 ['episodes', 'followups', 'placements', 'referrals']
 >>> data.truth["breakdown_model"]["log_hr"]["placement_type[HVB]"]
 0.4
+>>> effect = data.truth["placement_effects"]["population"]["values"]["365"]
+>>> sorted(effect["contrasts"]["HVB vs FH"])
+['ATE', 'ATE_FH_or_HVB', 'ATT']
 """
 
 from __future__ import annotations
@@ -59,7 +77,8 @@ import pandas as pd
 from .dictionary import TABLES, load_dictionary
 from .errors import ParameterError
 
-__all__ = ["TRUE_BREAKDOWN_LOG_HR", "SynthData", "demo_key", "generate", "write"]
+__all__ = ["EFFECT_CONFOUNDERS", "TRUE_BREAKDOWN_LOG_HR", "SynthData", "demo_key", "effect_frame",
+           "generate", "write"]
 
 # --------------------------------------------------------------------------------------------
 # True parameters (module constants so that tests and teaching material can refer to them)
@@ -565,6 +584,234 @@ def _referrals(rng: np.random.Generator, ep: pd.DataFrame, end: int,
     return out, share
 
 
+def _simulate_episodes(rng_c: np.random.Generator, rng_e: np.random.Generator, n: int, d0: int,
+                       d1: int, mweights: np.ndarray, meffects: np.ndarray) -> tuple:
+    """Children, their municipality, first episodes and re-entries (the core of the model)."""
+    ch = _children(rng_c, n, d0, d1)
+    ch_muni = rng_c.choice(len(mweights), size=n, p=mweights)
+
+    # First episodes.
+    ep1 = _episode_attrs(rng_e, ch, ch["start_day"], meffects[ch_muni], d1)
+    ep1.update(_end_details(rng_e, ep1))
+    # Re-entry: after a breakdown into a new placement (days later) or after going home.
+    dest = ep1["destination"]
+    p_re = np.where(dest == "NEW_PLACEMENT", 0.75, np.where(dest == "PARENTS", 0.10, 0.0))
+    gap = np.where(dest == "NEW_PLACEMENT", rng_e.integers(1, 15, size=n),
+                   rng_e.integers(30, 720, size=n))
+    s2 = ep1["end_day"] + gap
+    re = (ep1["ended"] & (rng_e.random(n) < p_re) & (s2 <= d1)
+          & (s2 - ch["birth"] <= 7300) & (ep1["end_reason"] != "DEATH"))
+    ri = np.flatnonzero(re)
+    ch2 = {k: v[ri] for k, v in ch.items()}
+    ep2 = _episode_attrs(rng_e, ch2, s2[ri], meffects[ch_muni[ri]], d1)
+    ep2.update(_end_details(rng_e, ep2))
+    return ch, ch_muni, ep1, ep2, ri, s2
+
+
+# --------------------------------------------------------------------------------------------
+# True causal effects of placement type on unplanned ending within a horizon
+# --------------------------------------------------------------------------------------------
+
+#: Horizons (days) of the binary outcome "unplanned ending within h days" in the truth.
+EFFECT_HORIZONS = (365, 730)
+#: Placement types whose potential risks the truth states; contrasts are against FH.
+EFFECT_ARMS = ("FH", "HVB", "SIS")
+#: Children in the independent reference sample from which population truths are computed.
+TRUTH_REFERENCE_CHILDREN = 100_000
+#: Seed-sequence entropy added to ``seed`` for the reference sample (independent of the data).
+_REFERENCE_STREAM = 365_730
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
+_GL_V = ((_GL_X + 1.0) / 2.0) ** 2  # nodes of v = w ** 2, w on [0, 1]
+_GL_DV = _GL_W * (_GL_X + 1.0) / 2.0  # weights of w on [0, 1] times dv/dw
+
+#: Columns of :func:`effect_frame` that a correct adjustment for placement type needs.
+EFFECT_CONFOUNDERS = ("age_at_start", "problem_criminality", "problem_child_substance",
+                      "problem_child_mental", "unaccompanied", "care_plan_goal")
+
+
+def _cif_unplanned(lp_b: np.ndarray, lp_p: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """P(unplanned ending before ``upper`` days) under the two cause-specific Weibull hazards.
+
+    ``CIF(u) = int_0^u h_b(t) exp(-H_b(t) - H_p(t)) dt``. Substituting ``s = H_b(t)`` and
+    ``s = H_b(u) v`` gives ``H_b(u) int_0^1 exp(-H_b(u) v - H_p(u) v ** (k_p / k_b)) dv``
+    (``k`` the Weibull shapes). With ``v = w ** 2`` the integrand is smooth on [0, 1] (no
+    ``t ** (k_b - 1)`` singularity at 0); 20-point Gauss-Legendre in ``w`` then has absolute
+    error < 1e-10 (checked in the tests against adaptive quadrature).
+    """
+    u = np.maximum(np.asarray(upper, dtype=float), 0.0)
+    h_b = np.exp(lp_b) * (u / BREAKDOWN_SCALE_DAYS) ** BREAKDOWN_SHAPE
+    h_p = np.exp(lp_p) * (u / PLANNED_SCALE_DAYS) ** PLANNED_SHAPE
+    v_p = _GL_V ** (PLANNED_SHAPE / BREAKDOWN_SHAPE)
+    out = np.empty(len(u))
+    for lo in range(0, len(u), 20_000):
+        sl = slice(lo, lo + 20_000)
+        f = np.exp(-h_b[sl, None] * _GL_V - h_p[sl, None] * v_p)
+        out[sl] = h_b[sl] * (f @ _GL_DV)
+    return out
+
+
+def _linear_predictor(coefs: dict[str, float], ptype: str, goal: np.ndarray,
+                      covs: dict[str, np.ndarray]) -> np.ndarray:
+    """Log-hazard (without municipality effect) as in the generator, for placement ``ptype``."""
+    lp = np.zeros(len(goal))
+    for name, b in coefs.items():
+        if name.startswith("placement_type["):
+            lp += b * (ptype == name[len("placement_type["):-1])
+        elif name.startswith("care_plan_goal["):
+            lp += b * (goal == name[len("care_plan_goal["):-1])
+        else:
+            lp += b * covs[name]
+    return lp
+
+
+def _potential_risks(ch: dict[str, np.ndarray], ep: dict[str, np.ndarray],
+                     muni_eff: np.ndarray) -> dict[tuple[str, int], np.ndarray]:
+    """Exact P(unplanned ending within h days | covariates) per episode, for each arm and h.
+
+    Every ending mechanism of the generator is included: the breakdown and planned-ending
+    hazards (both depending on placement type) and the deterministic age limit, averaged over
+    its random choice (limit 18 with probability 0.7 and 21 otherwise if under 18 at start,
+    else 21). Administrative censoring is not an ending: these are risks in the absence of
+    censoring.
+    """
+    covs = {"age_13plus": (ep["age_years"] >= 13).astype(float),
+            **{k: ch[k].astype(float) for k in _PROBLEMS}}
+    goal = ep["care_plan_goal"]
+    start = ep["start_day"]
+    lims = [np.maximum(_add_years(ch["birth"], np.full(len(start), a)) - 1 - start, 0)
+            .astype(float) for a in (18, 21)]
+    p18 = np.where(ep["age_cont"] >= 18, 0.0, 0.7)
+    out: dict[tuple[str, int], np.ndarray] = {}
+    for arm in EFFECT_ARMS:
+        lp_b = _linear_predictor(TRUE_BREAKDOWN_LOG_HR, arm, goal, covs) + muni_eff
+        lp_p = _linear_predictor(TRUE_PLANNED_LOG_HR, arm, goal, covs)
+        for h in EFFECT_HORIZONS:
+            u18, u21 = (np.minimum(float(h), lim) for lim in lims)
+            risk = _cif_unplanned(lp_b, lp_p, u21)
+            near = (u18 < u21) & (p18 > 0)  # the limit 18 can end the episode before h
+            risk[near] = ((1 - p18[near]) * risk[near]
+                          + p18[near] * _cif_unplanned(lp_b[near], lp_p[near], u18[near]))
+            out[arm, h] = risk
+    return out
+
+
+def _episode_risks(ch: dict[str, np.ndarray], ch_muni: np.ndarray, ep1: dict[str, np.ndarray],
+                   ep2: dict[str, np.ndarray], ri: np.ndarray, meffects: np.ndarray,
+                   d1: int) -> tuple[dict[tuple[str, int], np.ndarray], np.ndarray, np.ndarray]:
+    """Potential risks, placement type and start day of every episode that can enter a frame."""
+    cidx = np.concatenate([np.arange(len(ch["birth"])), ri])
+    keys = ("start_day", "age_years", "age_cont", "care_plan_goal", "placement_type")
+    ep = {k: np.concatenate([ep1[k], ep2[k]]) for k in keys}
+    keep = ep["start_day"] <= d1 - min(EFFECT_HORIZONS)
+    cidx = cidx[keep]
+    ep = {k: v[keep] for k, v in ep.items()}
+    chk = {k: ch[k][cidx] for k in ("birth", *_PROBLEMS)}
+    risks = _potential_risks(chk, ep, meffects[ch_muni[cidx]])
+    return risks, ep["placement_type"], ep["start_day"]
+
+
+def _effect_summary(risks: dict[tuple[str, int], np.ndarray], ptype: np.ndarray,
+                    start_day: np.ndarray, d1: int, monte_carlo: bool = False) -> dict[str, Any]:
+    """Potential risks, ATE and ATT (risk difference and ratio) per horizon.
+
+    With ``monte_carlo`` (reference sample), also the Monte Carlo SE of each risk difference.
+    """
+    out: dict[str, Any] = {}
+    for h in EFFECT_HORIZONS:
+        frame = start_day <= d1 - h
+        r = {a: risks[a, h][frame] for a in EFFECT_ARMS}
+        pt = ptype[frame]
+        contrasts: dict[str, Any] = {}
+        for arm in EFFECT_ARMS[1:]:
+            pops = {"ATE": np.ones(len(pt), dtype=bool),
+                    "ATE_FH_or_" + arm: np.isin(pt, ("FH", arm)),
+                    "ATT": pt == arm}
+            c: dict[str, Any] = {}
+            for est, m in pops.items():
+                r1, r0 = r[arm][m], r["FH"][m]
+                diff = r1 - r0
+                c[est] = {
+                    "risk_treated": float(r1.mean()), "risk_control": float(r0.mean()),
+                    "risk_difference": float(diff.mean()),
+                    "risk_ratio": float(r1.mean() / r0.mean()),
+                    "n_episodes": int(m.sum()),
+                }
+                if monte_carlo:
+                    c[est]["mc_se_risk_difference"] = float(diff.std(ddof=1) / np.sqrt(m.sum()))
+            contrasts[f"{arm} vs FH"] = c
+        out[str(h)] = {"potential_risk": {a: float(v.mean()) for a, v in r.items()},
+                       "n_episodes": int(frame.sum()), "contrasts": contrasts}
+    return out
+
+
+def _reference_effects(seed: int, d0: int, d1: int, mweights: np.ndarray,
+                       meffects: np.ndarray) -> dict[str, Any]:
+    """Population truths from an independent reference sample of the same generator."""
+    ss = np.random.SeedSequence([int(seed), _REFERENCE_STREAM])
+    rng_c, rng_e = (np.random.default_rng(s) for s in ss.spawn(2))
+    ch, ch_muni, ep1, ep2, ri, _s2 = _simulate_episodes(rng_c, rng_e, TRUTH_REFERENCE_CHILDREN,
+                                                        d0, d1, mweights, meffects)
+    return _effect_summary(*_episode_risks(ch, ch_muni, ep1, ep2, ri, meffects, d1), d1,
+                           monte_carlo=True)
+
+
+def _effects_truth(population: dict[str, Any], sample: dict[str, Any],
+                   end: str) -> dict[str, Any]:
+    return {
+        "outcome": "unplanned ending (breakdown or absconding: planned_ending false) with "
+                   "end_date - start_date < h days, h in horizons; binary, fully observed for "
+                   "episodes in the analysis frame",
+        "horizons_days": list(EFFECT_HORIZONS),
+        "analysis_frame": f"evaluation.synth.effect_frame(data, horizon=h): every episode "
+                          f"(first episodes and re-entries) with start_date at least h days "
+                          f"before {end}",
+        "treatment": "placement_type at start (first placement); contrasts against FH",
+        "estimands": {
+            "potential_risk": "mean over the frame population of P(Y=1 | covariates, "
+                              "placement type set to X)",
+            "ATE": "average treatment effect over all episodes of the frame population "
+                   "(all placement types)",
+            "ATE_FH_or_X": "average effect over the episodes actually placed in FH or X "
+                           "(the population of a two-arm analysis of X vs FH)",
+            "ATT": "average effect among episodes actually placed in X",
+            "risk_difference": "mean risk under X minus mean risk under FH",
+            "risk_ratio": "mean risk under X divided by mean risk under FH",
+        },
+        "computation": "exact per-episode risks given covariates and municipality effect: "
+                       "numerical integration (Gauss-Legendre) of the cumulative incidence of "
+                       "unplanned ending under the cause-specific Weibull breakdown and "
+                       "planned-ending hazards, truncated at the age limit (averaged over its "
+                       "random 18/21 choice); administrative censoring plays no part",
+        "population": {
+            "definition": "expectation over the generator's covariate distribution (children, "
+                          "placement choice, re-entries, this seed's municipalities with their "
+                          "size weights and effects); judge bias and coverage against these",
+            "method": f"average of the exact per-episode risks over an independent reference "
+                      f"sample of {TRUTH_REFERENCE_CHILDREN:,} children simulated by the same "
+                      f"generator (seed sequence [seed, {_REFERENCE_STREAM}]); mc_se_* is its "
+                      f"Monte Carlo standard error",
+            "values": population,
+        },
+        "sample": {
+            "definition": "average of the exact per-episode risks over this sample's frame "
+                          "episodes (conditional on the realised covariates)",
+            "values": sample,
+        },
+        "confounders": list(EFFECT_CONFOUNDERS),
+        "adjustment_note": (
+            "Placement choice depends on age at start (continuous: 13+ and 16+), behaviour "
+            "problems (criminality or child substance use), unaccompanied status and, for SIS, "
+            "an LVU legal basis; the 12-month risk depends on placement type, age 13+, "
+            "criminality, child substance use, child mental illness, care_plan_goal (planned "
+            "hazard), municipality effect and the age limit (age at start). The observed age "
+            "(start year minus birth year) equals 13 for some children under 13 in continuous "
+            "age, so age 13 needs its own category, and child mental illness and "
+            "care_plan_goal (which depend on that continuous age) belong in the adjustment "
+            "set. municipality_code is not a confounder (placement choice does not depend on "
+            "it) but is prognostic; legal_basis matters only for SIS."),
+    }
+
+
 def generate(n_children: int = 2000, n_municipalities: int = 30, seed: int = 1,
              start: str = "2019-01-01", end: str = "2024-12-31") -> SynthData:
     """Generate synthetic, pseudonymised tables with known true effects.
@@ -605,24 +852,8 @@ def generate(n_children: int = 2000, n_municipalities: int = 30, seed: int = 1,
                                                          for s in ss.spawn(7))
 
     codes, mweights, meffects = _municipalities(rng_m, int(n_municipalities))
-    ch = _children(rng_c, n, d0, d1)
-    ch_muni = rng_c.choice(len(codes), size=n, p=mweights)
-
-    # First episodes.
-    ep1 = _episode_attrs(rng_e, ch, ch["start_day"], meffects[ch_muni], d1)
-    ep1.update(_end_details(rng_e, ep1))
-    # Re-entry: after a breakdown into a new placement (days later) or after going home.
-    dest = ep1["destination"]
-    p_re = np.where(dest == "NEW_PLACEMENT", 0.75, np.where(dest == "PARENTS", 0.10, 0.0))
-    gap = np.where(dest == "NEW_PLACEMENT", rng_e.integers(1, 15, size=n),
-                   rng_e.integers(30, 720, size=n))
-    s2 = ep1["end_day"] + gap
-    re = (ep1["ended"] & (rng_e.random(n) < p_re) & (s2 <= d1)
-          & (s2 - ch["birth"] <= 7300) & (ep1["end_reason"] != "DEATH"))
-    ri = np.flatnonzero(re)
-    ch2 = {k: v[ri] for k, v in ch.items()}
-    ep2 = _episode_attrs(rng_e, ch2, s2[ri], meffects[ch_muni[ri]], d1)
-    ep2.update(_end_details(rng_e, ep2))
+    ch, ch_muni, ep1, ep2, ri, s2 = _simulate_episodes(rng_c, rng_e, n, d0, d1, mweights,
+                                                       meffects)
 
     # Identity numbers (synthetic) and pseudonyms under the public demo key.
     from .pseudonymise import pseudonymise_id, synthetic_personnummer
@@ -697,6 +928,9 @@ def generate(n_children: int = 2000, n_municipalities: int = 30, seed: int = 1,
     tables = {t: _finalise(t, df) for t, df in tables.items()}
     truth = _truth(int(seed), n, codes, meffects, mweights, start, end, tables,
                    rereferral_share)
+    truth["placement_effects"] = _effects_truth(
+        _reference_effects(int(seed), d0, d1, mweights, meffects),
+        _effect_summary(*_episode_risks(ch, ch_muni, ep1, ep2, ri, meffects, d1), d1), end)
     return SynthData(tables=tables, truth=truth, raw_ids=raw_ids)
 
 
@@ -811,6 +1045,121 @@ def _truth(seed: int, n: int, codes: np.ndarray, effects: np.ndarray, weights: n
                            "size_weights": {str(c): float(w) for c, w in zip(codes, weights)}},
         "realised": realised,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis frame for effect estimation
+# --------------------------------------------------------------------------------------------
+
+_AGE_BANDS = (("age_13", 13, 13), ("age_14_15", 14, 15), ("age_16", 16, 16),
+              ("age_17", 17, 17), ("age_18", 18, 18), ("age_19_20", 19, 20))
+_GOALS = ("REUNIFICATION", "LONGTERM", "CUSTODY_TRANSFER")
+
+
+def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
+                 end: str | None = None) -> pd.DataFrame:
+    """One row per episode with ``horizon`` days of possible follow-up: treatment, outcome, confounders.
+
+    This is the frame whose true placement-type effects ``truth["placement_effects"]``
+    states (for ``horizon`` 365 or 730).
+
+    Parameters
+    ----------
+    data : SynthData or DataFrame
+        Output of :func:`generate`, or its ``episodes`` table (then ``end`` is needed).
+    horizon : int, default 365
+        Days. Episodes enter if ``start_date`` is at least ``horizon`` days before the end of
+        the observation window, so the outcome is observed for every row.
+    end : str, optional
+        End of the observation window (ISO date); default the ``generated.end`` of the truth.
+
+    Returns
+    -------
+    DataFrame
+        One row per episode (first episodes and re-entries), no child identifiers:
+
+        * ``episode_id``, ``municipality_code``, ``placement_type`` (the treatment),
+          ``care_plan_goal``, ``legal_basis`` (strings);
+        * ``unplanned_<horizon>d``: 1 if the episode ended unplanned (``planned_ending``
+          false) with ``end_date - start_date < horizon`` days, else 0 (the outcome);
+        * ``age_at_start`` (start year minus birth year) and 0/1 floats ready for models:
+          ``age_13``, ``age_14_15``, ``age_16``, ``age_17``, ``age_18``, ``age_19_20``
+          (reference 0-12), ``age_13plus``, ``male``, ``unaccompanied``,
+          ``problem_criminality``, ``problem_child_substance``, ``problem_child_mental``,
+          ``behaviour`` (criminality or child substance use), ``teen_behaviour``
+          (``age_13plus * behaviour``), ``goal_REUNIFICATION``, ``goal_LONGTERM``,
+          ``goal_CUSTODY_TRANSFER`` (reference INDEPENDENT or TREATMENT) and ``lvu_behaviour``
+          (legal basis LVU3, LVU23 or LVU6).
+
+        The confounders of placement type are ``EFFECT_CONFOUNDERS`` (age at start with 13 as
+        its own category, criminality, child substance use, child mental illness,
+        unaccompanied, care plan goal); municipality is prognostic, not a confounder.
+
+    Raises
+    ------
+    ParameterError
+        If ``horizon`` is not a positive integer, ``end`` is missing or not a date, or
+        ``data`` lacks an episodes column.
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> data = synth.generate(n_children=400, n_municipalities=5, seed=2)
+    >>> frame = synth.effect_frame(data)
+    >>> frame[["placement_type", "unplanned_365d", "age_at_start"]].dtypes.astype(str).tolist()
+    ['object', 'int64', 'int64']
+    >>> bool((frame["unplanned_365d"] == 1).any()), "child_id" in frame
+    (True, False)
+    """
+    if isinstance(data, SynthData):
+        ep = data.tables["episodes"]
+        end = end or data.truth.get("generated", {}).get("end")
+    else:
+        ep = data
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ParameterError(f"horizon={horizon!r} must be a positive integer (days).")
+    if end is None:
+        raise ParameterError("end (the end of the observation window) is needed when data is "
+                             "an episodes table.")
+    d1 = pd.Timestamp(_to_date(np.array([_parse_date(end, "end")]))[0])
+    needed = ["episode_id", "municipality_code", "placement_type", "start_date", "end_date",
+              "planned_ending", "birth_year", "sex", "unaccompanied", "care_plan_goal",
+              "legal_basis", "problem_criminality", "problem_child_substance",
+              "problem_child_mental"]
+    missing = [c for c in needed if c not in ep.columns]
+    if missing:
+        raise ParameterError(f"episodes lacks column(s) {', '.join(missing)} needed by "
+                             "effect_frame.")
+    ep = ep[(d1 - ep["start_date"]).dt.days >= horizon]
+    dur = (ep["end_date"] - ep["start_date"]).dt.days
+    unplanned = ep["end_date"].notna() & ~ep["planned_ending"].fillna(True).astype(bool)
+    age = (ep["start_date"].dt.year - ep["birth_year"]).astype("int64")
+
+    def flag(x: pd.Series) -> np.ndarray:
+        return np.asarray(x, dtype=bool).astype(float)
+
+    out = pd.DataFrame({
+        "episode_id": ep["episode_id"].astype(str).to_numpy(),
+        "municipality_code": ep["municipality_code"].astype(str).to_numpy(),
+        "placement_type": ep["placement_type"].astype(str).to_numpy(dtype=object),
+        "care_plan_goal": ep["care_plan_goal"].astype(str).to_numpy(dtype=object),
+        "legal_basis": ep["legal_basis"].astype(str).to_numpy(dtype=object),
+        f"unplanned_{horizon}d": (unplanned & (dur < horizon)).to_numpy().astype("int64"),
+        "age_at_start": age.to_numpy(),
+    })
+    for name, lo, hi in _AGE_BANDS:
+        out[name] = flag(age.between(lo, hi))
+    out["age_13plus"] = flag(age >= 13)
+    out["male"] = flag(ep["sex"] == "M")
+    for col in ("unaccompanied", "problem_criminality", "problem_child_substance",
+                "problem_child_mental"):
+        out[col] = flag(ep[col].fillna(False))
+    out["behaviour"] = np.maximum(out["problem_criminality"], out["problem_child_substance"])
+    out["teen_behaviour"] = out["age_13plus"] * out["behaviour"]
+    for g in _GOALS:
+        out[f"goal_{g}"] = flag(ep["care_plan_goal"] == g)
+    out["lvu_behaviour"] = flag(ep["legal_basis"].isin(["LVU3", "LVU23", "LVU6"]))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
