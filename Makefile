@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv (if missing) and install the package with its dependencies
 
-demo: $(STAMP) ## synthetic data -> validation -> overview and outcomes/effects reports; prints their paths
+demo: $(STAMP) ## synthetic data -> validation -> overview, outcomes/effects and teaching reports
 	$(BIN)/evaluation synth --children 3000 --municipalities 30 --seed 1 --out $(DEMO)/extract
 	$(BIN)/evaluation validate $(DEMO)/extract/episodes.csv $(DEMO)/extract/placements.csv \
 	  $(DEMO)/extract/followups.csv $(DEMO)/extract/referrals.csv --out $(DEMO)/data
@@ -32,9 +32,12 @@ demo: $(STAMP) ## synthetic data -> validation -> overview and outcomes/effects 
 	  -p municipality 0580 --out $(DEMO)
 	$(BIN)/evaluation report notebooks/02-outcomes-and-effects.ipynb --data $(DEMO)/data \
 	  --out $(DEMO)
+	$(BIN)/evaluation report notebooks/03-teaching-confounding.ipynb --data $(DEMO)/extract \
+	  --out $(DEMO)
 	@echo ""
 	@echo "Demo reports: $(CURDIR)/$(DEMO)/01-overview.html"
 	@echo "              $(CURDIR)/$(DEMO)/02-outcomes-and-effects.html"
+	@echo "              $(CURDIR)/$(DEMO)/03-teaching-confounding.html (teaching: known truth)"
 
 test: $(STAMP) ## run the test suite (no R needed)
 	$(BIN)/python -m pytest -q
