@@ -466,8 +466,27 @@ class OutcomeReport:
         return self._cache["journey"]
 
     def journey_plot(self, ax=None):
-        """Stacked-area plot of the journey's state occupation."""
-        return self.journey().plot(ax=ax, lang=self.lang)
+        """Stacked-area plot of the journey's state occupation.
+
+        The time axis stops where fewer than ``2 * threshold`` placements remain in the
+        length-of-stay risk set, as the other curves do.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            ax = plt.subplots(figsize=(8, 4.5))[1]
+        ax = self.journey().plot(ax=ax, lang=self.lang)
+        km = self.length_of_stay().summary
+        at_risk = km.groupby("time")["n_risk"].sum()
+        last = at_risk[at_risk >= 2 * self.threshold].index.max()
+        if pd.notna(last):
+            ax.set_xlim(0, last)
+        ax.set_xlabel("dagar sedan start" if self.lang == "sv" else "days since start")
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1),
+                      fontsize="small")
+        return ax
 
     # ------------------------------------------------------------------ effects
     def effect_frame(self) -> pd.DataFrame:
@@ -549,7 +568,13 @@ class OutcomeReport:
 
     def funnel_plot(self, ax=None):
         """Funnel plot of observed shares against the number of placements."""
-        return comparison.funnel_plot(self.comparison(), ax=ax)
+        ax = comparison.funnel_plot(self.comparison(), ax=ax)
+        if self.lang == "sv":
+            ax.set_xlabel("antal placeringar (n)")
+            ax.set_ylabel("andel oplanerade avslut")
+        else:
+            ax.set_ylabel("share of unplanned endings")
+        return ax
 
     # ------------------------------------------------------------------ costs
     def cost_table(self) -> pd.DataFrame:
