@@ -7,6 +7,8 @@ the comparison_*.csv files beside it. No R needed to run.
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import comb
 from pathlib import Path
 
 import numpy as np
@@ -429,3 +431,129 @@ def test_funnel_limits_reject_bad_input():
         funnel_limits([5], 1.2)
     with pytest.raises(ParameterError, match="phi >= 1"):
         funnel_limits([5], 0.2, overdispersion=0.5)
+
+
+# --------------------------------------------------------------------------- review (issue 4)
+
+
+def test_rsr_recomputed_from_glmer_estimates_follows_the_cfsr_definition(fit, episodes):
+    """Independent route to the CFSR risk-standardised rate: from lme4's own fixef() and
+    ranef() (comparison_fixef.csv, comparison_ranef.csv), predicted = sum expit(x'beta + b_j),
+    expected = sum expit(x'beta), RSR = predicted / expected x overall observed rate.
+    Tolerance 1e-5 relative: glmer's estimates differ from ours by up to 7.5e-6 (bobyqa stop,
+    see test_risk_standardised_matches_r_glmer); observed 2e-7 on the rsr, 8e-7 on the sums."""
+    design = _design(episodes, "y", "unit", CASE_MIX, REFERENCE_LEVELS)
+    beta = _ref("fixef")["estimate"].to_numpy()
+    b = _ref("ranef", dtype={"unit": str}).set_index("unit").loc[list(design["units"]),
+                                                                   "effect"].to_numpy()
+    lin = design["x"] @ beta
+    expected = np.bincount(design["unit"], 1 / (1 + np.exp(-lin)))
+    predicted = np.bincount(design["unit"], 1 / (1 + np.exp(-(lin + b[design["unit"]]))))
+    overall = episodes["y"].sum() / len(episodes)
+    s = fit.summary
+    assert_allclose(s["expected"], expected, rtol=1e-5)
+    assert_allclose(s["predicted"], predicted, rtol=1e-5)
+    assert_allclose(s["rsr"], predicted / expected * overall, rtol=1e-5)
+    # the expected count of a unit is not its observed count: the model is not a refit of
+    # each unit's own rate (a sanity check that case mix enters)
+    assert not np.allclose(s["expected"], s["observed"], rtol=0.05)
+
+
+def _exact_binomial_limit(n: int, p0: Fraction, prob: Fraction) -> float:
+    """Spiegelhalter (2005) A.1.1 in exact rational arithmetic (no scipy): r_p is the
+    smallest r with P(Y <= r) >= prob, alpha = (P(Y <= r_p) - prob) / P(Y = r_p), limit
+    (r_p - alpha) / n cut to [0, 1]."""
+    cdf = Fraction(0)
+    for r in range(n + 1):
+        pmf = comb(n, r) * p0 ** r * (1 - p0) ** (n - r)
+        cdf += pmf
+        if cdf >= prob:
+            alpha = (cdf - prob) / pmf
+            return float(min(max((r - alpha) / n, Fraction(0)), Fraction(1)))
+    raise AssertionError("unreachable: the cdf reaches 1")
+
+
+@pytest.mark.parametrize("p0", [Fraction(1, 50), Fraction(3, 20), Fraction(1, 4),
+                                Fraction(7, 10)])
+def test_funnel_limits_equal_exact_rational_enumeration(p0):
+    """The exact binomial limits with Spiegelhalter's interpolation, checked by enumerating
+    the binomial distribution in fractions (a route independent of scipy and of R's qbinom,
+    which the stored reference uses)."""
+    sizes = [1, 2, 5, 9, 10, 23, 50, 97, 200]
+    lim = funnel_limits(sizes, float(p0))
+    for lev, lo, hi in ((Fraction(95, 100), "lower_0.95", "upper_0.95"),
+                        (Fraction(998, 1000), "lower_0.998", "upper_0.998")):
+        want_lo = [_exact_binomial_limit(n, p0, (1 - lev) / 2) for n in sizes]
+        want_hi = [_exact_binomial_limit(n, p0, (1 + lev) / 2) for n in sizes]
+        assert_allclose(lim[lo], want_lo, rtol=1e-9, atol=1e-12)
+        assert_allclose(lim[hi], want_hi, rtol=1e-9, atol=1e-12)
+
+
+def test_funnel_interpolated_limit_is_continuous_in_the_tail_probability():
+    """The interpolation makes the limit continuous where r_p jumps: just below and above a
+    cdf value P(Y <= r) the limits meet at r / n (Spiegelhalter 2005, A.1.1)."""
+    from evaluation.comparison import _binomial_limit
+
+    n, p0 = 40, 0.2
+    cdf = np.cumsum([comb(n, r) * p0 ** r * (1 - p0) ** (n - r) for r in range(n + 1)])
+    for r in (3, 8, 12):
+        below = _binomial_limit(np.array([n]), p0, cdf[r] - 1e-9)[0]
+        above = _binomial_limit(np.array([n]), p0, cdf[r] + 1e-9)[0]
+        assert below == pytest.approx(r / n, abs=1e-6)
+        assert above == pytest.approx(r / n, abs=1e-6)
+
+
+def _crafted(rows: list[tuple[str, int, int]]) -> ComparisonResult:
+    s = pd.DataFrame(rows, columns=["unit", "n", "observed"])
+    s["observed_rate"] = s["observed"] / s["n"]
+    s["expected"] = 0.3 * s["n"]
+    s["predicted"] = 0.9 * s["observed"] + 0.03 * s["n"]      # monotone in the count
+    s["rsr"] = s["predicted"] / s["expected"] * 0.3
+    s["ci_lower"], s["ci_upper"] = s["rsr"] - 0.1, s["rsr"] + 0.1
+    s["effect"], s["effect_sd"] = 0.0, 0.1
+    s["flag"] = pd.Categorical(["no different"] * len(s),
+                               categories=["better", "no different", "worse"], ordered=True)
+    return ComparisonResult(summary=s, metadata={"overall_rate": 0.3})
+
+
+def test_to_display_edge_cases_hide_every_route_to_a_small_count():
+    """Hand-made units: few non-events (secondary suppression of the events), few events,
+    n below 10, n below 5 with no events, all events, no events."""
+    res = _crafted([("A", 50, 48), ("B", 12, 9), ("C", 40, 3), ("D", 8, 2), ("E", 100, 30),
+                    ("F", 30, 0), ("G", 30, 30), ("H", 14, 12), ("I", 3, 0)])
+    shown = res.to_display(lang="en").set_index("unit")
+    num = {c: pd.to_numeric(shown[c], errors="coerce") for c in ("n", "observed")}
+    for c in ("n", "observed"):
+        assert not num[c].between(1, 4).any(), c
+    assert not (num["n"] - num["observed"]).between(1, 4).any()
+    # a hidden count is hidden together with every model figure built on it
+    for unit in ("A", "B", "C", "H"):
+        assert shown.loc[unit, "observed"] in ("..", "<5")
+        assert (shown.loc[unit, ["observed_rate", "predicted", "rsr", "ci_lower",
+                                 "ci_upper"]] == "").all(), unit
+        assert shown.loc[unit, "expected"] != ""            # case mix only
+    for unit in ("D", "I"):                                  # n < 10: no rates at all
+        assert (shown.loc[unit, ["observed_rate", "expected", "predicted", "rsr"]] == "").all()
+    for unit in ("E", "F", "G"):                             # nothing to hide
+        assert shown.loc[unit, "rsr"] != "" and shown.loc[unit, "observed"].isdigit()
+    assert shown.loc["E", "predicted"] == "30.0"
+
+
+def test_tiny_units_with_only_events_converge_shrink_and_are_hidden(episodes):
+    """Units of 1 and 2 episodes, all with the event (a known hard case for the conditional
+    modes): the fit converges, their rates are shrunk to near the overall rate (nowhere near
+    their crude 100 %), they are not flagged, and nothing model-based is displayed."""
+    tiny = pd.concat([episodes, episodes.iloc[[0]].assign(unit="ZZ1", y=1),
+                      episodes.iloc[[1, 2]].assign(unit="ZZ2", y=1)], ignore_index=True)
+    res = risk_standardised(tiny, "y", "unit", CASE_MIX, reference=REFERENCE_LEVELS,
+                            n_sims=200)
+    s = res.summary.set_index("unit")
+    overall = res.metadata["overall_rate"]
+    for unit in ("ZZ1", "ZZ2"):
+        assert s.loc[unit, "observed_rate"] == 1.0
+        assert overall < s.loc[unit, "rsr"] < 1.5 * overall
+        assert s.loc[unit, "flag"] == "no different"
+    shown = res.to_display(lang="en").set_index("unit")
+    assert (shown.loc[["ZZ1", "ZZ2"], ["n", "observed"]] == "<5").all().all()
+    assert (shown.loc[["ZZ1", "ZZ2"], ["observed_rate", "expected", "predicted", "rsr",
+                                       "ci_lower", "ci_upper"]] == "").all().all()

@@ -33,7 +33,7 @@ def html_text(data, tmp_path_factory):
 
 
 def _visible_text(html: str) -> str:
-    t = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    t = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", html, flags=re.DOTALL)
     t = re.sub(r"<img[^>]*>", " [IMG] ", t)
     return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", t)))
 
@@ -46,7 +46,7 @@ def test_notebook_is_committed_without_outputs_and_has_parameters_cell():
     assert len(tagged) == 1
     for name in ("data_dir", "period_start", "period_end", "data_end", "lang", "threshold",
                  "treated", "control", "horizon", "seed", "n_bootstrap"):
-        assert re.search(rf"^{name} = ", tagged[0].source, flags=re.M), name
+        assert re.search(rf"^{name} = ", tagged[0].source, flags=re.MULTILINE), name
 
 
 def test_report_runs_and_has_every_section_with_figures(html_text):

@@ -299,8 +299,8 @@ class CostEffectResult(Result):
 
         Parameters
         ----------
-        willingness_to_pay : sequence of float
-            Values (SEK) of one avoided breakdown.
+        willingness_to_pay : float or sequence of float
+            Values (SEK) of one avoided breakdown, finite and non-negative.
 
         Returns
         -------
@@ -308,8 +308,18 @@ class CostEffectResult(Result):
             ``willingness_to_pay`` and ``probability_cost_effective``: the share of bootstrap
             replicates whose net monetary benefit ``wtp * avoided - cost_difference`` is
             positive.
+
+        Raises
+        ------
+        ParameterError
+            If a value is negative, missing or not finite.
         """
-        wtp = np.asarray(willingness_to_pay, dtype=float)
+        wtp = np.atleast_1d(np.asarray(willingness_to_pay, dtype=float))
+        bad = ~np.isfinite(wtp) | (wtp < 0)
+        if wtp.ndim != 1 or bad.any():
+            shown = wtp[bad][0] if bad.any() else willingness_to_pay
+            raise ParameterError(f"willingness_to_pay must be finite values >= 0 (SEK per "
+                                 f"avoided breakdown) in one dimension; got {shown!r}.")
         d = self.draws
         nmb = wtp[:, None] * d["avoided"].to_numpy()[None, :] - d["cost_difference"].to_numpy()
         return pd.DataFrame({"willingness_to_pay": wtp,

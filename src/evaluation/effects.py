@@ -490,8 +490,14 @@ def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, k: int, binary: bool, met
     e = e_raw
     clipped = np.zeros_like(e_raw, dtype=bool)
     if truncate is not None:
-        clipped = e_raw < truncate
-        e = np.maximum(e_raw, truncate)
+        if k == 2:  # bound into [t, 1 - t]; the two arms' scores still sum to one
+            out_of_range = (e_raw[:, 1] < truncate) | (e_raw[:, 1] > 1 - truncate)
+            clipped = np.column_stack([out_of_range, out_of_range])
+            e1 = np.clip(e_raw[:, 1], truncate, 1 - truncate)
+            e = np.column_stack([1 - e1, e1])
+        else:
+            clipped = e_raw < truncate
+            e = np.maximum(e_raw, truncate)
     h, w, dh, dw = _balancing(e, a, estimand, target)
     ind = a[:, None] == np.arange(k)[None, :]
     mu = np.empty(k)
@@ -947,7 +953,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         "propensity_model": "logistic" if k == 2 else "multinomial logistic",
         "outcome_model": (None if method in ("naive", "ipw") else
                           ("logistic" if binary else "linear") + ", fitted per arm"),
-        "truncate": truncate, "truncated": int(fit["clipped"].sum()),
+        "truncate": truncate,
+        "truncated": int(fit["clipped"].any(axis=1).sum() if k == 2 else fit["clipped"].sum()),
         "variance": "influence function (stacked M-estimation sandwich)"
                     + (", cluster-robust" if cluster is not None else ""),
         "cluster_col": cluster_col,

@@ -45,10 +45,12 @@ de <- e * (1 - e)                                       # d e / d eta
 tilt <- function(estimand, eps = 0) {
   # h, w1, w0 and their derivatives with respect to the PS linear predictor
   if (estimand == "ATE" && eps > 0) {
-    # truncated propensity scores: e1 = max(e, eps), e0 = max(1 - e, eps); a truncated
-    # score is constant in the coefficients (derivative 0)
-    list(h = rep(1, n), dh = rep(0, n), w1 = 1 / pmax(e, eps), w0 = 1 / pmax(1 - e, eps),
-         dw1 = ifelse(e < eps, 0, -(1 - e) / e), dw0 = ifelse(1 - e < eps, 0, e / (1 - e)))
+    # truncated propensity scores: e bounded into [eps, 1 - eps]; a truncated score is
+    # constant in the coefficients (derivative 0)
+    et <- pmin(pmax(e, eps), 1 - eps)
+    out <- e < eps | e > 1 - eps
+    list(h = rep(1, n), dh = rep(0, n), w1 = 1 / et, w0 = 1 / (1 - et),
+         dw1 = ifelse(out, 0, -(1 - e) / e), dw0 = ifelse(out, 0, e / (1 - e)))
   } else if (estimand == "ATE") {
     list(h = rep(1, n), dh = rep(0, n), w1 = 1 / e, w0 = 1 / (1 - e),
          dw1 = -(1 - e) / e, dw0 = e / (1 - e))
