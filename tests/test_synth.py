@@ -389,7 +389,8 @@ def test_effect_frame_rows_outcome_and_covariates(data):
     start_ok = (END - ep["start_date"]).dt.days >= 365
     assert len(frame) == start_ok.sum()
     assert frame["episode_id"].tolist() == ep.loc[start_ok, "episode_id"].tolist()
-    assert "child_id" not in frame and "birth_year" not in frame
+    assert "birth_year" not in frame and "sex" not in frame
+    assert frame["child_id"].tolist() == ep.loc[start_ok, "child_id"].tolist()
     sub = ep[start_ok].reset_index(drop=True)
     dur = (sub["end_date"] - sub["start_date"]).dt.days
     y = sub["end_reason"].isin(["BREAKDOWN_CHILD", "BREAKDOWN_CARER", "BREAKDOWN_GUARDIAN",
@@ -435,3 +436,15 @@ def test_known_truth_adjusted_effect_is_recovered_naive_is_biased(data):
                .loc["risk_difference"] for m in ("aipw", "naive")}
     assert abs(res["aipw"]["estimate"] - true) < 3 * res["aipw"]["se"]
     assert res["naive"]["estimate"] - true > 3 * res["naive"]["se"]
+
+
+def test_effect_truth_of_a_tiny_sample_has_no_nan():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny = synth.generate(n_children=1, n_municipalities=1, seed=3)
+    v = tiny.truth["placement_effects"]["sample"]["values"]["730"]
+    text = json.dumps(tiny.truth, allow_nan=False)  # raises on NaN
+    assert "placement_effects" in text
+    if v["n_episodes"] == 0:
+        assert v["potential_risk"] == {"FH": None, "HVB": None, "SIS": None}
+    assert v["contrasts"]["SIS vs FH"]["ATT"]["n_episodes"] == 0

@@ -728,6 +728,10 @@ def _effect_summary(risks: dict[tuple[str, int], np.ndarray], ptype: np.ndarray,
                     "ATT": pt == arm}
             c: dict[str, Any] = {}
             for est, m in pops.items():
+                if not m.any():  # e.g. no SIS episode in a tiny sample
+                    c[est] = {"risk_treated": None, "risk_control": None,
+                              "risk_difference": None, "risk_ratio": None, "n_episodes": 0}
+                    continue
                 r1, r0 = r[arm][m], r["FH"][m]
                 diff = r1 - r0
                 c[est] = {
@@ -739,7 +743,8 @@ def _effect_summary(risks: dict[tuple[str, int], np.ndarray], ptype: np.ndarray,
                 if monte_carlo:
                     c[est]["mc_se_risk_difference"] = float(diff.std(ddof=1) / np.sqrt(m.sum()))
             contrasts[f"{arm} vs FH"] = c
-        out[str(h)] = {"potential_risk": {a: float(v.mean()) for a, v in r.items()},
+        out[str(h)] = {"potential_risk": {a: float(v.mean()) if len(v) else None
+                                          for a, v in r.items()},
                        "n_episodes": int(frame.sum()), "contrasts": contrasts}
     return out
 
@@ -1076,10 +1081,11 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
     Returns
     -------
     DataFrame
-        One row per episode (first episodes and re-entries), no child identifiers:
+        One row per episode (first episodes and re-entries):
 
-        * ``episode_id``, ``municipality_code``, ``placement_type`` (the treatment),
-          ``care_plan_goal``, ``legal_basis`` (strings);
+        * ``episode_id``, ``child_id`` (pseudonym; a child's re-entry is a second row, so
+          use it as ``cluster_col``), ``municipality_code``, ``placement_type`` (the
+          treatment), ``care_plan_goal``, ``legal_basis`` (strings);
         * ``unplanned_<horizon>d``: 1 if the episode ended unplanned (``planned_ending``
           false) with ``end_date - start_date < horizon`` days, else 0 (the outcome);
         * ``age_at_start`` (start year minus birth year) and 0/1 floats ready for models:
@@ -1108,7 +1114,7 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
     >>> frame = synth.effect_frame(data)
     >>> frame[["placement_type", "unplanned_365d", "age_at_start"]].dtypes.astype(str).tolist()
     ['object', 'int64', 'int64']
-    >>> bool((frame["unplanned_365d"] == 1).any()), "child_id" in frame
+    >>> bool((frame["unplanned_365d"] == 1).any()), "birth_year" in frame
     (True, False)
     """
     if isinstance(data, SynthData):
@@ -1122,7 +1128,7 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
         raise ParameterError("end (the end of the observation window) is needed when data is "
                              "an episodes table.")
     d1 = pd.Timestamp(_to_date(np.array([_parse_date(end, "end")]))[0])
-    needed = ["episode_id", "municipality_code", "placement_type", "start_date", "end_date",
+    needed = ["episode_id", "child_id", "municipality_code", "placement_type", "start_date", "end_date",
               "planned_ending", "birth_year", "sex", "unaccompanied", "care_plan_goal",
               "legal_basis", "problem_criminality", "problem_child_substance",
               "problem_child_mental"]
@@ -1140,6 +1146,7 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
 
     out = pd.DataFrame({
         "episode_id": ep["episode_id"].astype(str).to_numpy(),
+        "child_id": ep["child_id"].astype(str).to_numpy(),
         "municipality_code": ep["municipality_code"].astype(str).to_numpy(),
         "placement_type": ep["placement_type"].astype(str).to_numpy(dtype=object),
         "care_plan_goal": ep["care_plan_goal"].astype(str).to_numpy(dtype=object),
