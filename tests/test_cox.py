@@ -383,7 +383,9 @@ def test_adjusted_survival_recovers_known_curves():
     times = [25.0, 50.0, 100.0, 200.0]
     adj = cox(df, "days", "event", ["x", "z"]).adjusted_survival(df, "x", times=times)
     s = adj.summary
-    assert list(s.columns) == ["group", "time", "estimate"]
+    # the curve shape of every result; the limits are not computed (NaN)
+    assert list(s.columns) == ["group", "time", "estimate", "ci_lower", "ci_upper"]
+    assert s[["ci_lower", "ci_upper"]].isna().all().all()
     for level, shift in (("a", 0.0), ("b", 0.7)):
         truth = [np.exp(-0.01 * t * np.exp(shift + 0.5 * df["z"])).mean() for t in times]
         assert_allclose(s.loc[s["group"] == level, "estimate"], truth, atol=0.02)
@@ -459,3 +461,17 @@ def test_adjusted_survival_and_ph_test_reject_bad_inputs(weighted):
     zero = weighted.assign(stop=weighted["stop"].where(weighted.index != 3, 0.0))
     with pytest.raises(ParameterError, match="transform 'log' needs durations > 0"):
         cox(zero, "stop", "event", COVS).ph_test("log")
+
+
+def test_unused_categories_of_a_categorical_covariate_are_dropped_like_r_droplevels():
+    rng = np.random.default_rng(8)
+    n = 300
+    df = pd.DataFrame({"days": rng.integers(1, 400, n), "ended": rng.integers(0, 2, n),
+                       "placement": rng.choice(["FH", "HVB"], n)})
+    plain = cox(df, "days", "ended", ["placement"])
+    df["placement"] = pd.Categorical(df["placement"], categories=["SIS", "FH", "JH", "HVB"])
+    fit = cox(df, "days", "ended", ["placement"])  # SIS and JH never occur
+    assert list(fit.summary.index) == ["placementHVB"]
+    assert_allclose(fit.summary.to_numpy(float), plain.summary.to_numpy(float), equal_nan=True)
+    adj = fit.adjusted_survival(df, "placement", times=[100.0])
+    assert list(adj.summary["group"]) == ["FH", "HVB"]

@@ -403,3 +403,31 @@ def test_fine_gray_is_importable_from_evaluation_survival():
 
     assert survival.fine_gray is fine_gray
     assert survival.FineGrayResult is FineGrayResult
+
+
+@pytest.mark.parametrize("change", [{"age": np.nan}, {"age": None}, {"placement": None}])
+def test_predict_rejects_missing_covariate_values(change):
+    fit = _fit("days", 1)
+    prof = {"x1": 0.3, "x2": True, "age": 12.0, "placement": "kin", **change}
+    with pytest.raises(ParameterError, match=f"{next(iter(change))!r}.*missing"):
+        fit.predict_cumulative_incidence(prof)
+    nullable = pd.DataFrame({k: [v] for k, v in prof.items()}).astype({"age": "Float64"})
+    with pytest.raises(ParameterError, match="missing"):
+        fit.predict_cumulative_incidence(nullable)
+
+
+def test_predict_follows_the_fit_coding_of_a_categorical_with_its_own_order():
+    d = days_frame(n=400, seed=3)
+    d["placement"] = pd.Categorical(d["placement"], categories=["kin", "institution", "family"])
+    fit = fine_gray(d, "time", "status", 1, ["x1", "placement"])
+    assert list(fit.summary.index) == ["x1", "placementinstitution", "placementfamily"]
+    t = [100.0, 300.0]
+    got = fit.predict_cumulative_incidence(
+        pd.DataFrame({"x1": [0.0, 0.0, 0.0], "placement": ["kin", "institution", "family"]}),
+        times=t)
+    b = fit.summary["estimate"]
+    base = fit.baseline_
+    lam = [base.loc[base["time"] <= s, "cumulative_hazard"].iloc[-1] for s in t]
+    for profile, lp in enumerate([0.0, b["placementinstitution"], b["placementfamily"]]):
+        want = 1 - np.exp(-np.exp(lp) * np.asarray(lam))
+        assert_allclose(got.loc[got["profile"] == profile, "estimate"], want, rtol=1e-12)

@@ -1309,3 +1309,16 @@ def test_reviews_and_child_heard_recover_the_synthetic_truth(synth_tables):
         ).set_index("age_group").loc["13-20"]
         assert r["denominator"] > 1000
         assert r["ci_lower"] <= truth <= r["ci_upper"], (success, r["value"])
+
+
+@pytest.mark.parametrize("func", [m.wilson_interval, m.poisson_rate_interval])
+@pytest.mark.parametrize("alpha", ["0.05", None, np.nan, True])
+def test_intervals_reject_non_numeric_alpha_with_a_parameter_error(func, alpha):
+    with pytest.raises(ParameterError, match="alpha"):
+        func([1], [2], alpha=alpha)
+
+
+def test_intervals_accept_numpy_alpha():
+    lo, hi = m.wilson_interval([3], [10], alpha=np.float32(0.1))
+    lo_ref, hi_ref = m.wilson_interval([3], [10], alpha=0.1)
+    assert_allclose([lo[0], hi[0]], [lo_ref[0], hi_ref[0]], rtol=1e-6)

@@ -486,3 +486,22 @@ def test_survival_module_reexports_state_occupation():
 
     assert survival.state_occupation is state_occupation
     assert survival.StateOccupationResult is StateOccupationResult
+
+
+def test_numeric_groups_are_ordered_by_value_not_as_text():
+    d = pd.DataFrame({"id": [1, 2, 2, 3, 4, 5, 6], "start": [0, 0, 2, 0, 0, 0, 0],
+                      "stop": [3, 2, 5, 4, 1, 2, 3],
+                      "state": ["HVB", "HVB", "end", 0, "end", "end", 0],
+                      "code": [10, 10, 10, 9, 9, 100, 100]})
+    fit = state_occupation(d, "id", "start", "stop", "state", initial_state="FH",
+                           group_col="code")
+    assert list(fit.summary["group"].unique()) == ["9", "10", "100"]
+    assert list(fit.p0_["group"]) == ["9", "10", "100"]
+    assert list(fit.at(2)["group"].unique()) == ["9", "10", "100"]
+
+
+def test_interval_times_as_timedeltas_are_refused_not_read_as_nanoseconds():
+    d = pd.DataFrame({"id": [1, 2], "start": pd.to_timedelta([0, 0], unit="D"),
+                      "stop": pd.to_timedelta([3, 2], unit="D"), "state": ["HVB", 0]})
+    with pytest.raises(ParameterError, match=r"'start' \(start_col\).*\.dt\.days"):
+        state_occupation(d, "id", "start", "stop", "state", initial_state="FH")

@@ -594,3 +594,199 @@ if __name__ == "__main__":  # one-off: regenerate the CSVs that the R scripts re
     episodes_survival_frame().to_csv(REFERENCE / "episodes_survival.csv", index=False)
     episodes_placement_frame().to_csv(REFERENCE / "episodes_placement.csv", index=False)
     rossi_frame().to_csv(REFERENCE / "rossi_survival.csv", index=False)
+
+
+def _numeric_groups() -> pd.DataFrame:
+    """Three groups coded 9, 10 and 100: as text they sort 10, 100, 9."""
+    rng = np.random.default_rng(5)
+    n = 90
+    return pd.DataFrame({"days": rng.integers(1, 60, n).astype(float),
+                         "status": rng.integers(0, 3, n),
+                         "code": np.repeat([100, 9, 10], n // 3)})
+
+
+def test_numeric_groups_are_ordered_by_value_not_as_text():
+    df = _numeric_groups()
+    df["ended"] = (df["status"] > 0).astype(int)
+    km = kaplan_meier(df, "days", "ended", group_col="code")
+    assert list(km.summary["group"].unique()) == ["9", "10", "100"]
+    assert list(km.median_.index) == ["9", "10", "100"]
+    assert list(km.quantiles()["group"].unique()) == ["9", "10", "100"]
+    assert list(km.rmst_difference(30)["reference"].unique()) == ["9"]
+    cif = cumulative_incidence(df, "days", "status", 1, group_col="code")
+    assert list(cif.summary["group"].unique()) == ["9", "10", "100"]
+    assert list(cif.at(20)["group"]) == ["9", "10", "100"]
+
+
+def test_categorical_groups_keep_their_category_order_and_drop_unused_levels():
+    df = _numeric_groups()
+    df["ended"] = (df["status"] > 0).astype(int)
+    df["age"] = pd.Categorical(df["code"].map({9: "13-17", 10: "6-12", 100: "0-5"}),
+                               categories=["0-5", "6-12", "13-17", "18+"])
+    km = kaplan_meier(df, "days", "ended", group_col="age")
+    assert list(km.summary["group"].unique()) == ["0-5", "6-12", "13-17"]
+    plain = kaplan_meier(df.assign(age=df["age"].astype(str)), "days", "ended", group_col="age")
+    for g in ("0-5", "6-12", "13-17"):  # the same curves, only their order differs
+        assert_allclose(km.summary.loc[km.summary["group"] == g, "estimate"],
+                        plain.summary.loc[plain.summary["group"] == g, "estimate"])
+    assert km.logrank_.statistic == pytest.approx(plain.logrank_.statistic, rel=1e-12)
+
+
+def test_nullable_pandas_dtypes_give_the_same_estimates():
+    df = _numeric_groups()
+    df["ended"] = df["status"] > 0
+    nullable = df.astype({"days": "Int64", "status": "Int64", "ended": "boolean",
+                          "code": "Int64"})
+    for fit in (lambda d: kaplan_meier(d, "days", "ended", group_col="code"),
+                lambda d: cumulative_incidence(d, "days", "status", 2, group_col="code")):
+        a, b = fit(df).summary, fit(nullable).summary
+        assert list(a["group"]) == list(b["group"])
+        assert_allclose(a.drop(columns="group").to_numpy(float),
+                        b.drop(columns="group").to_numpy(float))
+
+
+@pytest.mark.parametrize("alpha", ["0.05", None, np.nan, True])
+def test_non_numeric_alpha_raises_a_parameter_error(alpha):
+    df = pd.DataFrame({"t": [1.0, 2.0, 3.0], "e": [1, 0, 1]})
+    with pytest.raises(ParameterError, match="alpha must be a number strictly between 0 and 1"):
+        kaplan_meier(df, "t", "e", alpha=alpha)
+
+
+def test_numpy_alpha_is_accepted_and_stored_as_a_float():
+    df = _numeric_groups()
+    df["ended"] = (df["status"] > 0).astype(int)
+    got = kaplan_meier(df, "days", "ended", alpha=np.float32(0.1))
+    want = kaplan_meier(df, "days", "ended", alpha=0.1)
+    assert type(got.metadata["alpha"]) is float
+    assert_allclose(got.summary["ci_lower"], want.summary["ci_lower"], rtol=1e-6)
+    cif = cumulative_incidence(df, "days", "status", 1, alpha=np.float32(0.1))
+    assert type(cif.metadata["alpha"]) is float
+
+
+def test_logrank_drops_groups_without_expected_events_like_r_survdiff():
+    """R 4.2.2, survival 3.5-3 (run by hand; survdiff drops groups whose expected count is 0)::
+
+        d4 <- data.frame(t = c(1, 1, 5, 6, 7, 8), e = c(0, 0, 1, 1, 1, 0),
+                         g = c("a", "a", "b", "b", "c", "c"))
+        s <- survdiff(Surv(t, e) ~ g, d4); print(c(s$chisq, s$pvalue), digits = 15)
+        # 2.8823529411764697 0.0895550744136428  (on 1 degree of freedom)
+        d3 <- data.frame(t = c(1, 2, 5, 6), e = c(0, 0, 1, 1), g = c("a", "a", "b", "b"))
+        survdiff(Surv(t, e) ~ g, d3)   # Chisq = 0 on 0 degrees of freedom, p = 1
+    """
+    d4 = pd.DataFrame({"t": [1.0, 1, 5, 6, 7, 8], "e": [0, 0, 1, 1, 1, 0],
+                       "g": ["a", "a", "b", "b", "c", "c"]})
+    test = kaplan_meier(d4, "t", "e", group_col="g").logrank_
+    assert test.df == 1
+    assert_allclose([test.statistic, test.p_value], [2.8823529411764697, 0.0895550744136428],
+                    rtol=1e-10)
+    d3 = pd.DataFrame({"t": [1.0, 2, 5, 6], "e": [0, 0, 1, 1], "g": ["a", "a", "b", "b"]})
+    test = kaplan_meier(d3, "t", "e", group_col="g").logrank_
+    assert (test.statistic, test.df, test.p_value) == (0.0, 0, 1.0)
+
+
+def test_logrank_without_events_or_with_zero_variance_is_nan():
+    no_events = pd.DataFrame({"t": [1.0, 2, 3, 4], "e": [0, 0, 0, 0], "g": ["a", "a", "b", "b"]})
+    test = kaplan_meier(no_events, "t", "e", group_col="g").logrank_
+    assert test.statistic == 0.0 and np.isnan(test.p_value)
+    all_fail = pd.DataFrame({"t": [1.0, 1.0], "e": [1, 1], "g": ["a", "b"]})  # n = d: V = 0
+    test = kaplan_meier(all_fail, "t", "e", group_col="g").logrank_
+    assert np.isnan(test.statistic) and np.isnan(test.p_value) and test.df == 1
+
+
+@pytest.mark.parametrize("p", ["half", None, np.nan, 1.5])
+def test_quantile_rejects_non_probabilities(p):
+    fit = kaplan_meier(pd.DataFrame({"t": [1.0, 2.0, 3.0], "e": [1, 0, 1]}), "t", "e")
+    with pytest.raises(ParameterError, match="p must lie in"):
+        fit.quantile(p)
+
+
+def _all_results() -> dict[str, object]:
+    """One fit of each result type of the survival modules, on small synthetic data."""
+    from evaluation.coxph import cox
+    from evaluation.finegray import fine_gray
+    from evaluation.multistate import state_occupation
+
+    df = _numeric_groups()
+    df["ended"] = (df["status"] > 0).astype(int)
+    df["age"] = np.random.default_rng(6).uniform(0, 17, len(df))
+    fit = cox(df, "days", "ended", ["age", "code"])
+    ms = pd.DataFrame({"id": [1, 2, 2, 3, 4], "start": [0, 0, 2, 0, 0],
+                       "stop": [3, 2, 5, 4, 1], "state": ["HVB", "HVB", "end", 0, "end"]})
+    return {
+        "KaplanMeierResult": kaplan_meier(df, "days", "ended", group_col="code"),
+        "CumulativeIncidenceResult": cumulative_incidence(df, "days", "status", 1,
+                                                          group_col="code"),
+        "CoxResult": fit,
+        "PHTestResult": fit.ph_test(),
+        "AdjustedSurvivalResult": fit.adjusted_survival(df, "code"),
+        "FineGrayResult": fine_gray(df, "days", "status", 1, ["age"]),
+        "StateOccupationResult": state_occupation(ms, "id", "start", "stop", "state",
+                                                  initial_state="FH"),
+    }
+
+
+CURVE_COLS = ["time", "estimate", "ci_lower", "ci_upper"]
+TERM_COLS = ["estimate", "se", "ci_lower", "ci_upper", "p_value", "exp_estimate"]
+
+
+def test_every_result_has_the_shared_shape():
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    results = _all_results()
+    assert {type(r).__name__: name for name, r in results.items()} == {
+        name: name for name in results}
+    for name, res in results.items():
+        s = res.summary
+        text = [c for c in s.columns if not pd.api.types.is_numeric_dtype(s[c])]
+        assert set(text) <= {"group", "state"}, name
+        if name in ("CoxResult", "FineGrayResult"):
+            assert set(TERM_COLS) <= set(s.columns), name
+        elif name != "PHTestResult":
+            assert set(CURVE_COLS) <= set(s.columns), name
+        assert {"method", "alpha", "n", "versions"} <= set(res.metadata), name
+        assert res.metadata["alpha"] == 0.05 and res.metadata["n"] > 0, name
+        assert "<table" in res.to_html(), name
+        assert isinstance(res.plot(ax=None), Axes), name
+        plt.close("all")
+
+
+@pytest.mark.parametrize("times", ["a year", [365, None], [np.nan], []])
+def test_at_rejects_times_that_are_not_numbers(times):
+    from evaluation.multistate import state_occupation
+
+    df = _numeric_groups()
+    cif = cumulative_incidence(df, "days", "status", 1)
+    ms = pd.DataFrame({"id": [1, 2], "start": [0, 0], "stop": [3, 2], "state": ["HVB", 0]})
+    occupation = state_occupation(ms, "id", "start", "stop", "state", initial_state="FH")
+    for res in (cif, occupation):
+        with pytest.raises(ParameterError, match="times must"):
+            res.at(times)
+
+
+@pytest.mark.parametrize("kind", ["timedelta", "datetime"])
+def test_durations_as_timedeltas_or_dates_are_refused_not_read_as_nanoseconds(kind):
+    days = pd.to_timedelta([10, 20, 30], unit="D")
+    df = pd.DataFrame({"d": days if kind == "timedelta" else pd.Timestamp("2020-01-01") + days,
+                       "e": [1, 1, 0], "c": [1, 2, 0]})
+    with pytest.raises(ParameterError, match=r"'d' \(duration_col\).*\.dt\.days"):
+        kaplan_meier(df, "d", "e")
+    with pytest.raises(ParameterError, match=r"'d' \(duration_col\).*\.dt\.days"):
+        cumulative_incidence(df, "d", "c", 1)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, np.inf])
+def test_cumulative_incidence_refuses_cause_codes_that_are_not_non_negative_integers(bad):
+    # a -1 meant as "censored" must not silently become a competing cause
+    df = pd.DataFrame({"t": [1.0, 2.0, 3.0, 4.0], "c": [1, bad, 0, 2]})
+    with pytest.raises(ParameterError, match=r"'c' \(event_col\).*non-negative integer.*row 1"):
+        cumulative_incidence(df, "t", "c", 1)
+
+
+def test_regression_tables_in_html_keep_their_term_names():
+    results = _all_results()
+    for name, term in (("CoxResult", "age"), ("FineGrayResult", "age"),
+                       ("PHTestResult", "GLOBAL")):
+        html = results[name].to_html()
+        assert f">{term}<" in html, name
+    assert ">0<" not in results["KaplanMeierResult"].to_html()  # no row numbers on curves

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .errors import ConvergenceError, ParameterError
-from .results import Result, package_versions
+from .results import (
+    Result,
+    check_alpha,
+    forest_plot,
+    package_versions,
+    refuse_missing,
+    step_curves_plot,
+)
 
 __all__ = ["AdjustedSurvivalResult", "CoxResult", "PHTestResult", "cox"]
 
@@ -44,6 +51,7 @@ class PHTestResult(Result):
     """
 
     residuals_: pd.DataFrame | None = field(default=None, repr=False)
+    html_index: ClassVar[bool] = True
 
     def plot(self, ax=None, term: str | None = None):
         """Scaled Schoenfeld residuals of ``term`` (default: the first) against transformed
@@ -75,22 +83,13 @@ class PHTestResult(Result):
 @dataclass
 class AdjustedSurvivalResult(Result):
     """Survival curves standardised over the rows of a data set, one per level of a
-    covariate; ``summary`` has the columns ``group`` (the level), ``time``, ``estimate``."""
+    covariate; ``summary`` has the columns ``group`` (the level), ``time``, ``estimate``,
+    ``ci_lower`` and ``ci_upper`` (NaN: not computed)."""
 
     def plot(self, ax=None):
         """Step plot of the adjusted survival curves, one per group; returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.subplots()[1]
-        for g, sub in self.summary.groupby("group", sort=False):
-            t = np.concatenate([[0.0], sub["time"].to_numpy()])
-            s = np.concatenate([[1.0], sub["estimate"].to_numpy()])
-            ax.step(t, s, where="post", label=str(g))
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("time")
-        ax.set_ylabel("adjusted survival")
-        ax.legend(title=self.metadata["variable"])
-        return ax
+        return step_curves_plot(self.summary, ax=ax, start=1.0, ylabel="adjusted survival",
+                                ci=False, legend_title=self.metadata["variable"])
 
 
 @dataclass
@@ -113,23 +112,11 @@ class CoxResult(Result):
     var_naive_: np.ndarray | None = None
     score_residuals_: np.ndarray | None = None
     model_: dict[str, Any] | None = field(default=None, repr=False)
+    html_index: ClassVar[bool] = True
 
     def plot(self, ax=None):
         """Forest plot of hazard ratios with confidence intervals (log axis); returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.subplots()[1]
-        s = self.summary
-        y = np.arange(len(s))[::-1]
-        hr = s["exp_estimate"].to_numpy()
-        lo, hi = np.exp(s["ci_lower"].to_numpy()), np.exp(s["ci_upper"].to_numpy())
-        ax.errorbar(hr, y, xerr=[hr - lo, hi - hr], fmt="o", capsize=3)
-        ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-        ax.set_xscale("log")
-        ax.set_yticks(y)
-        ax.set_yticklabels([str(i) for i in s.index])
-        ax.set_xlabel("hazard ratio")
-        return ax
+        return forest_plot(self.summary, ax=ax, xlabel="hazard ratio")
 
     def ph_test(self, transform: str = "km") -> PHTestResult:
         """Test proportional hazards with the scaled Schoenfeld residuals, as R's
@@ -209,8 +196,9 @@ class CoxResult(Result):
         Returns
         -------
         AdjustedSurvivalResult
-            ``summary`` with columns ``group`` (the level), ``time`` and ``estimate``.
-            Confidence intervals are not computed.
+            ``summary`` with columns ``group`` (the level), ``time``, ``estimate`` and
+            ``ci_lower``, ``ci_upper``: confidence limits are not computed, so these are NaN
+            (they keep the columns of every curve result).
 
         Raises
         ------
@@ -303,7 +291,8 @@ class CoxResult(Result):
             for i in range(0, len(risk), step):
                 est += np.exp(-risk[i:i + step, None]
                               * cumhaz[row_stratum[i:i + step]]).sum(axis=0)
-            tables.append(pd.DataFrame({"group": lev, "time": grid, "estimate": est / len(risk)}))
+            tables.append(pd.DataFrame({"group": lev, "time": grid, "estimate": est / len(risk),
+                                        "ci_lower": np.nan, "ci_upper": np.nan}))
         return AdjustedSurvivalResult(
             summary=pd.concat(tables, ignore_index=True),
             metadata={"method": "direct standardisation of Cox model survival curves "
@@ -319,9 +308,11 @@ class CoxResult(Result):
 
 
 def _levels(s: pd.Series) -> list[Any]:
-    """Levels of a categorical covariate in R's factor order (categories, else sorted)."""
+    """Levels of a categorical covariate in R's factor order (categories, else sorted);
+    categories that do not occur are dropped (as R ``droplevels``), so the reference is the
+    first level present."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return list(s.cat.categories)
+        return list(s.cat.remove_unused_categories().cat.categories)
     return list(pd.Categorical(s).categories)
 
 
@@ -365,11 +356,7 @@ def _cox_design(data: Any, duration_col: str, event_col: str, covariates: Sequen
                                      f"available columns: {', '.join(map(str, data.columns))}.")
     for arg, cols in named.items():
         for col in cols:
-            missing = data[col].isna().to_numpy()
-            if missing.any():
-                raise ParameterError(
-                    f"column {col!r} ({arg}) has {int(missing.sum())} missing value(s), first "
-                    f"at row {int(np.flatnonzero(missing)[0])}; drop or impute those rows first.")
+            refuse_missing(data[col], col, arg)
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
 
@@ -443,7 +430,7 @@ def _cox_design(data: Any, duration_col: str, event_col: str, covariates: Sequen
         raise ParameterError(f"covariate(s) {[names[j] for j in np.flatnonzero(const)]} are "
                              "constant in data; drop them (they are not identifiable).")
     stratum = (np.zeros(len(stop), dtype=np.int64) if not strata_cols
-               else data.groupby(strata_cols, sort=True).ngroup().to_numpy().astype(np.int64))
+               else data.groupby(strata_cols, sort=True, observed=True).ngroup().to_numpy().astype(np.int64))
     cluster = None if cluster_col is None else pd.factorize(data[cluster_col])[0]
     return {"stop": stop, "entry": entry, "event": event.astype(bool), "x": x, "names": names,
             "stratum": stratum, "cluster": cluster, "weights": weights, "coding": coding,
@@ -568,13 +555,20 @@ def _efron_pass(rs: _EfronRiskSets, x: np.ndarray, beta: np.ndarray,
     return loglik, score, info, resid
 
 
-def _cox_newton(rs: _EfronRiskSets, x: np.ndarray,
-                wt: np.ndarray | None = None) -> tuple[np.ndarray, float, float, int]:
-    """Newton–Raphson with step halving, as R coxph; returns beta, loglik, null loglik, iters."""
-    beta = np.zeros(x.shape[1])
-    loglik, score, info = _efron_pass(rs, x, beta, wt)
+def _newton_raphson(evaluate: Any, p: int, model: str, likelihood: str,
+                    infinite_because: str, max_iter: int = _COX_MAX_ITER,
+                    tol: float = _COX_TOL) -> tuple[np.ndarray, float, float, int]:
+    """Maximise a log (partial) likelihood by Newton–Raphson with step halving, as R coxph.
+
+    ``evaluate(beta)`` returns (loglik, score, information). Starts at 0 and stops when the
+    largest change is below ``tol`` x (1 + max |beta|), or below 1e-9 with the log
+    likelihood changing by at most ``tol`` relatively. Returns beta, loglik, the loglik at
+    0 and the number of iterations; raises ConvergenceError naming ``model``.
+    """
+    beta = np.zeros(p)
+    loglik, score, info = evaluate(beta)
     loglik0 = loglik
-    for it in range(1, _COX_MAX_ITER + 1):
+    for it in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError as exc:
@@ -582,27 +576,33 @@ def _cox_newton(rs: _EfronRiskSets, x: np.ndarray,
                                    "collinear; drop one of the linearly dependent "
                                    "columns.") from exc
         new = beta + step
-        new_loglik, new_score, new_info = _efron_pass(rs, x, new, wt)
+        new_loglik, new_score, new_info = evaluate(new)
         halvings = 0
         while not np.isfinite(new_loglik) or new_loglik < loglik - 1e-10 * abs(loglik):
             halvings += 1
             if halvings > 30:
                 raise ConvergenceError(
-                    "Newton–Raphson could not increase the partial likelihood; an estimate "
-                    "may be infinite (a covariate level with no events, or one that perfectly "
-                    "predicts the order of events), or a covariate has extreme outliers.")
+                    f"Newton–Raphson could not increase the {likelihood}; an estimate may be "
+                    f"infinite ({infinite_because}), or a covariate has extreme outliers.")
             new = (beta + new) / 2
-            new_loglik, new_score, new_info = _efron_pass(rs, x, new, wt)
-        done = np.max(np.abs(new - beta)) < _COX_TOL * (1 + np.max(np.abs(new))) or \
-            abs(new_loglik - loglik) <= _COX_TOL * abs(new_loglik) and \
-            np.max(np.abs(new - beta)) < 1e-9
+            new_loglik, new_score, new_info = evaluate(new)
+        change = np.max(np.abs(new - beta))
+        done = change < tol * (1 + np.max(np.abs(new))) or \
+            (change < 1e-9 and abs(new_loglik - loglik) <= tol * abs(new_loglik))
         beta, loglik, score, info = new, new_loglik, new_score, new_info
         if done:
             return beta, loglik, loglik0, it
     raise ConvergenceError(
-        f"Cox model did not converge in {_COX_MAX_ITER} Newton–Raphson iterations (last change "
-        f"{np.max(np.abs(step)):.3g}); an estimate may be infinite (a covariate level with no "
-        "events, or one that perfectly predicts the order of events).")
+        f"{model} did not converge in {max_iter} Newton–Raphson iterations (last change "
+        f"{np.max(np.abs(step)):.3g}); an estimate may be infinite ({infinite_because}).")
+
+
+def _cox_newton(rs: _EfronRiskSets, x: np.ndarray,
+                wt: np.ndarray | None = None) -> tuple[np.ndarray, float, float, int]:
+    """Newton–Raphson with step halving, as R coxph; returns beta, loglik, null loglik, iters."""
+    return _newton_raphson(lambda b: _efron_pass(rs, x, b, wt), x.shape[1], "Cox model",
+                           "partial likelihood", "a covariate level with no events, or one "
+                           "that perfectly predicts the order of events")
 
 
 def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str],
@@ -623,8 +623,9 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
         of several, pass e.g. ``(status == 2).astype(int)`` as a column.
     covariates : list of str
         Covariate columns. Numeric and boolean columns enter as they are; object, string and
-        categorical columns are dummy coded against their first level (sorted, as R's
-        factor coding), named column + level (e.g. ``placementkin``).
+        categorical columns are dummy coded against their first level (sorted, or the
+        category order; categories that do not occur are dropped), as R's factor coding,
+        named column + level (e.g. ``placementkin``).
     entry_col : str, optional
         Time at which the row enters the risk set (delayed entry / counting process): the row
         is at risk at times t with entry < t <= duration. Must be < duration.
@@ -709,8 +710,7 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
     >>> list(fit.summary.columns[:3])
     ['estimate', 'se', 'se_naive']
     """
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}.")
+    alpha = check_alpha(alpha)
     if ties not in ("efron", "breslow"):
         raise ParameterError(f"ties must be 'efron' or 'breslow', got {ties!r}.")
     d = _cox_design(data, duration_col, event_col, covariates, entry_col, strata, cluster_col,

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .coxph import _cox_design
+from .coxph import _cox_design, _newton_raphson
 from .errors import ConvergenceError, ParameterError
-from .results import Result, package_versions
+from .results import Result, check_alpha, forest_plot, package_versions, refuse_missing
 
 __all__ = ["FineGrayResult", "fine_gray"]
 
@@ -47,24 +47,12 @@ class FineGrayResult(Result):
     var_naive_: np.ndarray | None = None
     baseline_: pd.DataFrame | None = None
     _coding: list[tuple[str, list[str] | None]] = field(default_factory=list, repr=False)
+    html_index: ClassVar[bool] = True
 
     def plot(self, ax=None):
         """Forest plot of subdistribution hazard ratios with confidence intervals (log axis);
         returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.subplots()[1]
-        s = self.summary
-        y = np.arange(len(s))[::-1]
-        hr = s["exp_estimate"].to_numpy()
-        lo, hi = np.exp(s["ci_lower"].to_numpy()), np.exp(s["ci_upper"].to_numpy())
-        ax.errorbar(hr, y, xerr=[hr - lo, hi - hr], fmt="o", capsize=3)
-        ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-        ax.set_xscale("log")
-        ax.set_yticks(y)
-        ax.set_yticklabels([str(i) for i in s.index])
-        ax.set_xlabel("subdistribution hazard ratio")
-        return ax
+        return forest_plot(self.summary, ax=ax, xlabel="subdistribution hazard ratio")
 
     def predict_cumulative_incidence(self, covariates: pd.DataFrame | Mapping[str, Any],
                                      times: Sequence[float] | None = None) -> pd.DataFrame:
@@ -90,8 +78,21 @@ class FineGrayResult(Result):
         Raises
         ------
         ParameterError
-            If a covariate column is missing, not numeric where the fit had a numeric column,
-            or holds a level not seen in the fit.
+            If a covariate column is missing or has missing values, is not numeric where the
+            fit had a numeric column, or holds a level not seen in the fit.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(4)
+        >>> df = pd.DataFrame({"days": rng.integers(1, 400, 300), "cause": rng.integers(0, 3, 300),
+        ...                    "age": rng.uniform(0, 17, 300)})
+        >>> fit = fine_gray(df, "days", "cause", 1, ["age"])
+        >>> cif = fit.predict_cumulative_incidence(pd.DataFrame({"age": [5.0, 15.0]}),
+        ...                                        times=[100, 365])
+        >>> cif[["profile", "time"]].values.tolist()
+        [[0.0, 100.0], [0.0, 365.0], [1.0, 100.0], [1.0, 365.0]]
+        >>> bool((cif["estimate"].between(0, 1)).all())
+        True
         """
         if isinstance(covariates, Mapping):
             covariates = pd.DataFrame({k: [v] for k, v in covariates.items()})
@@ -103,6 +104,11 @@ class FineGrayResult(Result):
             if col not in covariates.columns:
                 raise ParameterError(f"covariates lacks column {col!r}, a covariate of the fit.")
             s = covariates[col]
+            missing = s.isna().to_numpy()
+            if missing.any():
+                raise ParameterError(f"covariates column {col!r} has a missing value in "
+                                     f"profile {int(np.flatnonzero(missing)[0])}; give a value "
+                                     "for every covariate of every profile.")
             if levels is None:
                 if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
                     raise ParameterError(f"column {col!r} must be numeric, as in the fit; got "
@@ -246,38 +252,9 @@ def _fg_influence(rs: _FineGrayRiskSets, x: np.ndarray, r: np.ndarray, s0: np.nd
 
 def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray) -> tuple[np.ndarray, float, float, int]:
     """Newton–Raphson with step halving; returns beta, loglik, null loglik, iterations."""
-    beta = np.zeros(x.shape[1])
-    loglik, score, info = _fg_pass(rs, x, beta)[:3]
-    loglik0 = loglik
-    for it in range(1, _FG_MAX_ITER + 1):
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError as exc:
-            raise ConvergenceError("the information matrix is singular: covariates are "
-                                   "collinear; drop one of the linearly dependent "
-                                   "columns.") from exc
-        new = beta + step
-        new_loglik, new_score, new_info = _fg_pass(rs, x, new)[:3]
-        halvings = 0
-        while not np.isfinite(new_loglik) or new_loglik < loglik - 1e-10 * abs(loglik):
-            halvings += 1
-            if halvings > 30:
-                raise ConvergenceError(
-                    "Newton–Raphson could not increase the pseudo-likelihood; an estimate may "
-                    "be infinite (a covariate level with no events of interest) or a covariate "
-                    "has extreme outliers.")
-            new = (beta + new) / 2
-            new_loglik, new_score, new_info = _fg_pass(rs, x, new)[:3]
-        change = np.max(np.abs(new - beta))
-        done = change < _FG_TOL * (1 + np.max(np.abs(new))) or \
-            (change < 1e-9 and abs(new_loglik - loglik) <= _FG_TOL * abs(new_loglik))
-        beta, loglik, score, info = new, new_loglik, new_score, new_info
-        if done:
-            return beta, loglik, loglik0, it
-    raise ConvergenceError(
-        f"Fine–Gray model did not converge in {_FG_MAX_ITER} Newton–Raphson iterations (last "
-        f"change {np.max(np.abs(step)):.3g}); an estimate may be infinite (a covariate level "
-        "with no events of interest).")
+    return _newton_raphson(lambda b: _fg_pass(rs, x, b)[:3], x.shape[1], "Fine–Gray model",
+                           "pseudo-likelihood", "a covariate level with no events of interest",
+                           max_iter=_FG_MAX_ITER, tol=_FG_TOL)
 
 
 def _event_codes(data: Any, event_col: str, event_of_interest: Any) -> tuple[np.ndarray, float]:
@@ -289,11 +266,7 @@ def _event_codes(data: Any, event_col: str, event_of_interest: Any) -> tuple[np.
         raise ParameterError(f"event_col names {event_col!r}, which is not a column of data; "
                              f"available columns: {', '.join(map(str, data.columns))}.")
     s = data[event_col]
-    missing = s.isna().to_numpy()
-    if missing.any():
-        raise ParameterError(
-            f"column {event_col!r} (event_col) has {int(missing.sum())} missing value(s), first "
-            f"at row {int(np.flatnonzero(missing)[0])}; drop or impute those rows first.")
+    refuse_missing(s, event_col, "event_col")
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
         raise ParameterError(f"column {event_col!r} (event_col) must hold numeric cause codes "
                              f"(0 censored, 1, 2, ... causes), got dtype {s.dtype}.")
@@ -421,8 +394,7 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     >>> list(cif.columns)
     ['profile', 'time', 'estimate']
     """
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}.")
+    alpha = check_alpha(alpha)
     codes, cause = _event_codes(data, event_col, event_of_interest)
     frame = data.copy(deep=False)
     frame[event_col] = (codes == cause).astype(float)
@@ -463,15 +435,9 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     # baseline at covariates 0 (uncentred): S0 with raw x is S0 * exp(center' beta)
     jumps = rs.d / (s0 * np.exp(center @ beta))
     baseline = pd.DataFrame({"time": rs.utime[rs.fail_idx], "cumulative_hazard": np.cumsum(jumps)})
-    covs = [covariates] if isinstance(covariates, str) else list(covariates)
-    coding = []
-    for col in covs:
-        s = data[col]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-            coding.append((col, None))
-        else:
-            levels = pd.get_dummies(s, prefix="", prefix_sep="").columns.astype(str).tolist()
-            coding.append((col, levels))
+    # levels as text, for predict_cumulative_incidence (the coding of the design matrix)
+    coding = [(col, None if levels is None else [str(v) for v in levels])
+              for col, levels in d["coding"].items()]
     return FineGrayResult(
         summary=summary,
         metadata={"method": "Fine-Gray subdistribution hazards (cmprsk::crr, Breslow ties)",

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.errors import ParameterError
+from evaluation.results import check_alpha
 
 __all__ = [
     "MEASURES",
@@ -81,10 +82,7 @@ _YEAR = pd.DateOffset(months=12)
 
 # --------------------------------------------------------------------------- intervals
 def _check_alpha(alpha: float) -> None:
-    if not 0 < alpha < 1:
-        raise ParameterError(
-            f"alpha must lie strictly between 0 and 1, got {alpha!r}; use e.g. 0.05."
-        )
+    check_alpha(alpha)
 
 
 def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

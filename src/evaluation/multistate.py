@@ -21,7 +21,18 @@ from scipy import stats
 
 from .dictionary import check_language
 from .errors import ParameterError
-from .results import Result, package_versions
+from .results import (
+    Result,
+    check_alpha,
+    check_times,
+    curves_by_group,
+    group_labels,
+    package_versions,
+    refuse_date_times,
+    refuse_missing,
+    step_values,
+    with_group,
+)
 
 __all__ = [
     "JOURNEY_LABELS",
@@ -77,9 +88,7 @@ class StateOccupationResult(Result):
     transitions_: pd.DataFrame | None = None
 
     def _by_group(self) -> list[tuple[Any, pd.DataFrame]]:
-        if "group" not in self.summary:
-            return [(None, self.summary)]
-        return list(self.summary.groupby("group", sort=True))
+        return curves_by_group(self.summary)
 
     def _p0(self, group: Any) -> np.ndarray:
         p0 = self.p0_
@@ -94,21 +103,29 @@ class StateOccupationResult(Result):
         time it is the starting distribution ``p0_`` (SE 0, as R); NaN beyond a group's last
         follow-up time. Returns the columns ``group`` (if grouped), ``state``, ``time``
         (the requested time), ``estimate``, ``se``, ``ci_lower``, ``ci_upper``.
+
+        Raises
+        ------
+        ParameterError
+            If ``times`` is empty, not numeric or has missing values.
+
+        Examples
+        --------
+        >>> d = pd.DataFrame({"id": [1, 2], "start": [0, 0], "stop": [3, 2],
+        ...                   "state": ["HVB", 0]})
+        >>> fit = state_occupation(d, "id", "start", "stop", "state", initial_state="FH")
+        >>> fit.at([1, 3])[["state", "time", "estimate"]].values.tolist()
+        [['FH', 1.0, 1.0], ['FH', 3.0, 0.0], ['HVB', 1.0, 0.0], ['HVB', 3.0, 1.0]]
         """
-        horizons = np.atleast_1d(np.asarray(times, dtype=float))
-        if np.isnan(horizons).any():
-            raise ParameterError("times must not contain missing values.")
+        horizons = check_times(times)
         cols = ["estimate", "se", "ci_lower", "ci_upper"]
         out = []
         for g, tab in self._by_group():
             p0 = self._p0(g)
             for k, state in enumerate(self.states_):
                 sub = tab[tab["state"] == state]
-                t = sub["time"].to_numpy()
-                idx = np.searchsorted(t, horizons, side="right") - 1
-                values = sub[cols].to_numpy(float)[np.maximum(idx, 0)].copy()
-                values[idx < 0] = [p0[k], 0.0, p0[k], p0[k]]
-                values[horizons > t[-1]] = np.nan
+                values = step_values(sub["time"].to_numpy(), sub[cols].to_numpy(float),
+                                     horizons, [p0[k], 0.0, p0[k], p0[k]])
                 frame = pd.DataFrame(values, columns=cols)
                 frame.insert(0, "time", horizons)
                 frame.insert(0, "state", state)
@@ -177,10 +194,7 @@ class StateOccupationResult(Result):
         return ax
 
 
-def _with_group(table: pd.DataFrame, group: Any) -> pd.DataFrame:
-    if group is not None:
-        table.insert(0, "group", group)
-    return table
+_with_group = with_group
 
 
 # --------------------------------------------------------------------------- validation
@@ -204,8 +218,7 @@ def _labels(values: pd.Series) -> np.ndarray:
 def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}.")
+    check_alpha(alpha)
     for arg, col in cols.items():
         if col is not None and col not in data.columns:
             raise ParameterError(f"{arg}={col!r} is not a column of data; available columns: "
@@ -216,13 +229,11 @@ def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.Dat
         col = cols.get(arg)
         if col is None:
             continue
-        missing = data[col].isna().to_numpy()
-        if missing.any():
-            raise ParameterError(f"column {col!r} ({arg}) has {int(missing.sum())} missing "
-                                 f"value(s), first at row {int(np.flatnonzero(missing)[0])}.")
+        refuse_missing(data[col], col, arg)
     out = pd.DataFrame(index=data.index)
     for arg in ("start_col", "stop_col"):
         col = cols[arg]
+        refuse_date_times(data[col], col, arg)
         try:
             out[arg[:-4]] = pd.to_numeric(data[col]).to_numpy(dtype=float)
         except (TypeError, ValueError) as exc:
@@ -418,7 +429,9 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
         state), or, if it is not a column of ``data``, one state label for every id's start.
         Default: ``"(s0)"``, R's unnamed initial state.
     group_col : str, optional
-        One set of curves per group (groups sorted), each with its own starting distribution.
+        One set of curves per group, each with its own starting distribution. Groups are
+        labelled as text and ordered naturally: the category order of a categorical column,
+        else by value (9 before 10).
     alpha : float, default 0.05
         Confidence intervals have level 1 - alpha.
     states : sequence of str, optional
@@ -482,6 +495,7 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
     if istate_is_col:
         cols["initial_state"] = initial_state
     frame = _check_frame(data, cols, alpha)
+    alpha = float(alpha)
     censored = _is_censored(data[state_col])
     frame["to"] = np.where(censored, "", _labels(data[state_col]))
     if istate_is_col:
@@ -489,8 +503,13 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
     else:
         label = DEFAULT_INITIAL if initial_state is None else str(initial_state)
         frame["given"] = label
-    frame["group"] = (data[group_col].astype(str).to_numpy() if group_col is not None
-                      else "")
+    groups = [""]
+    if group_col is not None:
+        labels = group_labels(data[group_col])
+        frame["group"] = np.asarray(labels, dtype=object)
+        groups = list(labels.categories)
+    else:
+        frame["group"] = ""
     frame = frame.sort_values(["id", "stop", "start"], kind="mergesort").reset_index(drop=True)
     new_id = np.ones(len(frame), dtype=bool)
     new_id[1:] = frame["id"].to_numpy()[1:] != frame["id"].to_numpy()[:-1]
@@ -520,7 +539,6 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
 
     tables, p0_rows = [], []
     nstate = len(state_list)
-    groups = sorted(frame["group"].unique()) if group_col is not None else [""]
     for g in groups:
         sub = frame[frame["group"] == g]
         entry = sub["start"].to_numpy()

@@ -20,7 +20,7 @@ cmprsk packages (``tests/reference/survival_reference.R`` and
 
 from __future__ import annotations
 
-import functools
+import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +31,19 @@ import pandas as pd
 from scipy import stats
 
 from .errors import ParameterError
-from .results import Result, package_versions
+from .results import (
+    Result,
+    check_alpha,
+    check_times,
+    curves_by_group,
+    group_labels,
+    package_versions,
+    refuse_date_times,
+    refuse_missing,
+    step_curves_plot,
+    step_values,
+    with_group,
+)
 
 __all__ = [
     "CumulativeIncidenceResult",
@@ -45,24 +57,17 @@ __all__ = [
 _QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))  # R: sqrt(.Machine$double.eps)
 
 
-@functools.lru_cache(maxsize=1)
-def _cached_versions() -> tuple[tuple[str, str], ...]:
-    return tuple(package_versions("numpy", "pandas", "scipy").items())
-
-
 def _versions() -> dict[str, str]:
-    """Package versions for ``metadata`` (looked up once per process: it is slow)."""
-    return dict(_cached_versions())
+    """Package versions for ``metadata``."""
+    return package_versions("numpy", "pandas", "scipy")
 
 
 # --------------------------------------------------------------------------- validation
-def _check_inputs(data: Any, duration_col: str, event_col: str, group_col: str | None,
-                  alpha: float) -> pd.DataFrame:
+def _check_inputs(data: Any, duration_col: str, event_col: str,
+                  group_col: str | None) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
                              "read the file with evaluation.io first.")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}.")
     cols = {"duration_col": duration_col, "event_col": event_col}
     if group_col is not None:
         cols["group_col"] = group_col
@@ -72,11 +77,8 @@ def _check_inputs(data: Any, duration_col: str, event_col: str, group_col: str |
                                  f"{', '.join(map(str, data.columns))}.")
     frame = data[list(cols.values())]
     for arg, col in cols.items():
-        missing = frame[col].isna().to_numpy()
-        if missing.any():
-            raise ParameterError(f"column {col!r} ({arg}) has {int(missing.sum())} missing "
-                                 f"value(s), first at row {int(np.flatnonzero(missing)[0])}; "
-                                 "drop or impute those rows first.")
+        refuse_missing(frame[col], col, arg)
+    refuse_date_times(frame[duration_col], duration_col, "duration_col")
     try:
         time = pd.to_numeric(frame[duration_col]).to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
@@ -95,22 +97,20 @@ def _check_inputs(data: Any, duration_col: str, event_col: str, group_col: str |
                              "event codes.") from exc
     out = pd.DataFrame({"time": time, "event": event})
     if group_col is not None:
-        out["group"] = frame[group_col].astype(str).to_numpy()
+        out["group"] = group_labels(frame[group_col])
     if len(out) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
     return out
 
 
 def _groups(frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
+    """Rows of each group, in the groups' natural order (see ``results.group_labels``)."""
     if "group" not in frame:
         return [(None, frame)]
-    return [(g, frame[frame["group"] == g]) for g in sorted(frame["group"].unique())]
+    return [(g, frame[frame["group"] == g]) for g in frame["group"].cat.categories]
 
 
-def _with_group(table: pd.DataFrame, group: Any) -> pd.DataFrame:
-    if group is not None:
-        table.insert(0, "group", group)
-    return table
+_with_group = with_group
 
 
 # --------------------------------------------------------------------------- Kaplan–Meier
@@ -199,7 +199,14 @@ def _rmst_one(time: np.ndarray, surv: np.ndarray, n: np.ndarray, d: np.ndarray,
 
 @dataclass(frozen=True)
 class LogRankResult:
-    """Log-rank test of equal survival between groups (R ``survdiff``, rho = 0)."""
+    """Log-rank test of equal survival between groups (R ``survdiff``, rho = 0).
+
+    As ``survdiff``, groups with no expected event (all censored or gone before the first
+    event) are left out and ``df`` is the number of remaining groups - 1. With fewer than two
+    remaining groups ``statistic`` is 0 and ``df`` 0 (``p_value`` 1, or NaN without any
+    event); if the variance matrix is singular (e.g. everyone at risk has the event),
+    ``statistic`` and ``p_value`` are NaN.
+    """
 
     statistic: float
     df: int
@@ -234,9 +241,17 @@ class KaplanMeierResult(Result):
 
         The smallest time with S(t) <= 1 - p; where S(t) equals 1 - p (within
         sqrt(machine epsilon)) over a flat stretch, the midpoint of that stretch (its start
-        and the next drop, or the last follow-up time). NaN if never reached.
+        and the next drop, or the last follow-up time). NaN if never reached. A float
+        without groups, else a Series indexed by group.
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"days": [30, 60, 90, 120], "ended": [1, 1, 1, 1]})
+        >>> fit = kaplan_meier(df, "days", "ended")
+        >>> fit.quantile(0.5)  # S = 0.5 from 60 to 90: the midpoint
+        75.0
         """
-        if not 0 <= p <= 1:
+        if not (isinstance(p, numbers.Real) and 0 <= p <= 1):
             raise ParameterError(f"p must lie in [0, 1], got {p!r}.")
         values = {}
         for g, tab in self._by_group():
@@ -380,7 +395,7 @@ class KaplanMeierResult(Result):
         tau : float
             Horizon, as in :meth:`rmst`.
         reference : optional
-            Label of the reference group; default the first group (groups sorted).
+            Label of the reference group; default the first group (groups in the order of ``summary``).
 
         Returns
         -------
@@ -424,7 +439,7 @@ class KaplanMeierResult(Result):
         tau : float
             Horizon, as in :meth:`rmst`.
         reference : optional
-            Label of the reference group; default the first group (groups sorted).
+            Label of the reference group; default the first group (groups in the order of ``summary``).
 
         Returns
         -------
@@ -489,29 +504,12 @@ class KaplanMeierResult(Result):
                                            "ci_lower", "ci_upper", "p_value"])
 
     def _by_group(self) -> list[tuple[Any, pd.DataFrame]]:
-        if "group" not in self.summary:
-            return [(None, self.summary)]
-        return list(self.summary.groupby("group", sort=True))
+        return curves_by_group(self.summary)
 
     def plot(self, ax=None, ci: bool = True):
         """Step curves of S(t) (one per group) with log-log bands; returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.subplots()[1]
-        for g, tab in self._by_group():
-            t = np.concatenate([[0.0], tab["time"].to_numpy()])
-            s = np.concatenate([[1.0], tab["estimate"].to_numpy()])
-            (line,) = ax.step(t, s, where="post", label=None if g is None else str(g))
-            if ci:
-                lo = np.concatenate([[1.0], tab["ci_lower"].to_numpy()])
-                hi = np.concatenate([[1.0], tab["ci_upper"].to_numpy()])
-                ax.fill_between(t, lo, hi, step="post", alpha=0.2, color=line.get_color())
-        ax.set_xlabel("time")
-        ax.set_ylabel("survival probability")
-        ax.set_ylim(0, 1.02)
-        if "group" in self.summary:
-            ax.legend()
-        return ax
+        return step_curves_plot(self.summary, ax=ax, start=1.0, ylabel="survival probability",
+                                ci=ci)
 
 
 def _logrank(frame: pd.DataFrame) -> LogRankResult:
@@ -531,9 +529,15 @@ def _logrank(frame: pd.DataFrame) -> LogRankResult:
     frac = n_g / n[:, None]
     var = np.einsum("t,tg,gh->gh", w, frac, np.eye(len(labels))) - np.einsum(
         "t,tg,th->gh", w, frac, frac)
-    diff = (observed - expected)[:-1]
-    stat = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
-    df = len(labels) - 1
+    keep = expected > 0                       # as survdiff: drop groups expecting no event
+    df = int(keep.sum()) - 1
+    if df < 1:                                # R: chi-square 0 (p = 1 on 0 df; NaN if no events)
+        return LogRankResult(statistic=0.0, df=max(df, 0), p_value=1.0 if df == 0 else np.nan)
+    diff = (observed - expected)[keep][:-1]
+    try:
+        stat = float(diff @ np.linalg.solve(var[np.ix_(keep, keep)][:-1, :-1], diff))
+    except np.linalg.LinAlgError:             # zero variance, e.g. everyone at risk fails
+        return LogRankResult(statistic=np.nan, df=df, p_value=np.nan)
     return LogRankResult(statistic=stat, df=df, p_value=float(stats.chi2.sf(stat, df)))
 
 
@@ -550,7 +554,9 @@ def kaplan_meier(data: pd.DataFrame, duration_col: str, event_col: str,
     event_col : str
         1/True if the event happened at the duration, 0/False if censored.
     group_col : str, optional
-        Estimate one curve per group (groups sorted) and test equality with the log-rank test.
+        Estimate one curve per group and test equality with the log-rank test. Groups are
+        labelled as text and ordered naturally: the category order of a categorical column,
+        else by value (9 before 10).
     alpha : float, default 0.05
         Confidence intervals have level 1 - alpha.
 
@@ -602,7 +608,8 @@ def kaplan_meier(data: pd.DataFrame, duration_col: str, event_col: str,
     >>> bool(0 < fit.rmst(365)["estimate"].iloc[0] <= 365)
     True
     """
-    frame = _check_inputs(data, duration_col, event_col, group_col, alpha)
+    alpha = check_alpha(alpha)
+    frame = _check_inputs(data, duration_col, event_col, group_col)
     bad = ~np.isin(frame["event"], (0.0, 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -831,9 +838,7 @@ class CumulativeIncidenceResult(Result):
         return pd.DataFrame(rows)
 
     def _by_group(self) -> list[tuple[Any, pd.DataFrame]]:
-        if "group" not in self.summary:
-            return [(None, self.summary)]
-        return list(self.summary.groupby("group", sort=True))
+        return curves_by_group(self.summary)
 
     def at(self, times: Sequence[float] | float) -> pd.DataFrame:
         """Estimates at given horizons (e.g. ``[365, 730]`` days).
@@ -841,41 +846,32 @@ class CumulativeIncidenceResult(Result):
         The value at horizon h is that of the last distinct time <= h (0 before the first
         time); NaN beyond a group's last follow-up time, as ``cmprsk::timepoints``.
         Returns the columns of ``summary`` with ``time`` the requested horizon.
+
+        Raises
+        ------
+        ParameterError
+            If ``times`` is empty, not numeric or has missing values.
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"days": [5, 8, 8, 12, 20], "status": [1, 2, 0, 1, 0]})
+        >>> fit = cumulative_incidence(df, "days", "status", event_of_interest=1)
+        >>> fit.at([1, 5, 30])["estimate"].tolist()
+        [0.0, 0.2, nan]
         """
-        horizons = np.atleast_1d(np.asarray(times, dtype=float))
-        if np.isnan(horizons).any():
-            raise ParameterError("times must not contain missing values.")
+        horizons = check_times(times)
         cols = ["estimate", "se", "ci_lower", "ci_upper"]
         out = []
         for g, tab in self._by_group():
-            t = tab["time"].to_numpy()
-            idx = np.searchsorted(t, horizons, side="right") - 1
-            values = tab[cols].to_numpy()[np.maximum(idx, 0)].copy()
-            values[idx < 0] = 0.0
-            values[horizons > t[-1]] = np.nan
+            values = step_values(tab["time"].to_numpy(), tab[cols].to_numpy(), horizons, 0.0)
             out.append(_with_group(pd.DataFrame(values, columns=cols).assign(time=horizons)
                                    [["time", *cols]], g))
         return pd.concat(out, ignore_index=True)
 
     def plot(self, ax=None, ci: bool = True):
         """Step curves of the cumulative incidence (one per group); returns the Axes."""
-        import matplotlib.pyplot as plt
-
-        ax = ax if ax is not None else plt.subplots()[1]
-        for g, tab in self._by_group():
-            t = np.concatenate([[0.0], tab["time"].to_numpy()])
-            f = np.concatenate([[0.0], tab["estimate"].to_numpy()])
-            (line,) = ax.step(t, f, where="post", label=None if g is None else str(g))
-            if ci:
-                lo = np.concatenate([[0.0], tab["ci_lower"].to_numpy()])
-                hi = np.concatenate([[0.0], tab["ci_upper"].to_numpy()])
-                ax.fill_between(t, lo, hi, step="post", alpha=0.2, color=line.get_color())
-        ax.set_xlabel("time")
-        ax.set_ylabel("cumulative incidence")
-        ax.set_ylim(0, 1.02)
-        if "group" in self.summary:
-            ax.legend()
-        return ax
+        return step_curves_plot(self.summary, ax=ax, start=0.0,
+                                ylabel="cumulative incidence", ci=ci)
 
 
 def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
@@ -890,12 +886,14 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
     duration_col : str
         Follow-up time, finite and non-negative.
     event_col : str
-        0 if censored, otherwise the numeric code of the cause that ended follow-up.
+        0 if censored, otherwise the code of the cause that ended follow-up (a positive
+        integer).
     event_of_interest : int
         The cause whose cumulative incidence is estimated (must not be 0).
     group_col : str, optional
-        Estimate one curve per group (groups sorted) and test equality of the incidence of
-        ``event_of_interest`` between groups with Gray's test.
+        Estimate one curve per group and test equality of the incidence of
+        ``event_of_interest`` between groups with Gray's test. Groups are labelled and
+        ordered as in :func:`kaplan_meier`.
     alpha : float, default 0.05
         Confidence intervals have level 1 - alpha.
 
@@ -918,7 +916,8 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
     ------
     ParameterError
         If a column is missing, has missing values, durations are negative or not numeric,
-        ``event_of_interest`` is 0 or absent from the data, or alpha is outside (0, 1).
+        cause codes are not non-negative integers, ``event_of_interest`` is 0 or absent from
+        the data, or alpha is outside (0, 1).
 
     Notes
     -----
@@ -954,12 +953,19 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
     >>> fit.gray_test_.df
     1
     """
-    frame = _check_inputs(data, duration_col, event_col, group_col, alpha)
+    alpha = check_alpha(alpha)
+    frame = _check_inputs(data, duration_col, event_col, group_col)
     try:
         cause = float(event_of_interest)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"event_of_interest must be a numeric cause code, got "
                              f"{event_of_interest!r}.") from exc
+    event = frame["event"].to_numpy()
+    bad = ~np.isfinite(event) | (event < 0) | (event != np.round(event))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"column {event_col!r} (event_col) must hold non-negative integer "
+                             f"cause codes (0 = censored); row {i} has {float(event[i])!r}.")
     codes = sorted(set(frame["event"].unique()) - {0.0})
     if cause == 0 or cause not in codes:
         raise ParameterError(f"event_of_interest={event_of_interest!r} is not a cause code in "
