@@ -341,21 +341,10 @@ def _episode_attrs(rng: np.random.Generator, ch: dict[str, np.ndarray], start_da
     cost = _daily_cost(rng, ptype)
 
     # ---- competing risks (days) -------------------------------------------------------
-    def lin(coefs: dict[str, float], extra: dict[str, np.ndarray]) -> np.ndarray:
-        lp = np.zeros(n)
-        for name, b in coefs.items():
-            if name.startswith("placement_type["):
-                lp += b * (ptype == name[len("placement_type["):-1])
-            elif name.startswith("care_plan_goal["):
-                lp += b * (goal == name[len("care_plan_goal["):-1])
-            else:
-                lp += b * extra[name]
-        return lp
-
     covs = {"age_13plus": (age_years >= 13).astype(float),
             **{k: ch[k].astype(float) for k in _PROBLEMS}}
-    lp_b = lin(TRUE_BREAKDOWN_LOG_HR, covs) + muni_eff
-    lp_p = lin(TRUE_PLANNED_LOG_HR, covs)
+    lp_b = _linear_predictor(TRUE_BREAKDOWN_LOG_HR, ptype, goal, covs) + muni_eff
+    lp_p = _linear_predictor(TRUE_PLANNED_LOG_HR, ptype, goal, covs)
     t_b = BREAKDOWN_SCALE_DAYS * (rng.exponential(size=n) * np.exp(-lp_b)) ** (1 / BREAKDOWN_SHAPE)
     t_p = PLANNED_SCALE_DAYS * (rng.exponential(size=n) * np.exp(-lp_p)) ** (1 / PLANNED_SHAPE)
     limit_age = np.where(age_cont >= 18, 21, np.where(rng.random(n) < 0.7, 18, 21))
@@ -650,9 +639,10 @@ def _cif_unplanned(lp_b: np.ndarray, lp_p: np.ndarray, upper: np.ndarray) -> np.
     return out
 
 
-def _linear_predictor(coefs: dict[str, float], ptype: str, goal: np.ndarray,
+def _linear_predictor(coefs: dict[str, float], ptype: str | np.ndarray, goal: np.ndarray,
                       covs: dict[str, np.ndarray]) -> np.ndarray:
-    """Log-hazard (without municipality effect) as in the generator, for placement ``ptype``."""
+    """Log-hazard without the municipality effect, for placement ``ptype`` (one type for
+    every row, or one per row)."""
     lp = np.zeros(len(goal))
     for name, b in coefs.items():
         if name.startswith("placement_type["):
