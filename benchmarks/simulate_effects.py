@@ -39,10 +39,9 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-COVARIATES = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20", "behaviour",
-              "teen_behaviour", "unaccompanied", "problem_criminality",
-              "problem_child_substance", "problem_child_mental", "goal_REUNIFICATION",
-              "goal_longterm_or_custody"]
+from evaluation import synth
+
+COVARIATES = synth.EFFECT_COVARIATES
 METHODS = ("naive", "regression", "ipw", "aipw")
 ESTIMANDS = {"ATE": "ATE_FH_or_HVB", "ATT": "ATT"}
 COX_COVARIATES = ["pt_NH", "pt_FFH", "pt_JH", "pt_HVB", "pt_SIS", "pt_SB", "pt_EGET",
@@ -68,7 +67,6 @@ def _cox_frame(ep: pd.DataFrame, end: str) -> pd.DataFrame:
 
 def one_seed(args: tuple[int, int, int, bool]) -> list[dict]:
     """Estimates of every method and estimand (and the Cox log-HR) for one seed."""
-    from evaluation import synth
     from evaluation.effects import estimate_effect
     from evaluation.errors import ConvergenceError
     from evaluation.survival import cox
@@ -77,8 +75,7 @@ def one_seed(args: tuple[int, int, int, bool]) -> list[dict]:
     data = synth.generate(n_children=n_children, n_municipalities=n_muni, seed=seed)
     truth = data.truth["placement_effects"]["population"]["values"]["365"]["contrasts"]
     frame = synth.effect_frame(data, horizon=365)
-    frame = frame[frame["placement_type"].isin(["FH", "HVB"])].assign(
-        goal_longterm_or_custody=lambda f: f["goal_LONGTERM"] + f["goal_CUSTODY_TRANSFER"])
+    frame = frame[frame["placement_type"].isin(["FH", "HVB"])]
     rows = []
     for estimand, key in ESTIMANDS.items():
         for method in METHODS:

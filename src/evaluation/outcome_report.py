@@ -127,10 +127,7 @@ _COLUMN_LABELS = {
     "ci_lower": ("Nedre gräns", "Lower limit"), "ci_upper": ("Övre gräns", "Upper limit"),
 }
 
-_CONFOUNDERS = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20",
-                "problem_criminality", "problem_child_substance", "problem_child_mental",
-                "unaccompanied", "goal_REUNIFICATION", "goal_LONGTERM",
-                "goal_CUSTODY_TRANSFER"]
+_CONFOUNDERS = synth.EFFECT_COVARIATES  # the specification checked by simulate_effects.py
 
 
 def _label(key: str, lang: str) -> str:

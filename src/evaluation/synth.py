@@ -77,7 +77,7 @@ import pandas as pd
 from .dictionary import TABLES, load_dictionary
 from .errors import ParameterError
 
-__all__ = ["EFFECT_CONFOUNDERS", "TRUE_BREAKDOWN_LOG_HR", "SynthData", "demo_key", "effect_frame",
+__all__ = ["EFFECT_CONFOUNDERS", "EFFECT_COVARIATES", "TRUE_BREAKDOWN_LOG_HR", "SynthData", "demo_key", "effect_frame",
            "generate", "write"]
 
 # --------------------------------------------------------------------------------------------
@@ -617,6 +617,17 @@ _GL_DV = _GL_W * (_GL_X + 1.0) / 2.0  # weights of w on [0, 1] times dv/dw
 EFFECT_CONFOUNDERS = ("age_at_start", "problem_criminality", "problem_child_substance",
                       "problem_child_mental", "unaccompanied", "care_plan_goal")
 
+#: Columns of :func:`effect_frame` that adjust for :data:`EFFECT_CONFOUNDERS` in a two-arm
+#: analysis (X vs FH): age bands with 13 on its own (observed age mixes children either side
+#: of 13), behaviour and its interaction with age 13+ (how placement is chosen), the problems
+#: and care-plan goal (LONGTERM and CUSTODY_TRANSFER merged: custody transfer is a goal of
+#: young children, almost never in HVB, so its own column separates the propensity model).
+#: ``benchmarks/simulate_effects.py`` checks bias and coverage with exactly this list.
+EFFECT_COVARIATES = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20",
+                     "behaviour", "teen_behaviour", "unaccompanied", "problem_criminality",
+                     "problem_child_substance", "problem_child_mental", "goal_REUNIFICATION",
+                     "goal_longterm_or_custody"]
+
 
 def _cif_unplanned(lp_b: np.ndarray, lp_p: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """P(unplanned ending before ``upper`` days) under the two cause-specific Weibull hazards.
@@ -1084,7 +1095,8 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
           ``problem_criminality``, ``problem_child_substance``, ``problem_child_mental``,
           ``behaviour`` (criminality or child substance use), ``teen_behaviour``
           (``age_13plus * behaviour``), ``goal_REUNIFICATION``, ``goal_LONGTERM``,
-          ``goal_CUSTODY_TRANSFER`` (reference INDEPENDENT or TREATMENT) and ``lvu_behaviour``
+          ``goal_CUSTODY_TRANSFER`` (reference INDEPENDENT or TREATMENT), their sum
+          ``goal_longterm_or_custody`` and ``lvu_behaviour``
           (legal basis LVU3, LVU23 or LVU6).
 
         The confounders of placement type are ``EFFECT_CONFOUNDERS`` (age at start with 13 as
@@ -1155,6 +1167,7 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
     out["teen_behaviour"] = out["age_13plus"] * out["behaviour"]
     for g in _GOALS:
         out[f"goal_{g}"] = flag(ep["care_plan_goal"] == g)
+    out["goal_longterm_or_custody"] = out["goal_LONGTERM"] + out["goal_CUSTODY_TRANSFER"]
     out["lvu_behaviour"] = flag(ep["legal_basis"].isin(["LVU3", "LVU23", "LVU6"]))
     return out
 

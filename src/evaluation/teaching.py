@@ -88,10 +88,9 @@ _CHARACTERISTICS = {"age_13plus": ("13 år eller äldre", "aged 13 or over"),
                     "problem_child_mental": ("psykisk ohälsa", "mental ill-health"),
                     "unaccompanied": ("ensamkommande", "unaccompanied")}
 
-#: Confounders adjusted for, as columns of :func:`evaluation.synth.effect_frame`.
-ADJUSTMENT = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20",
-              "problem_criminality", "problem_child_substance", "problem_child_mental",
-              "unaccompanied", "goal_REUNIFICATION", "goal_LONGTERM", "goal_CUSTODY_TRANSFER"]
+#: Confounders adjusted for: the specification whose coverage benchmarks/simulate_effects.py
+#: checks (columns of :func:`evaluation.synth.effect_frame`).
+ADJUSTMENT = synth.EFFECT_COVARIATES
 
 
 def _fmt(x: float, decimals: int = 3) -> str:
