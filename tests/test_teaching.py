@@ -6,6 +6,7 @@ import html as html_lib
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from evaluation import report, synth, teaching
@@ -69,3 +70,29 @@ def test_notebook_runs_without_code_or_identifiers(data, tmp_path):
     assert "true effect" in text
     assert "load_case" not in text  # code is hidden
     assert not re.search(r"\b[0-9a-f]{64}\b", text)
+
+
+def test_counts_and_decimals_follow_the_disclosure_and_language_rules(data):
+    big = teaching.TeachingCase(data.tables["episodes"], data.truth, threshold=10_000)
+    n_row = big.characteristics_table().iloc[-1]
+    assert n_row["HVB"] == "<10000" and n_row["FH"] == "<10000"  # counts go through protection
+    sv = teaching.TeachingCase(data.tables["episodes"], data.truth)
+    assert sv.strata_table().iloc[-1, 1].startswith("0,")
+    en = teaching.TeachingCase(data.tables["episodes"], data.truth, lang="en")
+    assert en.strata_table().iloc[-1, 1].startswith("0.")
+    assert en.characteristics_table().iloc[0, 1].endswith("%")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_texts_claim_only_what_the_data_show(data, case):
+    assert case.text("strata_text").startswith("Risken för oplanerat avslut")
+    assert "Inom varje grupp är skillnaden" in case.text("strata_text")
+    assert case.text("lesson").startswith("**Slutsats:** en enkel jämförelse")
+    small = synth.generate(n_children=300, n_municipalities=5, seed=1)
+    c = teaching.TeachingCase(small.tables["episodes"], small.truth)
+    diffs = c.strata_table().iloc[:, -1].str.replace(",", ".")
+    within = pd.to_numeric(diffs.iloc[:-1], errors="coerce").dropna().abs()
+    plain = abs(float(diffs.iloc[-1]))
+    assert (within >= plain).any()  # the claim fails in this small sample ...
+    assert "Inom varje grupp" not in c.text("strata_text")  # ... so it is not made
+    assert "{" not in c.text("methods_text")

@@ -66,11 +66,11 @@ _TEXT: dict[str, dict[str, str]] = {
     "models": {"sv": "## Vad hänger ihop med sammanbrott?",
                "en": "## What goes with breakdowns?"},
     "models_text": {
-        "sv": "Cox-modell för den orsaksspecifika hazarden för oplanerat avslut (robusta "
-              "standardfel per barn), test av proportionella hazarder (skalade "
+        "sv": "Cox-modell för den orsaksspecifika hazarden för oplanerat avslut (stratifierad "
+              "per kommun, robusta standardfel per barn), test av proportionella hazarder (skalade "
               "Schoenfeld-residualer) och Fine–Gray-modell för risken (subfördelningshazard).",
-        "en": "Cox model of the cause-specific hazard of an unplanned ending (robust standard "
-              "errors by child), the proportional-hazards test (scaled Schoenfeld residuals) and "
+        "en": "Cox model of the cause-specific hazard of an unplanned ending (stratified by "
+              "municipality, robust standard errors by child), the proportional-hazards test (scaled Schoenfeld residuals) and "
               "the Fine–Gray model of the risk (subdistribution hazard)."},
     "journey": {"sv": "## Barnets väg", "en": "## The child's journey"},
     "journey_text": {
@@ -81,15 +81,15 @@ _TEXT: dict[str, dict[str, str]] = {
     "effect": {"sv": "## Effekt av placeringsform", "en": "## Effect of the type of placement"},
     "effect_text": {
         "sv": "Skillnad i risk för oplanerat avslut inom {horizon} dagar mellan {treated} och "
-              "{control}, justerad för barnens ålder, problem, vårdplanens mål och "
-              "ensamkommande (dubbelt robust skattning, AIPW). Balanstabellen visar "
-              "standardiserade medelvärdesskillnader före och efter viktning (gräns 0,1). "
+              "{control}, justerad för {confounders} (dubbelt robust skattning, AIPW). "
+              "Balansdiagrammet visar standardiserade medelvärdesskillnader före och efter "
+              "viktning (gräns 0,1) och diagrammet under det hur väl grupperna överlappar. "
               "E-värdet anger hur stark en okontrollerad confounder skulle behöva vara för att "
               "förklara bort skattningen.",
         "en": "Difference in the risk of an unplanned ending within {horizon} days between "
-              "{treated} and {control}, adjusted for the child's age, problems, care-plan goal "
-              "and unaccompanied status (doubly robust AIPW). The balance table shows "
-              "standardised mean differences before and after weighting (limit 0.1). The "
+              "{treated} and {control}, adjusted for {confounders} (doubly robust AIPW). The "
+              "balance plot shows standardised mean differences before and after weighting "
+              "(limit 0.1), and the plot below it how well the groups overlap. The "
               "E-value is how strong an unmeasured confounder would have to be to explain the "
               "estimate away."},
     "comparison": {"sv": "## Rättvis jämförelse av kommuner",
@@ -127,6 +127,64 @@ _COLUMN_LABELS = {
     "ci_lower": ("Nedre gräns", "Lower limit"), "ci_upper": ("Övre gräns", "Upper limit"),
 }
 
+_COLUMN_LABELS.update({
+    "statistic": ("Teststorhet", "Statistic"), "df": ("Frihetsgrader", "df"),
+    "contrast": ("Jämförelse", "Contrast"), "rr": ("Riskkvot", "Risk ratio"),
+    "rr_limit": ("Riskkvot, gräns närmast 1", "Risk ratio, limit nearest 1"),
+    "e_value": ("E-värde", "E-value"), "e_value_ci": ("E-värde, KI-gräns", "E-value, CI limit"),
+    "covariate": ("Variabel", "Covariate"),
+    "smd_unadjusted": ("SMD ojusterad", "SMD unadjusted"),
+    "smd_adjusted": ("SMD viktad", "SMD weighted"),
+    "unit": ("Kommun", "Municipality"), "n": ("Placeringar", "Placements"),
+    "observed": ("Oplanerade avslut", "Unplanned endings"),
+    "observed_rate": ("Observerad andel", "Observed share"),
+    "expected": ("Förväntat antal", "Expected number"),
+    "predicted": ("Predikterat antal", "Predicted number"),
+    "rsr": ("Riskstandardiserad andel", "Risk-standardised share"),
+    "flag": ("Bedömning", "Assessment"),
+    "placement_type": ("Placeringsform", "Placement type"),
+    "episodes": ("Placeringar", "Placements"), "children": ("Barn", "Children"),
+    "care_days": ("Vårddygn", "Care days"), "cost_per_day": ("Kr per dygn", "SEK per day"),
+    "cost_per_episode": ("Kr per placering", "SEK per placement"),
+    "cost_per_child": ("Kr per barn", "SEK per child"),
+    "cost_msek": ("Kostnad, mnkr", "Cost, SEK million"),
+    "days": ("Dagar", "Days"),
+})
+
+#: Readable labels (sv, en) of model terms and effect-model covariates. Every entry of
+#: synth.EFFECT_COVARIATES must be here (a test checks it) so the texts stay in step with it.
+_TERM_LABELS = {
+    "placement_groupinstitution": ("HVB/SiS (mot familjehem)",
+                                   "HVB/SiS (against family homes)"),
+    "placement_group": ("placeringsform", "placement type"),
+    "age_13plus": ("13 år eller äldre", "aged 13 or over"),
+    "age_13": ("13 år", "aged 13"), "age_14_15": ("14-15 år", "aged 14-15"),
+    "age_16": ("16 år", "aged 16"), "age_17": ("17 år", "aged 17"),
+    "age_18": ("18 år", "aged 18"), "age_19_20": ("19-20 år", "aged 19-20"),
+    "behaviour": ("beteendeproblem", "behaviour problems"),
+    "teen_behaviour": ("beteendeproblem och 13 år eller äldre",
+                       "behaviour problems and aged 13 or over"),
+    "unaccompanied": ("ensamkommande", "unaccompanied"),
+    "problem_criminality": ("kriminalitet", "criminality"),
+    "problem_child_substance": ("eget missbruk", "own substance use"),
+    "problem_child_mental": ("psykisk ohälsa", "mental ill-health"),
+    "goal_REUNIFICATION": ("mål: återförening", "goal: reunification"),
+    "goal_longterm_or_custody": ("mål: långsiktigt familjehem eller vårdnadsöverflyttning",
+                                 "goal: long-term family home or custody transfer"),
+    "GLOBAL": ("alla (globalt test)", "all (global test)"),
+}
+
+_MEASURE_LABELS = {
+    "risk_difference": ("riskskillnad", "risk difference"),
+    "risk_ratio": ("riskkvot", "risk ratio"),
+    "cost_difference": ("merkostnad per placering (kr, första {h} dagarna)",
+                        "extra cost per placement (SEK, first {h} days)"),
+    "avoided_breakdowns": ("undvikta sammanbrott per placering",
+                           "avoided breakdowns per placement"),
+    "cost_per_avoided_breakdown": ("kostnad per undvikt sammanbrott (kr)",
+                                   "cost per avoided breakdown (SEK)"),
+}
+
 _CONFOUNDERS = synth.EFFECT_COVARIATES  # the specification checked by simulate_effects.py
 
 
@@ -135,8 +193,67 @@ def _label(key: str, lang: str) -> str:
     return sv if lang == "sv" else en
 
 
-def _fmt(x: float, decimals: int = 3) -> str:
-    return "" if pd.isna(x) else f"{x:.{decimals}f}"
+def _term(key: str, lang: str) -> str:
+    sv, en = _TERM_LABELS.get(str(key), (str(key), str(key)))
+    return sv if lang == "sv" else en
+
+
+def _fmt(x: float, decimals: int = 3, lang: str = "en") -> str:
+    """Number with ``decimals`` decimals; decimal comma in Swedish."""
+    if pd.isna(x):
+        return ""
+    s = f"{x:.{decimals}f}"
+    return s.replace(".", ",") if lang == "sv" else s
+
+
+def _fmt_int(x: float, lang: str = "en") -> str:
+    """Rounded number with thousands separators (space in Swedish, comma in English)."""
+    if pd.isna(x):
+        return ""
+    s = f"{x:,.0f}"
+    return s.replace(",", "\u00a0") if lang == "sv" else s
+
+
+def _fmt_ci(lo: float, hi: float, decimals: int = 3, lang: str = "en") -> str:
+    """Interval ``(lo, hi)``; ``(lo; hi)`` in Swedish, where the comma is the decimal sign."""
+    if pd.isna(lo) and pd.isna(hi):
+        return ""
+    sep = "; " if lang == "sv" else ", "
+    return f"({_fmt(lo, decimals, lang)}{sep}{_fmt(hi, decimals, lang)})"
+
+
+def _fmt_p(p: float, lang: str = "en") -> str:
+    """p-value with three decimals, ``<0.001`` below that."""
+    if pd.isna(p):
+        return ""
+    return ("<" + _fmt(0.001, 3, lang)) if p < 0.001 else _fmt(p, 3, lang)
+
+
+def _decimal_comma_ticks(ax, axes: str = "xy") -> None:
+    """Tick labels with a decimal comma (Swedish figures); ``axes`` picks x, y or both."""
+    def fmt(v, _pos):
+        return f"{v:g}".replace(".", ",")
+    if "x" in axes:
+        ax.xaxis.set_major_formatter(fmt)
+    if "y" in axes:
+        ax.yaxis.set_major_formatter(fmt)
+
+
+def _fmt_count(shown: str, lang: str) -> str:
+    """A protected count from ``to_display`` with thousands separators ("<5", ".." kept)."""
+    return _fmt_int(int(shown), lang) if str(shown).isdigit() else str(shown)
+
+
+def _confounder_text(lang: str) -> str:
+    """The adjustment set of the effect section in words, from synth.EFFECT_COVARIATES."""
+    ages = [c for c in _CONFOUNDERS if c.startswith("age_")]
+    words = []
+    if ages:
+        words.append("ålder (ettårs- och tvåårsgrupper från 13 år)" if lang == "sv"
+                     else "age (one- and two-year bands from 13)")
+    words += [_term(c, lang) for c in _CONFOUNDERS if not c.startswith("age_")]
+    last = " och " if lang == "sv" else " and "
+    return ", ".join(words[:-1]) + last + words[-1] if len(words) > 1 else "".join(words)
 
 
 def episode_outcomes(episodes: pd.DataFrame, data_end) -> pd.DataFrame:
@@ -237,13 +354,33 @@ class OutcomeReport:
         ep = self.tables["episodes"]
         s = pd.to_datetime(ep["start_date"])
         cohort = ep[(s >= pd.Timestamp(self.period_start)) & (s <= pd.Timestamp(self.period_end))]
+        if pd.Timestamp(self.period_end) < pd.Timestamp(self.period_start):
+            raise ParameterError(f"period_end {self.period_end!r} is before period_start "
+                                 f"{self.period_start!r}.")
+        if pd.Timestamp(self.data_end) < pd.Timestamp(self.period_end):
+            raise ParameterError(f"data_end {self.data_end!r} is before period_end "
+                                 f"{self.period_end!r}; data_end is the last date the data "
+                                 "cover and must not precede the period.")
+        if cohort.empty:
+            raise ParameterError(f"No placements start between {self.period_start} and "
+                                 f"{self.period_end}; choose a period inside the data "
+                                 f"(starts from {s.min():%Y-%m-%d} to {s.max():%Y-%m-%d}).")
+        present = sorted(cohort["placement_type"].dropna().astype(str).unique())
+        if self.treated == self.control:
+            raise ParameterError(f"treated and control are both {self.treated!r}; choose two "
+                                 f"different placement types (present: {present}).")
+        for name, value in (("treated", self.treated), ("control", self.control)):
+            if value not in present:
+                raise ParameterError(f"{name}={value!r}: no placement of that type starts in "
+                                     f"the period; placement types present: {present}.")
         self.cohort = episode_outcomes(cohort, self.data_end)
 
     # ------------------------------------------------------------------ text
     def text(self, key: str) -> str:
         """Heading or explanatory text ``key`` in the report's language (Markdown)."""
         return _TEXT[key][self.lang].format(treated=self.treated, control=self.control,
-                                            horizon=self.horizon)
+                                            horizon=self.horizon,
+                                            confounders=_confounder_text(self.lang))
 
     def _group_label(self, g: str) -> str:
         return _GROUP_LABELS.get(g, {}).get(self.lang, str(g))
@@ -278,47 +415,78 @@ class OutcomeReport:
             return pd.DataFrame()
         t = measures.child_rated_themes(self.tables["episodes"], self.tables["followups"],
                                         self.period_start, self.period_end)
-        small = t["denominator"] < 10
+        small = (t["denominator"] < 10).to_numpy()
         n = disclosure.protect_counts(t[["denominator"]].astype("int64"),
                                       threshold=self.threshold).to_display()["denominator"]
+        names = {k: c.label[self.lang]
+                 for k, c in load_dictionary().table("followups").items()}
+        prefix = ("Barnets betyg: ", "Child's rating: ")[self.lang == "en"]
+        theme = t["theme"].map(lambda c: names.get(c, c).replace(prefix, ""))
+        ci = [_fmt_ci(lo, hi, 2, self.lang) for lo, hi in zip(t["ci_lower"], t["ci_upper"],
+                                                                strict=True)]
         return pd.DataFrame({
-            _label("theme", self.lang): t["theme"].str.replace("theme_", "", regex=False),
-            _label("value", self.lang): np.where(small, "", t["value"].map(lambda x: _fmt(x, 2))),
-            _label("ci", self.lang): np.where(
-                small, "", "(" + t["ci_lower"].map(lambda x: _fmt(x, 2)) + ", "
-                + t["ci_upper"].map(lambda x: _fmt(x, 2)) + ")"),
-            "n": n.to_numpy(),
+            _label("theme", self.lang): theme.str.replace("theme_", "", regex=False),
+            _label("value", self.lang): np.where(
+                small, "", t["value"].map(lambda x: _fmt(x, 2, self.lang))),
+            _label("ci", self.lang): np.where(small, "", ci),
+            "n": [_fmt_count(v, self.lang) for v in n],
         })
 
     def _protect_measures(self, table: pd.DataFrame) -> pd.DataFrame:
-        labels = {m["name"]: m["label"][self.lang] for m in load_dictionary().measures}
+        lang = self.lang
+        labels = {m["name"]: m["label"][lang] for m in load_dictionary().measures}
         label = table["measure"].map(lambda m: labels.get(m, m))
         if "horizon_days" in table.columns:
             days = table["horizon_days"]
             label = label.where(days.isna(), label.str.replace(
                 r" (inom|within) 12 (och|and) 24 (månader|months)", "", regex=True))
             label = label + np.where(days.notna(), ", " + (days.fillna(0) // 365).astype(int)
-                                     .astype(str) + (" år" if self.lang == "sv" else " yr"), "")
+                                     .astype(str) + (" år" if lang == "sv" else " yr"), "")
         if "age_group" in table.columns:
-            other = " (övriga åldrar)" if self.lang == "sv" else " (other ages)"
+            # Rows without an age group: ages outside 0-20 at ending (by birth year a few
+            # endings get age 21) or an unknown birth year (see measures.re_referral_12m).
+            other = (" (21 år eller okänd ålder)" if lang == "sv"
+                     else " (aged 21 or age unknown)")
             has_age = table["measure"].isin(table.loc[table["age_group"].notna(), "measure"])
             label = label + np.where(table["age_group"].notna(),
                                      " (" + table["age_group"].astype(str) + ")",
                                      np.where(has_age, other, ""))
-        is_rate = table["measure"].astype(str).str.contains("stability")
-        shown = disclosure.protect_rates(table["numerator"].round(), table["denominator"],
+        # Moves per 1,000 care days: the denominator is care days, not children, so the rate
+        # rules do not apply; but rate x days gives the number of moves back, so the rate is
+        # hidden when that number is small.
+        # (long_term_stability is a share of children and follows the share rules.)
+        is_rate = (table["measure"].astype(str) == "placement_stability").to_numpy()
+        num = table["numerator"].round().to_numpy()
+        small_num = (num >= 1) & (num < self.threshold)
+        den = table["denominator"].round()
+        shown = disclosure.protect_rates(table["numerator"].round().clip(upper=den), den,
                                          threshold=self.threshold)
-        out = pd.DataFrame({_label("measure", self.lang): label})
-        hidden = shown.isna() & ~is_rate
-        out[_label("value", self.lang)] = np.where(hidden, disclosure.SECONDARY_MARK,
-                                                   table["value"].map(_fmt))
-        out[_label("ci", self.lang)] = np.where(
-            hidden, "", "(" + table["ci_lower"].map(_fmt) + ", " + table["ci_upper"].map(_fmt)
-            + ")")
-        den = disclosure.protect_counts(table[["denominator"]].round().astype("int64"),
-                                        threshold=self.threshold)
-        out[_label("denominator", self.lang)] = den.to_display()["denominator"].to_numpy()
+        hidden = np.where(is_rate, small_num, shown.isna().to_numpy())
+        out = pd.DataFrame({_label("measure", lang): label})
+        out[_label("value", lang)] = np.where(
+            hidden, disclosure.SECONDARY_MARK, table["value"].map(lambda x: _fmt(x, 3, lang)))
+        out[_label("ci", lang)] = np.where(
+            hidden, "", [_fmt_ci(lo, hi, 3, lang)
+                         for lo, hi in zip(table["ci_lower"], table["ci_upper"], strict=True)])
+        out[_label("denominator", lang)] = self._protect_denominators(table)
         return out
+
+    def _protect_denominators(self, table: pd.DataFrame) -> np.ndarray:
+        """Denominators as display strings, with secondary suppression within each measure.
+
+        The age-group rows of one measure add up to a total that is shown elsewhere in the
+        report (e.g. all ended placements), so a single hidden row could be recomputed from
+        it: each measure's rows are protected as one column whose total is public.
+        """
+        shown = np.empty(len(table), dtype=object)
+        den = table["denominator"].round().astype("int64").reset_index(drop=True)
+        measure = table["measure"].astype(str).to_numpy()
+        for name in pd.unique(measure):
+            rows = np.flatnonzero(measure == name)
+            col = pd.DataFrame({"denominator": den.iloc[rows].to_numpy()})
+            disp = disclosure.protect_counts(col, threshold=self.threshold).to_display()
+            shown[rows] = [_fmt_count(v, self.lang) for v in disp["denominator"]]
+        return shown
 
     # ------------------------------------------------------------------ curves
     def length_of_stay(self):
@@ -335,13 +503,20 @@ class OutcomeReport:
         shown = type(km)(summary=cut, metadata=km.metadata)
         ax = shown.plot(ax=ax)
         ax.set_xlabel("dagar sedan start" if self.lang == "sv" else "days since start")
+        ax.set_ylabel("andel pågående placeringar" if self.lang == "sv"
+                      else "share of placements ongoing")
+        if self.lang == "sv":
+            _decimal_comma_ticks(ax)
         self._relabel_legend(ax)
         return ax
 
     def length_of_stay_table(self) -> pd.DataFrame:
         """Median and quartiles of the length of stay (days) with CIs, by placement group."""
         q = self.length_of_stay().quantiles().copy()
-        return self._group_table(q, ["quantile", "estimate", "ci_lower", "ci_upper"], 0)
+        out = self._group_table(q, ["quantile", "estimate", "ci_lower", "ci_upper"], 0)
+        unit = " (dagar)" if self.lang == "sv" else " (days)"
+        return out.rename(columns={_label(c, self.lang): _label(c, self.lang) + unit
+                                   for c in ("estimate", "ci_lower", "ci_upper")})
 
     def breakdowns(self):
         """Cumulative incidence of unplanned endings by placement group (cached)."""
@@ -357,21 +532,41 @@ class OutcomeReport:
         cut = _truncate_curve(cif.summary, km.summary, 2 * self.threshold)
         ax = type(cif)(summary=cut, metadata=cif.metadata).plot(ax=ax)
         ax.set_xlabel("dagar sedan start" if self.lang == "sv" else "days since start")
+        ax.set_ylabel("kumulativ risk för oplanerat avslut" if self.lang == "sv"
+                      else "cumulative risk of an unplanned ending")
+        if self.lang == "sv":
+            _decimal_comma_ticks(ax)
         self._relabel_legend(ax)
         return ax
 
     def breakdown_table(self) -> pd.DataFrame:
-        """Risk of an unplanned ending at 1 and 2 years by group, and Gray's test."""
-        at = self.breakdowns().at([365, 730])
-        return self._group_table(at, ["time", "estimate", "ci_lower", "ci_upper"], 3)
+        """Risk of an unplanned ending at 1 and 2 years by group.
+
+        As with the curves, a risk is not shown (".." instead) where fewer than
+        ``2 * threshold`` placements of the group are still followed at that day.
+        """
+        at = self.breakdowns().at([365, 730]).reset_index(drop=True)
+        c = self.cohort
+        at_risk = np.array([int(((c["placement_group"] == g) & (c["time"] >= t)).sum())
+                            for g, t in zip(at["group"], at["time"], strict=True)])
+        out = self._group_table(at, ["time", "estimate", "ci_lower", "ci_upper"], 3)
+        n = self.cohort.groupby("placement_group").size()
+        few = at_risk[(at["group"].map(n).fillna(0) >= 10).to_numpy()] < 2 * self.threshold
+        for col in ("estimate", "ci_lower", "ci_upper"):
+            name = _label(col, self.lang)
+            out[name] = np.where(few, disclosure.SECONDARY_MARK, out[name])
+        return out.rename(columns={_label("time", self.lang): _label("days", self.lang)})
 
     def gray_test_text(self) -> str:
         """One sentence with Gray's test of equal cumulative incidence across groups."""
         g = self.breakdowns().gray_test_
         stat, p = float(g.statistic), float(g.p_value)
+        shown = {lang: _fmt_p(p, lang) for lang in ("sv", "en")}
+        rel = {lang: "< " + v[1:] if v.startswith("<") else "= " + v
+               for lang, v in shown.items()}
         if self.lang == "sv":
-            return f"Grays test: χ² = {stat:.1f}, p = {p:.3g}."
-        return f"Gray's test: chi-square = {stat:.1f}, p = {p:.3g}."
+            return f"Grays test: χ² = {_fmt(stat, 1, 'sv')}, p {rel['sv']}."
+        return f"Gray's test: chi-square = {stat:.1f}, p {rel['en']}."
 
     def _relabel_legend(self, ax) -> None:
         handles, labels = ax.get_legend_handles_labels()
@@ -384,7 +579,7 @@ class OutcomeReport:
         out = pd.DataFrame({_label("group", self.lang): frame["group"].map(self._group_label)})
         for c in cols:
             d = {"quantile": 2, "time": 0}.get(c, decimals)
-            out[_label(c, self.lang)] = frame[c].map(lambda x, d=d: _fmt(x, d))
+            out[_label(c, self.lang)] = frame[c].map(lambda x, d=d: _fmt(x, d, self.lang))
         return out.reset_index(drop=True)
 
     # ------------------------------------------------------------------ models
@@ -415,11 +610,15 @@ class OutcomeReport:
 
     def ph_table(self) -> pd.DataFrame:
         """Proportional-hazards test per term and globally (display strings)."""
-        out = self.cox_model().ph_test().summary.copy()
-        for c in out.columns:
-            if pd.api.types.is_float_dtype(out[c]):
-                out[c] = out[c].map(lambda x: _fmt(x, 3))
-        return out.reset_index()
+        ph = self.cox_model().ph_test().summary.reset_index()
+        term = ph.columns[0]
+        return pd.DataFrame({
+            _label("term", self.lang): ph[term].map(lambda t: _term(t, self.lang)),
+            _label("statistic", self.lang): ph["statistic"].map(
+                lambda x: _fmt(x, 2, self.lang)),
+            _label("df", self.lang): ph["df"].map(lambda x: _fmt(x, 0, self.lang)),
+            _label("p_value", self.lang): ph["p_value"].map(lambda x: _fmt_p(x, self.lang)),
+        })
 
     def fine_gray_model(self):
         """Fine–Gray model of the risk of an unplanned ending (cached)."""
@@ -439,12 +638,13 @@ class OutcomeReport:
     def _term_table(self, s: pd.DataFrame) -> pd.DataFrame:
         s = s.reset_index()
         term = s.columns[0]
+        lang = self.lang
         return pd.DataFrame({
-            _label("term", self.lang): s[term].astype(str),
-            _label("exp_estimate", self.lang): np.exp(s["estimate"]).map(lambda x: _fmt(x, 2)),
-            _label("ci", self.lang): "(" + np.exp(s["ci_lower"]).map(lambda x: _fmt(x, 2))
-            + ", " + np.exp(s["ci_upper"]).map(lambda x: _fmt(x, 2)) + ")",
-            _label("p_value", self.lang): s["p_value"].map(lambda x: f"{x:.3g}"),
+            _label("term", lang): s[term].map(lambda t: _term(t, lang)),
+            _label("exp_estimate", lang): np.exp(s["estimate"]).map(lambda x: _fmt(x, 2, lang)),
+            _label("ci", lang): [_fmt_ci(lo, hi, 2, lang) for lo, hi in
+                                 zip(np.exp(s["ci_lower"]), np.exp(s["ci_upper"]), strict=True)],
+            _label("p_value", lang): s["p_value"].map(lambda x: _fmt_p(x, lang)),
         })
 
     # ------------------------------------------------------------------ journey
@@ -479,6 +679,8 @@ class OutcomeReport:
         if pd.notna(last):
             ax.set_xlim(0, last)
         ax.set_xlabel("dagar sedan start" if self.lang == "sv" else "days since start")
+        if self.lang == "sv":
+            _decimal_comma_ticks(ax)
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1),
@@ -486,6 +688,14 @@ class OutcomeReport:
         return ax
 
     # ------------------------------------------------------------------ effects
+    def adjustment(self) -> list[str]:
+        """The confounders of :data:`evaluation.synth.EFFECT_COVARIATES` that vary in the
+        two-arm sample; a column constant there (e.g. no 13-year-olds with ``horizon`` days of
+        follow-up in a small dataset) needs no adjustment and cannot be estimated."""
+        f = self.effect_frame()
+        f = f[f["placement_type"].isin([self.treated, self.control])]
+        return [c for c in _CONFOUNDERS if f[c].nunique(dropna=True) > 1]
+
     def effect_frame(self) -> pd.DataFrame:
         """Episodes with ``horizon`` days of follow-up, outcome, confounders and cost."""
         if "frame" not in self._cache:
@@ -507,7 +717,7 @@ class OutcomeReport:
             f = self.effect_frame()
             f = f[f["placement_type"].isin([self.treated, self.control])]
             self._cache["effect"] = effects.estimate_effect(
-                f, "placement_type", f"unplanned_{self.horizon}d", _CONFOUNDERS,
+                f, "placement_type", f"unplanned_{self.horizon}d", self.adjustment(),
                 method="aipw", estimand="ATE", treated=self.treated, control=self.control,
                 cluster_col="child_id")
         return self._cache["effect"]
@@ -517,35 +727,67 @@ class OutcomeReport:
         f = self.effect_frame()
         f = f[f["placement_type"].isin([self.treated, self.control])]
         naive = effects.estimate_effect(f, "placement_type", f"unplanned_{self.horizon}d",
-                                        _CONFOUNDERS, method="naive", treated=self.treated,
+                                        self.adjustment(), method="naive", treated=self.treated,
                                         control=self.control).summary
         adj = self.effect().summary
         label = {"sv": ("ojusterad", "justerad (AIPW)"), "en": ("naive", "adjusted (AIPW)")}
+        lang = self.lang
         rows = []
-        for name, s in zip(label[self.lang], (naive, adj), strict=True):
+        for name, s in zip(label[lang], (naive, adj), strict=True):
             for _, r in s.iterrows():
-                rows.append({_label("measure", self.lang): f"{r['measure']} ({name})",
-                             _label("estimate", self.lang): _fmt(r["estimate"]),
-                             _label("ci", self.lang): f"({_fmt(r['ci_lower'])}, "
-                                                      f"{_fmt(r['ci_upper'])})",
-                             _label("p_value", self.lang): f"{r['p_value']:.3g}"})
+                measure = _MEASURE_LABELS.get(r["measure"], (r["measure"],) * 2)[lang == "en"]
+                rows.append({_label("measure", lang): f"{measure}, {name}",
+                             _label("estimate", lang): _fmt(r["estimate"], 3, lang),
+                             _label("ci", lang): _fmt_ci(r["ci_lower"], r["ci_upper"], 3, lang),
+                             _label("p_value", lang): _fmt_p(r["p_value"], lang)})
         return pd.DataFrame(rows)
 
     def balance_table(self) -> pd.DataFrame:
-        """Standardised mean differences before and after weighting (display strings)."""
-        b = self.effect().balance.copy()
-        for c in b.columns:
-            if pd.api.types.is_float_dtype(b[c]):
-                b[c] = b[c].map(lambda x: _fmt(x, 3))
-        return b
+        """Standardised mean differences before and after weighting (display strings).
+
+        Only the SMDs are shown, not the covariate means by arm: a mean of a 0/1 covariate
+        times the arm's size would give back small counts.
+        """
+        b = self.effect().balance
+        return pd.DataFrame({
+            _label("covariate", self.lang): b["covariate"].map(lambda t: _term(t, self.lang)),
+            _label("smd_unadjusted", self.lang): b["smd_unadjusted"].map(
+                lambda x: _fmt(x, 3, self.lang)),
+            _label("smd_adjusted", self.lang): b["smd_adjusted"].map(
+                lambda x: _fmt(x, 3, self.lang)),
+        })
+
+    def love_plot(self, ax=None):
+        """Balance (love) plot of the effect model, with labels in the report's language."""
+        ax = self.effect().love_plot(ax=ax)
+        ax.set_yticklabels([_term(t.get_text(), self.lang) for t in ax.get_yticklabels()])
+        if self.lang == "sv":
+            ax.set_xlabel("absolut standardiserad medelvärdesskillnad")
+            ax.legend(ax.get_legend_handles_labels()[0], ["ojusterad", "viktad"])
+            _decimal_comma_ticks(ax, "x")
+        return ax
+
+    def overlap_plot(self, ax=None):
+        """Propensity-score distributions by arm, with labels in the report's language."""
+        ax = self.effect().overlap_plot(ax=ax, level=self.treated)
+        if self.lang == "sv":
+            ax.set_xlabel(f"sannolikhet att placeras i {self.treated} givet egenskaperna "
+                          "(propensity score)")
+            ax.set_ylabel("täthet")
+            ax.legend(title="faktisk placering")
+            _decimal_comma_ticks(ax)
+        return ax
 
     def e_value_table(self) -> pd.DataFrame:
         """E-values of the adjusted estimate and its confidence limit nearest the null."""
-        e = self.effect().e_value().copy()
-        for c in e.columns:
-            if pd.api.types.is_float_dtype(e[c]):
-                e[c] = e[c].map(lambda x: _fmt(x, 2))
-        return e
+        e = self.effect().e_value()
+        lang = self.lang
+        out = pd.DataFrame({
+            _label("measure", lang): e["measure"].map(
+                lambda m: _MEASURE_LABELS.get(m, (m, m))[lang == "en"])})
+        for c in ("rr", "rr_limit", "e_value", "e_value_ci"):
+            out[_label(c, lang)] = e[c].map(lambda x: _fmt(x, 2, lang))
+        return out
 
     # ------------------------------------------------------------------ comparison
     def comparison(self):
@@ -561,51 +803,97 @@ class OutcomeReport:
 
     def comparison_table(self) -> pd.DataFrame:
         """Per-municipality table with disclosure control (display strings)."""
-        return self.comparison().to_display(lang=self.lang, threshold=self.threshold)
+        t = self.comparison().to_display(lang=self.lang, threshold=self.threshold)
+        if self.lang == "sv":
+            for c in t.columns:
+                if c not in ("unit", "flag"):
+                    t[c] = t[c].astype(str).str.replace(r"(?<=\d)\.(?=\d)", ",", regex=True)
+        return t.rename(columns={c: _label(c, self.lang) for c in t.columns})
 
     def funnel_plot(self, ax=None):
-        """Funnel plot of observed shares against the number of placements."""
-        ax = comparison.funnel_plot(self.comparison(), ax=ax)
+        """Funnel plot of observed shares against the number of placements.
+
+        Only municipalities whose share the table shows are drawn: a point's position gives
+        its n and count back, so units with a small n, a small count or a small complement
+        (:func:`evaluation.disclosure.protect_rates`) are left out.
+        """
+        res = self.comparison()
+        s = res.summary
+        shown = disclosure.protect_rates(s["observed"].round(), s["n"].round(),
+                                         threshold=self.threshold).notna().to_numpy()
+        units = s.loc[shown, ["unit", "n", "observed"]].reset_index(drop=True)
+        ax = comparison.funnel_plot(units, ax=ax, p0=res.metadata["overall_rate"])
         if self.lang == "sv":
             ax.set_xlabel("antal placeringar (n)")
             ax.set_ylabel("andel oplanerade avslut")
+            _decimal_comma_ticks(ax)
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:  # "95.0%" -> "95 %", "99.8%" -> "99,8 %"
+                ax.legend(handles, [f"{float(lab.rstrip('%')):g} %".replace(".", ",")
+                                    if lab.rstrip("%").replace(".", "").isdigit() else lab
+                                    for lab in labels])
         else:
+            ax.set_xlabel("number of placements (n)")
             ax.set_ylabel("share of unplanned endings")
         return ax
 
     # ------------------------------------------------------------------ costs
     def cost_table(self) -> pd.DataFrame:
-        """Care days and costs in the period by placement type (counts protected)."""
+        """Care days and costs in the period by placement type (counts protected).
+
+        Counts of placements and children are protected with secondary suppression (the total
+        may be known from elsewhere). Every cost figure of a row with a hidden count, or with
+        fewer than 10 placements, is hidden too: cost divided by cost per placement (or per
+        child) would give the count back.
+        """
+        lang = self.lang
         t = costs.care_costs(self.tables["episodes"], self.period_start, self.period_end,
                              group_cols=["placement_type"])
-        counts = disclosure.protect_counts(t[["episodes", "children"]].astype("int64"),
-                                           threshold=self.threshold).to_display()
-        small = t["episodes"] < 10
-        out = pd.DataFrame({"placement_type": t["placement_type"]})
-        out["episodes"] = counts["episodes"].to_numpy()
-        out["children"] = counts["children"].to_numpy()
+        prot = disclosure.protect_counts(t[["episodes", "children"]].astype("int64"),
+                                         threshold=self.threshold)
+        counts = prot.to_display()
+        hide = ((t["episodes"] < 10).to_numpy()
+                | prot.suppressed.any(axis=1).to_numpy())
+        out = pd.DataFrame({_label("placement_type", lang): t["placement_type"].to_numpy()})
+        for c in ("episodes", "children"):
+            out[_label(c, lang)] = [_fmt_count(v, lang) for v in counts[c]]
         for c in ("care_days", "cost_per_day", "cost_per_episode", "cost_per_child"):
-            out[c] = np.where(small, disclosure.SECONDARY_MARK,
-                              t[c].map(lambda x: "" if pd.isna(x) else f"{x:,.0f}"))
-        out["cost_msek"] = np.where(small, disclosure.SECONDARY_MARK,
-                                    (t["cost_sek"] / 1e6).map(lambda x: f"{x:,.1f}"))
+            out[_label(c, lang)] = np.where(hide, disclosure.SECONDARY_MARK,
+                                            t[c].map(lambda x: _fmt_int(x, lang)))
+        out[_label("cost_msek", lang)] = np.where(
+            hide, disclosure.SECONDARY_MARK, (t["cost_sek"] / 1e6).map(lambda x: _fmt(x, 1, lang)))
         return out
 
     def cost_effect(self):
-        """Adjusted extra cost per avoided breakdown, ``treated`` vs ``control`` (cached)."""
+        """Adjusted extra cost per avoided breakdown, ``treated`` vs ``control`` (cached).
+
+        Returns None when it cannot be estimated (e.g. arms too small for the bootstrap);
+        :meth:`cost_effect_text` then says why.
+        """
         if "ice" not in self._cache:
             f = self.effect_frame()
             f = f[f["placement_type"].isin([self.treated, self.control])
                   & f[f"cost_{self.horizon}d"].notna()]
-            self._cache["ice"] = costs.incremental_cost_effect(
-                f, "placement_type", f"cost_{self.horizon}d", f"unplanned_{self.horizon}d",
-                _CONFOUNDERS, treated=self.treated, control=self.control,
-                cluster_col="child_id", n_bootstrap=self.n_bootstrap, seed=self.seed)
+            try:
+                self._cache["ice"] = costs.incremental_cost_effect(
+                    f, "placement_type", f"cost_{self.horizon}d", f"unplanned_{self.horizon}d",
+                    self.adjustment(), treated=self.treated, control=self.control,
+                    cluster_col="child_id", n_bootstrap=self.n_bootstrap, seed=self.seed)
+            except ParameterError as exc:
+                self._cache["ice"] = None
+                self._cache["ice_error"] = str(exc)
         return self._cache["ice"]
 
     def cost_effect_text(self) -> str:
         """Which quadrant of the cost-effectiveness plane the estimate lies in, in words."""
-        m = self.cost_effect().metadata
+        res = self.cost_effect()
+        if res is None:
+            if self.lang == "sv":
+                return ("Merkostnaden per undvikt sammanbrott kunde inte skattas för dessa "
+                        f"data: {self._cache['ice_error']}")
+            return ("The extra cost per avoided breakdown could not be estimated for these "
+                    f"data: {self._cache['ice_error']}")
+        m = res.metadata
         quadrant = {"more costly, fewer breakdowns": "dyrare, färre sammanbrott",
                     "less costly, fewer breakdowns (dominant)": "billigare, färre sammanbrott",
                     "more costly, more breakdowns (dominated)": "dyrare, fler sammanbrott",
@@ -613,21 +901,58 @@ class OutcomeReport:
         if self.lang == "sv":
             return (f"{self.treated} jämfört med {self.control}: {quadrant[m['quadrant']]}. "
                     "Kvoten (kostnad per undvikt sammanbrott) är bara meningsfull i kvadranten "
-                    "dyrare, färre sammanbrott.")
+                    "dyrare, färre sammanbrott, och visas bara där.")
         return (f"{self.treated} compared with {self.control}: {m['quadrant']}. The ratio (cost "
                 "per avoided breakdown) is only meaningful in the quadrant more costly, fewer "
-                "breakdowns.")
+                "breakdowns, and is shown only there.")
 
     def cost_effect_plot(self, ax=None):
-        """Cost-effectiveness plane of the bootstrap replicates."""
-        return self.cost_effect().plot(ax=ax)
+        """Cost-effectiveness plane of the bootstrap replicates (None if not estimable)."""
+        res = self.cost_effect()
+        if res is None:
+            return None
+        ax = res.plot(ax=ax)
+        ax.yaxis.set_major_formatter(
+            lambda y, _: _fmt_int(y, self.lang))
+        if self.lang == "sv":
+            ax.set_xlabel(f"undvikta sammanbrott per 100 placeringar ({self.treated} mot "
+                          f"{self.control})")
+            ax.set_ylabel(f"merkostnad per placering (kr, första {self.horizon} dagarna)")
+            handles, labels = ax.get_legend_handles_labels()
+            names = {"bootstrap": "bootstrap", "estimate": "skattning"}
+            ax.legend(handles, [names.get(lab, lab) for lab in labels], fontsize="small")
+            _decimal_comma_ticks(ax, "x")
+        else:
+            ax.set_ylabel(f"extra cost per placement (SEK, first {self.horizon} days)")
+        return ax
 
     def cost_effect_table(self) -> pd.DataFrame:
-        """The cost-effect summary (display strings)."""
-        s = self.cost_effect().summary
-        return pd.DataFrame({
-            _label("measure", self.lang): s["measure"],
-            _label("estimate", self.lang): s["estimate"].map(lambda x: _fmt(x, 3)),
-            _label("ci", self.lang): "(" + s["ci_lower"].map(lambda x: _fmt(x, 3)) + ", "
-            + s["ci_upper"].map(lambda x: _fmt(x, 3)) + ")",
-        })
+        """The cost-effect summary (display strings); empty if it cannot be estimated.
+
+        Costs are in SEK per placement over the first ``horizon`` days. The ratio is shown
+        only when the estimate lies in the quadrant "more costly, fewer breakdowns"; elsewhere
+        a negative ratio has no meaning as a price of an avoided breakdown.
+        """
+        res = self.cost_effect()
+        if res is None:
+            return pd.DataFrame()
+        lang, s = self.lang, res.summary
+        meaningful = res.metadata["quadrant"] == "more costly, fewer breakdowns"
+        rows = []
+        for _, r in s.iterrows():
+            m = r["measure"]
+            money = m in ("cost_difference", "cost_per_avoided_breakdown")
+            if m == "cost_per_avoided_breakdown" and not meaningful:
+                est = ci = "–"
+            elif money:
+                est = _fmt_int(r["estimate"], lang)
+                ci = "" if pd.isna(r["ci_lower"]) else (
+                    f"({_fmt_int(r['ci_lower'], lang)}{'; ' if lang == 'sv' else ', '}"
+                    f"{_fmt_int(r['ci_upper'], lang)})")
+            else:
+                est = _fmt(r["estimate"], 3, lang)
+                ci = _fmt_ci(r["ci_lower"], r["ci_upper"], 3, lang)
+            label = _MEASURE_LABELS.get(m, (m, m))[lang == "en"].format(h=self.horizon)
+            rows.append({_label("measure", lang): label, _label("estimate", lang): est,
+                         _label("ci", lang): ci})
+        return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import disclosure, effects, synth
 from .errors import ParameterError
+from .outcome_report import _confounder_text
 
 __all__ = ["TeachingCase", "load_case"]
 
@@ -45,6 +46,34 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Share of children with each characteristic in the two types of placement. "
               "Children in {treated} are older and more often have criminality or substance use, "
               "and these raise the risk of breakdown wherever the child lives."},
+    "children_text_mixed": {
+        "sv": "Andel barn med varje egenskap i de två placeringsformerna. Skiljer sig barnen åt? "
+              "Egenskaper som både styr var barnet placeras och ökar risken för sammanbrott gör "
+              "en enkel jämförelse missvisande.",
+        "en": "Share of children with each characteristic in the two types of placement. Do the "
+              "children differ? Characteristics that both steer where a child is placed and "
+              "raise the risk of breakdown make a plain comparison misleading."},
+    "strata_text_mixed": {
+        "sv": "Risken för oplanerat avslut inom {horizon} dagar i grupper av liknande barn. "
+              "Jämför skillnaden mellan {treated} och {control} inom grupperna med den enkla "
+              "jämförelsen. Här är den inte mindre i alla grupper: grupperna är små eller "
+              "grova, så slumpen och kvarvarande skillnader mellan barnen spelar in.",
+        "en": "Risk of an unplanned ending within {horizon} days in groups of similar children. "
+              "Compare the difference between {treated} and {control} within the groups with "
+              "the plain comparison. Here it is not smaller in every group: the groups are "
+              "small or coarse, so chance and remaining differences between children play a "
+              "part."},
+    "lesson_mixed": {
+        "sv": "**Slutsats:** i de här data blev det inte så tydligt som vanligt: antingen "
+              "träffade den enkla jämförelsen facit eller så missade någon justerad skattning "
+              "det. Med få placeringar blir intervallen breda och slumpen stor. Principen står "
+              "kvar: en enkel jämförelse blandar ihop placeringens effekt med skillnader mellan "
+              "barnen, och justering hjälper bara för faktorer som finns i data.",
+        "en": "**Lesson:** in these data the picture is less clear than usual: either the plain "
+              "comparison covered the answer or an adjusted estimate missed it. With few "
+              "placements the intervals are wide and chance is large. The principle stands: a "
+              "plain comparison mixes the effect of the placement with differences between the "
+              "children, and adjustment only helps for factors that are in the data."},
     "strata": {"sv": "## 2. Jämför lika med lika", "en": "## 2. Compare like with like"},
     "strata_text": {
         "sv": "Risken för oplanerat avslut inom {horizon} dagar i grupper av liknande barn. Inom "
@@ -59,11 +88,11 @@ _TEXT: dict[str, dict[str, str]] = {
     "methods_text": {
         "sv": "Skillnad i risk ({treated} minus {control}) med 95 % konfidensintervall. *Ojusterad* "
               "är den enkla jämförelsen. *Regression*, *viktning (IPW)* och *dubbelt robust (AIPW)* "
-              "tar hänsyn till ålder, problem, vårdplanens mål och ensamkommande. Den sanna "
+              "tar hänsyn till {confounders}. Den sanna "
               "effekten kommer från generatorn. Träffar intervallet facit?",
         "en": "Risk difference ({treated} minus {control}) with 95% confidence intervals. "
               "*Naive* is the plain comparison. *Regression*, *weighting (IPW)* and *doubly robust "
-              "(AIPW)* take age, problems, care-plan goal and unaccompanied status into account. "
+              "(AIPW)* take {confounders} into account. "
               "The true effect comes from the generator. Does the interval cover the answer?"},
     "lesson": {
         "sv": "**Slutsats:** en enkel jämförelse mellan placeringsformer säger mest om vilka barn "
@@ -93,8 +122,12 @@ _CHARACTERISTICS = {"age_13plus": ("13 år eller äldre", "aged 13 or over"),
 ADJUSTMENT = synth.EFFECT_COVARIATES
 
 
-def _fmt(x: float, decimals: int = 3) -> str:
-    return "" if pd.isna(x) else f"{x:.{decimals}f}"
+def _fmt(x: float, decimals: int = 3, lang: str = "en") -> str:
+    """Number with ``decimals`` decimals; decimal comma in Swedish."""
+    if pd.isna(x):
+        return ""
+    s = f"{x:.{decimals}f}"
+    return s.replace(".", ",") if lang == "sv" else s
 
 
 def load_case(data_dir: str | Path, treated: str = "HVB", control: str = "FH",
@@ -174,8 +207,30 @@ class TeachingCase:
     # ------------------------------------------------------------------ text
     def text(self, key: str) -> str:
         """Heading or text ``key`` in the case's language (Markdown)."""
+        if key in ("children_text", "strata_text", "lesson") and not self._holds(key):
+            key = f"{key}_mixed"
         return _TEXT[key][self.lang].format(treated=self.treated, control=self.control,
-                                            horizon=self.horizon)
+                                            horizon=self.horizon,
+                                            confounders=_confounder_text(self.lang))
+
+    def _holds(self, key: str) -> bool:
+        """Whether the data bear out the claim of text ``key`` (else a neutral text is used)."""
+        f, t, c = self.frame, self.treated, self.control
+        if key == "children_text":
+            def share(col: str, arm: str) -> float:
+                return float(f.loc[f["placement_type"] == arm, col].mean())
+            older = share("age_13plus", t) > share("age_13plus", c)
+            behaviour = any(share(col, t) > share(col, c)
+                            for col in ("problem_criminality", "problem_child_substance"))
+            return older and behaviour
+        if key == "strata_text":
+            diff = self.strata_table().iloc[:, -1]
+            values = pd.to_numeric(diff.str.replace(",", ".", regex=False), errors="coerce")
+            plain, within = values.iloc[-1], values.iloc[:-1].dropna()
+            return bool(pd.notna(plain) and len(within) and (within.abs() < abs(plain)).all())
+        e = self.estimates().set_index("method")
+        return bool(not e.loc["naive", "covers"]
+                    and e.loc[["regression", "ipw", "aipw"], "covers"].all())
 
     def true_effect(self) -> float:
         """True risk difference for the population of a two-arm analysis (truth file)."""
@@ -201,12 +256,15 @@ class TeachingCase:
                 k, n = int(sub.sum()), len(sub)
                 shown = disclosure.protect_rates(pd.Series([k]), pd.Series([n]),
                                                  threshold=self.threshold).iloc[0]
-                row[arm] = disclosure.SECONDARY_MARK if pd.isna(shown) else f"{100 * k / n:.0f} %"
+                row[arm] = disclosure.SECONDARY_MARK if pd.isna(shown) else (
+                    f"{100 * k / n:.0f}" + (" %" if self.lang == "sv" else "%"))
             rows.append(row)
         n_row = {"": "antal placeringar" if self.lang == "sv" else "placements"}
         counts = self.frame["placement_type"].value_counts()
-        for arm in (self.treated, self.control):
-            n_row[arm] = str(int(counts.get(arm, 0)))
+        n = pd.DataFrame({"n": [int(counts.get(arm, 0)) for arm in (self.treated, self.control)]})
+        shown = disclosure.protect_counts(n, threshold=self.threshold).to_display()["n"]
+        for arm, value in zip((self.treated, self.control), shown, strict=True):
+            n_row[arm] = value
         rows.append(n_row)
         return pd.DataFrame(rows)
 
@@ -231,10 +289,11 @@ class TeachingCase:
                 shown = disclosure.protect_rates(pd.Series([int(y.sum())]), pd.Series([len(y)]),
                                                  threshold=self.threshold).iloc[0]
                 risks[arm] = np.nan if pd.isna(shown) else y.mean()
-                row[arm] = disclosure.SECONDARY_MARK if pd.isna(shown) else _fmt(y.mean())
+                row[arm] = (disclosure.SECONDARY_MARK if pd.isna(shown)
+                            else _fmt(y.mean(), 3, self.lang))
             diff = risks[self.treated] - risks[self.control]
             row["skillnad" if self.lang == "sv" else "difference"] = (
-                disclosure.SECONDARY_MARK if pd.isna(diff) else _fmt(diff))
+                disclosure.SECONDARY_MARK if pd.isna(diff) else _fmt(diff, 3, self.lang))
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -244,11 +303,21 @@ class TeachingCase:
         Returns
         -------
         pandas.DataFrame
-            ``method, estimate, se, ci_lower, ci_upper, truth, covers``.
+            ``method, estimate, se, ci_lower, ci_upper, truth, covers``. Computed once and
+            cached (the table, the plot and the lesson text use it).
+
+        Notes
+        -----
+        A confounder that is constant in the two arms (e.g. no 13-year-olds with ``horizon``
+        days of follow-up in a small dataset) needs no adjustment and cannot be estimated, so
+        it is left out of the models.
         """
+        if getattr(self, "_estimates", None) is not None:
+            return self._estimates.copy()
+        adjustment = [c for c in ADJUSTMENT if self.frame[c].nunique(dropna=True) > 1]
         rows = []
         for method in ("naive", "regression", "ipw", "aipw"):
-            s = effects.estimate_effect(self.frame, "placement_type", self.outcome, ADJUSTMENT,
+            s = effects.estimate_effect(self.frame, "placement_type", self.outcome, adjustment,
                                         method=method, treated=self.treated,
                                         control=self.control).summary
             r = s[s["measure"] == "risk_difference"].iloc[0]
@@ -257,19 +326,25 @@ class TeachingCase:
         out = pd.DataFrame(rows)
         out["truth"] = self.true_effect()
         out["covers"] = (out["ci_lower"] <= out["truth"]) & (out["truth"] <= out["ci_upper"])
-        return out
+        self._estimates = out
+        return out.copy()
 
     def estimates_table(self) -> pd.DataFrame:
         """:meth:`estimates` as display strings in the case's language."""
         e = self.estimates()
         i = 0 if self.lang == "sv" else 1
         yes, no = ("ja", "nej") if self.lang == "sv" else ("yes", "no")
+        sep = "; " if self.lang == "sv" else ", "
+
+        def f(x):
+            return _fmt(x, 3, self.lang)
+
         return pd.DataFrame({
             "metod" if i == 0 else "method": e["method"].map(lambda m: _METHOD_LABELS[m][i]),
-            "skattning" if i == 0 else "estimate": e["estimate"].map(_fmt),
-            "95 % KI" if i == 0 else "95% CI": "(" + e["ci_lower"].map(_fmt) + ", "
-            + e["ci_upper"].map(_fmt) + ")",
-            "sann effekt" if i == 0 else "true effect": e["truth"].map(_fmt),
+            "skattning" if i == 0 else "estimate": e["estimate"].map(f),
+            "95 % KI" if i == 0 else "95% CI": "(" + e["ci_lower"].map(f) + sep
+            + e["ci_upper"].map(f) + ")",
+            "sann effekt" if i == 0 else "true effect": e["truth"].map(f),
             "träffar" if i == 0 else "covers": np.where(e["covers"], yes, no),
         })
 
@@ -291,4 +366,6 @@ class TeachingCase:
         ax.set_xlabel(f"{'riskskillnad' if i == 0 else 'risk difference'} "
                       f"({self.treated} - {self.control})")
         ax.legend(loc="best", fontsize="small")
+        if self.lang == "sv":
+            ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:g}".replace(".", ","))
         return ax
