@@ -461,5 +461,36 @@ def test_plots_return_axes(ref_data):
     plt.close("all")
 
 
+@pytest.mark.parametrize("method", ["regression", "ipw", "aipw"])
+def test_ate_se_equals_stratified_variance_in_a_sparse_cell(method):
+    """With one binary covariate every model is saturated, so the ATE is the post-stratified
+    difference sum_c p_c (ybar_1c - ybar_0c) and its sandwich variance must equal the
+    textbook one, sum_c p_c^2 (s2_1c / n_1c + s2_0c / n_0c) + (d_1 - d_0)^2 p (1 - p) / n
+    (s2 with divisor n, d_c the cell differences), exactly. The design has the shape that
+    drives the ATE undercoverage of ``benchmarks/simulate_effects.py``: a cell of 30 % of the
+    rows where only 4 % are treated (about 18 treated rows with two or so events), so this
+    checks that the SE there is the right formula, not an approximation gone wrong."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    young = (rng.random(n) < 0.3).astype(int)
+    a = (rng.random(n) < np.where(young == 1, 0.04, 0.55)).astype(int)
+    risk = np.where(a == 1, np.where(young == 1, 0.12, 0.30), np.where(young == 1, 0.08, 0.20))
+    y = (rng.random(n) < risk).astype(int)
+    assert 10 <= ((a == 1) & (young == 1)).sum() <= 30 and y[(a == 1) & (young == 1)].sum() >= 1
+    est, var, diffs = 0.0, 0.0, []
+    for c in (0, 1):
+        p = (young == c).mean()
+        y1, y0 = y[(a == 1) & (young == c)], y[(a == 0) & (young == c)]
+        diffs.append(y1.mean() - y0.mean())
+        est += p * diffs[-1]
+        var += p ** 2 * (y1.var() / len(y1) + y0.var() / len(y0))
+    var += (diffs[1] - diffs[0]) ** 2 * p * (1 - p) / n
+    df = pd.DataFrame({"a": a, "y": y, "young": young})
+    row = estimate_effect(df, "a", "y", ["young"], method=method, estimand="ATE").summary
+    row = row.set_index("measure").loc["risk_difference"]
+    assert_allclose(row["estimate"], est, rtol=1e-10)
+    assert_allclose(row["se"], np.sqrt(var), rtol=1e-10)
+
+
 if __name__ == "__main__":
     make_reference_data().to_csv(REF / "effects_data.csv", index=False)
