@@ -592,9 +592,11 @@ def _newton_raphson(evaluate: Any, p: int, model: str, likelihood: str,
         beta, loglik, score, info = new, new_loglik, new_score, new_info
         if done:
             return beta, loglik, loglik0, it
-    raise ConvergenceError(
+    exc = ConvergenceError(
         f"{model} did not converge in {max_iter} Newton–Raphson iterations (last change "
         f"{np.max(np.abs(step)):.3g}); an estimate may be infinite ({infinite_because}).")
+    exc.beta, exc.step = beta, step  # so a caller can name the diverging covariate
+    raise exc
 
 
 def _cox_newton(rs: _EfronRiskSets, x: np.ndarray,

@@ -257,6 +257,20 @@ def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray) -> tuple[np.ndarray, float,
                            max_iter=_FG_MAX_ITER, tol=_FG_TOL)
 
 
+def _refuse_infinite(beta: np.ndarray, x: np.ndarray, names: list[str],
+                     cause: BaseException | None = None) -> None:
+    """Raise ConvergenceError naming the covariate whose estimate appears infinite."""
+    spread = np.abs(beta) * np.ptp(x, axis=0)
+    if (spread > _FG_MAX_LOG_RATIO).any():
+        j = int(np.argmax(spread))
+        raise ConvergenceError(
+            f"the estimate of {names[j]!r} ({beta[j]:.3g}) appears infinite: the "
+            f"subdistribution hazard ratio between its smallest and largest value would exceed "
+            f"exp({_FG_MAX_LOG_RATIO}). A level with no events of interest, or a covariate "
+            "that perfectly predicts them, causes this; merge levels or drop the covariate."
+        ) from cause
+
+
 def _event_codes(data: Any, event_col: str, event_of_interest: Any) -> tuple[np.ndarray, float]:
     """Validate the cause column and return it as floats together with the cause code."""
     if not isinstance(data, pd.DataFrame):
@@ -405,15 +419,21 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     center = x_raw.mean(axis=0)
     x = x_raw - center
     rs = _FineGrayRiskSets(d["stop"][order], status[order])
-    beta, loglik, loglik0, iterations = _fg_newton(rs, x)
-    spread = np.abs(beta) * np.ptp(x, axis=0)
-    if (spread > _FG_MAX_LOG_RATIO).any():
-        j = int(np.argmax(spread))
+    try:
+        beta, loglik, loglik0, iterations = _fg_newton(rs, x)
+    except ConvergenceError as exc:
+        # Newton steps towards an infinite estimate may stop short of convergence; the
+        # last iterate still tells which covariate diverges.
+        last, step = getattr(exc, "beta", None), getattr(exc, "step", None)
+        if last is None or step is None:
+            raise
+        _refuse_infinite(last, x, d["names"], exc)
+        j = int(np.argmax(np.abs(step) * np.ptp(x, axis=0)))
         raise ConvergenceError(
-            f"the estimate of {d['names'][j]!r} ({beta[j]:.3g}) appears infinite: the "
-            f"subdistribution hazard ratio between its smallest and largest value would exceed "
-            f"exp({_FG_MAX_LOG_RATIO}). A level with no events of interest, or a covariate "
-            "that perfectly predicts them, causes this; merge levels or drop the covariate.")
+            f"{exc} The estimate of {d['names'][j]!r} was still changing by {step[j]:.3g} "
+            f"per iteration (last value {last[j]:.3g}); it may be infinite: merge levels or "
+            "drop the covariate.") from exc
+    _refuse_infinite(beta, x, d["names"])
     _, _, info, r, s0, xbar = _fg_pass(rs, x, beta)
     infl = _fg_influence(rs, x, r, s0, xbar)
     var_naive = np.linalg.inv(info)
