@@ -10,12 +10,13 @@
 - :func:`cumulative_incidence` returns a :class:`CumulativeIncidenceResult`: the incidence
   of one cause (e.g. unplanned ending, with planned ending competing), read at horizons with
   :meth:`~CumulativeIncidenceResult.at`, and Gray's test between groups (``gray_test_``;
-  :meth:`~CumulativeIncidenceResult.gray_tests` for every cause and other weights).
+  :meth:`~CumulativeIncidenceResult.gray_tests` for every cause and other weights),
+  optionally stratified (``strata_col``, as cmprsk's ``cuminc(..., strata = )``).
 
 All are direct implementations that handle tied times exactly (lifelines'
 ``AalenJohansenFitter`` jitters ties and is not used), validated against R's survival and
-cmprsk packages (``tests/reference/survival_reference.R`` and
-``survival_extra_reference.R``).
+cmprsk packages (``tests/reference/survival_reference.R``,
+``survival_extra_reference.R`` and ``gray_strata_reference.R``).
 """
 
 from __future__ import annotations
@@ -64,13 +65,23 @@ def _versions() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- validation
 def _check_inputs(data: Any, duration_col: str, event_col: str,
-                  group_col: str | None) -> pd.DataFrame:
+                  group_col: str | None, strata_col: str | None = None) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
                              "read the file with evaluation.io first.")
     cols = {"duration_col": duration_col, "event_col": event_col}
     if group_col is not None:
         cols["group_col"] = group_col
+    if strata_col is not None:
+        if group_col is None:
+            raise ParameterError(f"strata_col={strata_col!r} stratifies Gray's test between "
+                                 "groups, so it needs group_col; give group_col too, or drop "
+                                 "strata_col.")
+        if strata_col == group_col:
+            raise ParameterError(f"strata_col={strata_col!r} is also group_col: within each "
+                                 "stratum there would be a single group and nothing to "
+                                 "compare. Stratify by another column.")
+        cols["strata_col"] = strata_col
     for arg, col in cols.items():
         if col not in data.columns:
             raise ParameterError(f"{arg}={col!r} is not a column of data; available columns: "
@@ -98,6 +109,8 @@ def _check_inputs(data: Any, duration_col: str, event_col: str,
     out = pd.DataFrame({"time": time, "event": event})
     if group_col is not None:
         out["group"] = group_labels(frame[group_col])
+    if strata_col is not None:
+        out["strata"] = group_labels(frame[strata_col]).codes  # 0 .. n_strata - 1
     if len(out) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
     return out
@@ -691,15 +704,16 @@ class GrayTestResult:
     rho: float = 0.0
 
 
-def _gray_test(time: np.ndarray, status: np.ndarray, group: np.ndarray,
-               rho: float = 0.0) -> tuple[float, int, float]:
-    """Gray (1988) K-sample test for one cause; returns (statistic, df, p_value).
+def _gray_score(time: np.ndarray, status: np.ndarray, group: np.ndarray, n_groups: int,
+                rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gray's score vector and its variance matrix for one stratum (cmprsk's ``crst``).
 
     ``status`` is 0 censored, 1 the cause tested, 2 any other cause; ``group`` holds codes
-    0..G-1. Scores and their variance follow Gray's paper as computed by cmprsk's ``crstm``
-    (one stratum), time by time over the distinct times with an event.
+    0..``n_groups`` - 1, some possibly absent from this stratum (they then contribute
+    nothing, as in ``crst``, where their risk set is empty). Returns the scores of the first
+    ``n_groups`` - 1 groups and their variance, accumulated time by time over the distinct
+    times with an event.
     """
-    n_groups = int(group.max()) + 1
     k = n_groups - 1
     times, inverse = np.unique(time, return_inverse=True)
     counts = np.zeros((3, len(times), n_groups))
@@ -750,7 +764,28 @@ def _gray_test(time: np.ndarray, status: np.ndarray, group: np.ndarray,
             f1_left = np.where(active, f1_left + km_left * d1 / rs_safe, f1_left)
             km_left = km
     c1 = c[:k]
-    var = v + (c1 * v3) @ c1.T + c1 @ v2.T + v2 @ c1.T
+    return score, v + (c1 * v3) @ c1.T + c1 @ v2.T + v2 @ c1.T
+
+
+def _gray_test(time: np.ndarray, status: np.ndarray, group: np.ndarray, rho: float = 0.0,
+               strata: np.ndarray | None = None) -> tuple[float, int, float]:
+    """Gray (1988) K-sample test for one cause; returns (statistic, df, p_value).
+
+    ``status`` is 0 censored, 1 the cause tested, 2 any other cause; ``group`` holds codes
+    0..G-1 and ``strata`` (optional) stratum codes. As cmprsk's ``crstm``, the score vectors
+    and variance matrices of the strata (:func:`_gray_score`) are summed before the
+    quadratic form s' V^-1 s is taken; without ``strata`` there is one stratum.
+    """
+    n_groups = int(group.max()) + 1
+    k = n_groups - 1
+    if strata is None:
+        strata = np.zeros(len(time), dtype=int)
+    score, var = np.zeros(k), np.zeros((k, k))
+    for stratum in np.unique(strata):
+        rows = strata == stratum
+        s, v = _gray_score(time[rows], status[rows], group[rows], n_groups, rho)
+        score += s
+        var += v
     if not np.all(np.isfinite(var)) or np.linalg.matrix_rank(var) < k:
         return np.nan, k, np.nan
     stat = float(score @ np.linalg.solve(var, score))
@@ -761,7 +796,8 @@ def _gray_for_cause(frame: pd.DataFrame, cause: float, rho: float) -> GrayTestRe
     event = frame["event"].to_numpy()
     status = np.where(event == 0, 0, np.where(event == cause, 1, 2))
     _, group = np.unique(frame["group"].to_numpy(), return_inverse=True)
-    stat, df, p = _gray_test(frame["time"].to_numpy(), status, group, rho)
+    strata = frame["strata"].to_numpy() if "strata" in frame else None
+    stat, df, p = _gray_test(frame["time"].to_numpy(), status, group, rho, strata)
     return GrayTestResult(statistic=stat, df=df, p_value=p, cause=cause, rho=rho)
 
 
@@ -772,8 +808,9 @@ class CumulativeIncidenceResult(Result):
     Attributes
     ----------
     gray_test_ : GrayTestResult or None
-        Gray's test (rho = 0) of equal incidence of ``event_of_interest`` between groups
-        (None without ``group_col`` or with a single group).
+        Gray's test (rho = 0) of equal incidence of ``event_of_interest`` between groups,
+        stratified if ``strata_col`` was given (None without ``group_col`` or with a single
+        group).
     """
 
     gray_test_: GrayTestResult | None = None
@@ -781,6 +818,8 @@ class CumulativeIncidenceResult(Result):
 
     def gray_tests(self, rho: float = 0.0) -> pd.DataFrame:
         """Gray's test between groups for every cause, as R ``cmprsk::cuminc(...)$Tests``.
+
+        Stratified by the fit's ``strata_col`` if it had one (``cuminc(..., strata = )``).
 
         Parameters
         ----------
@@ -876,7 +915,8 @@ class CumulativeIncidenceResult(Result):
 
 def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
                          event_of_interest: Any, group_col: str | None = None,
-                         alpha: float = 0.05) -> CumulativeIncidenceResult:
+                         alpha: float = 0.05, *,
+                         strata_col: str | None = None) -> CumulativeIncidenceResult:
     """Cumulative incidence of one cause under competing risks (Aalen–Johansen).
 
     Parameters
@@ -896,6 +936,12 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
         ordered as in :func:`kaplan_meier`.
     alpha : float, default 0.05
         Confidence intervals have level 1 - alpha.
+    strata_col : str, optional
+        Stratify Gray's test by this column (e.g. municipality), as the ``strata`` argument
+        of ``cmprsk::cuminc``: the groups are compared within each stratum and the
+        per-stratum score vectors and variance matrices are summed before the chi-square
+        statistic is formed. A single stratum gives the unstratified test. Needs
+        ``group_col``; the curves are not stratified (still one per group).
 
     Returns
     -------
@@ -910,14 +956,16 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
 
         ``at(times)`` reads the curve at horizons. ``gray_test_`` holds Gray's test (rho = 0)
         for ``event_of_interest`` when there are two or more groups (else None);
-        ``gray_tests(rho)`` tests every cause.
+        ``gray_tests(rho)`` tests every cause. Both are stratified by ``strata_col`` if
+        given. ``metadata`` records ``strata_col`` and ``n_strata`` (None without strata).
 
     Raises
     ------
     ParameterError
         If a column is missing, has missing values, durations are negative or not numeric,
         cause codes are not non-negative integers, ``event_of_interest`` is 0 or absent from
-        the data, or alpha is outside (0, 1).
+        the data, or alpha is outside (0, 1); if ``strata_col`` is given without
+        ``group_col``, is ``group_col`` itself, or has missing values.
 
     Notes
     -----
@@ -929,9 +977,14 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
     Confidence limits use the log-log transform, CIF^exp(+-z se / (CIF log CIF)), as
     ``tidycmprsk``; they are [0, 0] while CIF = 0. Gray's (1988) test compares the
     subdistribution hazards of the cause between groups, as ``cmprsk::cuminc(...)$Tests``
-    (chi-square with groups - 1 df). Validated against R 4.2.2, cmprsk 2.2-11
-    (``tests/reference/survival_reference.R``, ``survival_extra_reference.R``) to a relative
-    tolerance of 1e-10 (Gray's p-value 1e-9: R computes it as ``1 - pchisq()``).
+    (chi-square with groups - 1 df). With ``strata_col`` the statistic is
+    (sum_s U_s)' (sum_s V_s)^-1 (sum_s U_s) over strata s, U_s and V_s the stratum's
+    scores and variance (cmprsk's ``crstm``); a group absent from a stratum contributes
+    nothing there. If no stratum holds two groups with events the variance is singular
+    and the statistic NaN. Validated against R 4.2.2, cmprsk 2.2-11
+    (``tests/reference/survival_reference.R``, ``survival_extra_reference.R``,
+    ``gray_strata_reference.R``) to a relative tolerance of 1e-10 (Gray's p-value 1e-9: R
+    computes it as ``1 - pchisq()``).
 
     Examples
     --------
@@ -952,9 +1005,17 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
     >>> fit = cumulative_incidence(df, "days", "status", event_of_interest=2, group_col="hvb")
     >>> fit.gray_test_.df
     1
+
+    The same test stratified by municipality (cmprsk: ``cuminc(..., strata = municipality)``):
+
+    >>> df["municipality"] = ep["municipality_code"].to_numpy()
+    >>> strat = cumulative_incidence(df, "days", "status", event_of_interest=2,
+    ...                              group_col="hvb", strata_col="municipality")
+    >>> strat.metadata["n_strata"], strat.gray_test_.df
+    (3, 1)
     """
     alpha = check_alpha(alpha)
-    frame = _check_inputs(data, duration_col, event_col, group_col)
+    frame = _check_inputs(data, duration_col, event_col, group_col, strata_col)
     try:
         cause = float(event_of_interest)
     except (TypeError, ValueError) as exc:
@@ -979,6 +1040,8 @@ def cumulative_incidence(data: pd.DataFrame, duration_col: str, event_col: str,
                   "n": len(frame), "event_of_interest": event_of_interest,
                   "variance": "cmprsk::cuminc (Aalen/delta method)", "conf_type": "log-log",
                   "duration_col": duration_col, "event_col": event_col, "group_col": group_col,
+                  "strata_col": strata_col,
+                  "n_strata": None if strata_col is None else int(frame["strata"].max()) + 1,
                   "versions": _versions()},
         _data=frame,
     )
