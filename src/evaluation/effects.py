@@ -26,6 +26,7 @@ __all__ = ["EffectResult", "estimate_effect"]
 
 METHODS = ("naive", "regression", "ipw", "aipw")
 ESTIMANDS = ("ATE", "ATT", "ATO")
+CONTRASTS = ("control", "all")
 SMD_THRESHOLD = 0.1          # |SMD| above this is flagged as imbalanced
 POSITIVITY_PS = 0.01         # propensity scores below this trigger a positivity warning
 WEIGHT_SHARE = 0.1           # one row carrying more than this share of an arm's weight warns
@@ -61,7 +62,8 @@ class EffectResult(Result):
         Estimated generalised propensity scores (rows x arms, arms in ``arms`` order), before
         truncation.
     weights_ : numpy.ndarray
-        Balancing weight of each row for its own arm (after truncation).
+        Balancing weight of each row for its own arm (after truncation), times the row's
+        sampling weight when ``weights_col`` is given.
     influence_ : numpy.ndarray
         Influence-function values of the arm means (rows x arms), scaled so that
         var = sum(phi**2) / n**2 (summed within clusters first when clustered).
@@ -319,6 +321,25 @@ def _design(data: pd.DataFrame, covariates: Any) -> tuple[np.ndarray, list[str],
     return x, names, refs
 
 
+def _sampling_weights(data: pd.DataFrame, weights_col: str) -> np.ndarray:
+    """The case/sampling weights of ``weights_col`` (already checked for missing values)."""
+    s = data[weights_col]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        raise ParameterError(f"weights_col {weights_col!r} must be numeric (non-negative "
+                             f"case or sampling weights), got dtype {s.dtype}.")
+    sw = s.to_numpy(dtype=float)
+    bad = ~np.isfinite(sw) | (sw < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"weights_col {weights_col!r} must be finite and non-negative; "
+                             f"{int(bad.sum())} value(s) are not, first at row {i} (value "
+                             f"{float(sw[i])}). Fix or drop those rows.")
+    if not sw.sum() > 0:
+        raise ParameterError(f"weights_col {weights_col!r} is 0 in every row; weights must "
+                             "have a positive total.")
+    return sw
+
+
 # --------------------------------------------------------------------------- model fitting
 def _spd_solver(a: np.ndarray):
     """Solver of a x = b for a symmetric positive (semi)definite a: Cholesky, or the
@@ -335,22 +356,23 @@ def _solve_spd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _spd_solver(a)(b)
 
 
-def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, what: str = "outcome model"
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Linear (least squares) or logistic (Newton/IRLS) regression; returns coef and the
-    'bread' matrix X' V X at the estimate (V = m(1 - m) for logistic, 1 for linear)."""
+def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, sw: np.ndarray,
+             what: str = "outcome model") -> tuple[np.ndarray, np.ndarray]:
+    """Linear (weighted least squares) or logistic (weighted ML by Newton/IRLS) regression
+    with case weights ``sw``; returns coef and the 'bread' matrix X' S V X at the estimate
+    (S = diag(sw), V = m(1 - m) for logistic, 1 for linear)."""
     if not binary:
-        xtx = x.T @ x
-        return _solve_spd(xtx, x.T @ y), xtx
+        xtx = (x * sw[:, None]).T @ x
+        return _solve_spd(xtx, x.T @ (sw * y)), xtx
     beta = np.zeros(x.shape[1])
-    mean = y.mean()
+    mean = (sw * y).sum() / sw.sum()
     if 0 < mean < 1:
         beta[0] = np.log(mean / (1 - mean))
     m = _expit(x @ beta)
     dev = np.inf
     done, separated = False, False
     for _ in range(_MAX_ITER + 1):
-        info = (x * (m * (1 - m))[:, None]).T @ x
+        info = (x * (sw * m * (1 - m))[:, None]).T @ x
         if done:
             if separated:
                 warnings.warn(f"logistic {what}: fitted probabilities numerically 0 or 1 "
@@ -358,17 +380,18 @@ def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, what: str = "outcome mo
                               "one has the outcome); fitted values there are 0 or 1. Merge "
                               "sparse levels or simplify the model.", UserWarning, stacklevel=4)
             return beta, info
-        step = _solve_spd(info, x.T @ (y - m))
+        step = _solve_spd(info, x.T @ (sw * (y - m)))
         beta = beta + step
         if not np.isfinite(beta).all():
             break
         eta = x @ beta
         m = _expit(eta)
-        new_dev = 2 * float(np.sum(np.logaddexp(0, eta) - y * eta))
+        new_dev = 2 * float(np.sum(sw * (np.logaddexp(0, eta) - y * eta)))
         small_step = np.max(np.abs(step)) < _TOL * (1 + np.max(np.abs(beta)))
         # R glm's rule |dev - dev_old| / (|dev| + 0.1) < eps: also ends (quasi-)separated fits
+        fitted = m[sw > 0]
         separated = (not small_step and abs(new_dev - dev) / (abs(new_dev) + 0.1) < 1e-14
-                     and (m.min() < 1e-10 or m.max() > 1 - 1e-10))
+                     and (fitted.min() < 1e-10 or fitted.max() > 1 - 1e-10))
         dev = new_dev
         done = small_step or separated
     raise ConvergenceError(f"the logistic {what} did not converge; there may be (quasi-)complete "
@@ -387,30 +410,31 @@ def _softmax_ps(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray,
-                                                                    np.ndarray]:
-    """Multinomial logistic regression of the arm code (0 = reference) on x by Newton.
+def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multinomial logistic regression of the arm code (0 = reference) on x by Newton,
+    weighted ML with case weights ``sw``.
 
-    Returns gamma (p x (k-1)), fitted probabilities (n x k) and the Fisher information
-    (blocks ordered arm 1 coefficients, arm 2 coefficients, ...). For k = 2 this is ordinary
-    logistic regression.
+    Returns gamma (p x (k-1)), fitted probabilities (n x k) and the (weighted) Fisher
+    information (blocks ordered arm 1 coefficients, arm 2 coefficients, ...). For k = 2 this
+    is ordinary logistic regression.
     """
     n, p = x.shape
     if k == 2:
-        gamma, info = _fit_glm(x, (a == 1).astype(float), True, "propensity model")
+        gamma, info = _fit_glm(x, (a == 1).astype(float), True, sw, "propensity model")
         eta = x @ gamma
         return gamma[:, None], np.column_stack([_expit(-eta), _expit(eta)]), info
     q = (k - 1) * p
     ind = a[:, None] == np.arange(1, k)[None, :]
     gamma = np.zeros((p, k - 1))
-    share = np.bincount(a, minlength=k) / n
+    share = np.bincount(a, weights=sw, minlength=k) / sw.sum()
     gamma[0] = np.log(share[1:] / share[0])
 
     def information(e: np.ndarray) -> np.ndarray:
         info = np.empty((q, q))
         for j in range(1, k):
             for l in range(j, k):
-                w = e[:, j] * ((j == l) - e[:, l])
+                w = sw * e[:, j] * ((j == l) - e[:, l])
                 blk = (x * w[:, None]).T @ x
                 info[(j - 1) * p:j * p, (l - 1) * p:l * p] = blk
                 info[(l - 1) * p:l * p, (j - 1) * p:j * p] = blk.T
@@ -420,17 +444,18 @@ def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int) -> tuple[np.ndarray, n
     rows = np.arange(n)
     for _ in range(_MAX_ITER):
         e = _softmax_ps(x, gamma)
-        score = (x.T @ (ind - e[:, 1:])).T.reshape(q)
+        score = (x.T @ (sw[:, None] * (ind - e[:, 1:]))).T.reshape(q)
         step = _solve_spd(information(e), score).reshape(k - 1, p).T
         gamma = gamma + step
         if not np.isfinite(gamma).all():
             break
         e = _softmax_ps(x, gamma)
-        new_dev = -2 * float(np.log(np.maximum(e[rows, a], 1e-300)).sum())
+        new_dev = -2 * float((sw * np.log(np.maximum(e[rows, a], 1e-300))).sum())
         small_step = np.max(np.abs(step)) < _TOL * (1 + np.max(np.abs(gamma)))
         # as R glm: a negligible change of deviance ends a (quasi-)separated fit
+        fitted = e[sw > 0]
         separated = (abs(new_dev - dev) / (abs(new_dev) + 0.1) < 1e-14
-                     and (e.min() < 1e-10 or e.max() > 1 - 1e-10))
+                     and (fitted.min() < 1e-10 or fitted.max() > 1 - 1e-10))
         dev = new_dev
         if small_step or separated:
             if separated:
@@ -478,15 +503,20 @@ def _balancing(e: np.ndarray, a: np.ndarray, estimand: str, target: int
     return h, w, dh, dw
 
 
-def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, k: int, binary: bool, method: str,
-          estimand: str, target: int, truncate: float | None, want_if: bool
+def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, sw: np.ndarray, k: int, binary: bool,
+          method: str, estimand: str, target: int, truncate: float | None, want_if: bool
           ) -> dict[str, Any]:
-    """Arm means (and their influence functions) for one data set."""
+    """Arm means (and their influence functions) for one data set with case weights sw.
+
+    Every estimating equation (propensity model, outcome models, arm means) is weighted by
+    sw, so the influence functions are sw times the unweighted ones with weighted
+    derivatives (survey-style linearisation).
+    """
     n, p = x.shape
-    counts = np.bincount(a, minlength=k)
-    if (counts == 0).any():
-        raise ParameterError("an arm has no rows in the (re)sampled data.")
-    _, e_raw, info = _fit_propensity(x, a, k)
+    if (np.bincount(a, weights=sw, minlength=k) <= 0).any():
+        raise ParameterError("an arm has no rows (or only rows of weight 0) in the "
+                             "(re)sampled data.")
+    _, e_raw, info = _fit_propensity(x, a, k, sw)
     e = e_raw
     clipped = np.zeros_like(e_raw, dtype=bool)
     if truncate is not None:
@@ -506,26 +536,31 @@ def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, k: int, binary: bool, met
     betas, breads = [], []
     if method in ("regression", "aipw"):
         for j in range(k):
-            beta, bread = _fit_glm(x[ind[:, j]], y[ind[:, j]], binary)
+            r = ind[:, j]
+            beta, bread = _fit_glm(x[r], y[r], binary, sw[r])
             betas.append(beta)
             breads.append(bread)
             eta = x @ beta
             m[:, j] = _expit(eta) if binary else eta
+    sh = sw * h
     for j in range(k):
         r = ind[:, j]
         if method == "naive":
-            mu[j] = y[r].mean()
+            mu[j] = (sw[r] * y[r]).sum() / sw[r].sum()
         elif method == "regression":
-            mu[j] = (h * m[:, j]).sum() / h.sum()
+            mu[j] = (sh * m[:, j]).sum() / sh.sum()
         elif method == "ipw":
-            mu[j] = (w[r, j] * y[r]).sum() / w[r, j].sum()
+            swr = sw[r] * w[r, j]
+            mu[j] = (swr * y[r]).sum() / swr.sum()
         else:
-            mu[j] = ((h * m[:, j]).sum() + (w[r, j] * (y[r] - m[r, j])).sum()) / h.sum()
+            mu[j] = ((sh * m[:, j]).sum() + (sw[r] * w[r, j] * (y[r] - m[r, j])).sum()) \
+                / sh.sum()
     out["mu"] = mu
     if not want_if:
         return out
     # influence functions from the stacked estimating equations (M-estimation):
-    # phi = (psi_mu + G_gamma' IF_gamma + G_beta' IF_beta) / D, all means over n rows
+    # phi = sw (psi_mu + G_gamma' IF_gamma + G_beta' IF_beta) / D, all means over n rows,
+    # G and D weighted by sw
     phi = np.empty((n, k))
     de = np.zeros((n, k, k - 1))          # d e_l / d (eta of arm c), c = 1..k-1, as x-coef
     for c in range(1, k):
@@ -535,20 +570,21 @@ def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, k: int, binary: bool, met
     for j in range(k):
         r = ind[:, j].astype(float)
         if method == "naive":
-            psi, dpsi_de, denom = r * (y - mu[j]), None, r.mean()
+            psi, dpsi_de, denom = r * (y - mu[j]), None, (sw * r).mean()
         elif method == "regression":
             psi = h * (m[:, j] - mu[j])
-            dpsi_de = [dh[l] * (m[:, j] - mu[j]) for l in range(k)]
-            denom = h.mean()
+            dpsi_de = [sw * dh[l] * (m[:, j] - mu[j]) for l in range(k)]
+            denom = sh.mean()
         elif method == "ipw":
             psi = r * w[:, j] * (y - mu[j])
-            dpsi_de = [r * dw[:, j, l] * (y - mu[j]) for l in range(k)]
-            denom = (r * w[:, j]).mean()
+            dpsi_de = [sw * r * dw[:, j, l] * (y - mu[j]) for l in range(k)]
+            denom = (sw * r * w[:, j]).mean()
         else:
             resid = y - m[:, j]
             psi = h * (m[:, j] - mu[j]) + r * w[:, j] * resid
-            dpsi_de = [dh[l] * (m[:, j] - mu[j]) + r * dw[:, j, l] * resid for l in range(k)]
-            denom = h.mean()
+            dpsi_de = [sw * (dh[l] * (m[:, j] - mu[j]) + r * dw[:, j, l] * resid)
+                       for l in range(k)]
+            denom = sh.mean()
         total = psi.copy()
         if dpsi_de is not None and (estimand == "ATO" or method != "regression"):
             # chain rule through e_l(gamma): coefficient of x_i for each gamma block c
@@ -561,10 +597,10 @@ def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, k: int, binary: bool, met
         if method in ("regression", "aipw"):
             vv = m[:, j] * (1 - m[:, j]) if binary else np.ones(n)
             hw = h - r * w[:, j] if method == "aipw" else h
-            g_beta = x.T @ (hw * vv) / n
+            g_beta = x.T @ (sw * hw * vv) / n
             u = _solve_spd(breads[j] / n, g_beta)
             total += r * (y - m[:, j]) * (x @ u)
-        phi[:, j] = total / denom
+        phi[:, j] = sw * total / denom
     out["phi"] = phi
     return out
 
@@ -587,7 +623,7 @@ def _boot_init(shared: tuple) -> None:
 
 
 def _bootstrap_one(seed_seq: np.random.SeedSequence) -> np.ndarray:
-    (x, a, y, k, binary, method, estimand, target, truncate, cluster) = _BOOT
+    (x, a, y, sw, k, binary, method, estimand, target, truncate, cluster) = _BOOT
     rng = np.random.default_rng(seed_seq)
     if cluster is None:
         idx = rng.integers(0, len(a), len(a))
@@ -600,21 +636,34 @@ def _bootstrap_one(seed_seq: np.random.SeedSequence) -> np.ndarray:
         offs = np.repeat(starts[pick] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
         idx = order[np.arange(sizes.sum()) + offs]
     try:
-        return _core(x[idx], a[idx], y[idx], k, binary, method, estimand, target, truncate,
-                     want_if=False)["mu"]
+        return _core(x[idx], a[idx], y[idx], sw[idx], k, binary, method, estimand, target,
+                     truncate, want_if=False)["mu"]
     except (ConvergenceError, ParameterError):
         return np.full(k, np.nan)
 
 
 # --------------------------------------------------------------------------- diagnostics
-def _balance_table(x: np.ndarray, names: list[str], a: np.ndarray, w_obs: np.ndarray,
-                   pairs: list[tuple[int, int]], labels: list[str]) -> pd.DataFrame:
+def _weighted_var(v: np.ndarray, sw: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Variance with case weights sw and the 'reliability' divisor sum sw - sum sw^2 / sum sw
+    (the usual n - 1 when every weight is 1; cobalt's choice for sampling weights)."""
+    s1 = sw.sum()
+    mean = np.tensordot(sw, v, axes=(0, axis)) / s1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.tensordot(sw, (v - mean) ** 2, axes=(0, axis)) / (s1 - (sw ** 2).sum() / s1)
+
+
+def _balance_table(x: np.ndarray, names: list[str], a: np.ndarray, sw: np.ndarray,
+                   w_obs: np.ndarray, pairs: list[tuple[int, int]], labels: list[str]
+                   ) -> pd.DataFrame:
+    """SMDs before (sampling weights sw only) and after weighting (w_obs, the product of
+    sampling and balancing weights), both standardised by the sw-weighted pooled SD."""
     rows = []
     xs = x[:, 1:]
     for t, c in pairs:
         rt, rc = a == t, a == c
-        mt, mc = xs[rt].mean(axis=0), xs[rc].mean(axis=0)
-        sd = np.sqrt((xs[rt].var(axis=0, ddof=1) + xs[rc].var(axis=0, ddof=1)) / 2)
+        mt = sw[rt] @ xs[rt] / sw[rt].sum()
+        mc = sw[rc] @ xs[rc] / sw[rc].sum()
+        sd = np.sqrt((_weighted_var(xs[rt], sw[rt]) + _weighted_var(xs[rc], sw[rc])) / 2)
         wt, wc = w_obs[rt], w_obs[rc]
         wmt = wt @ xs[rt] / wt.sum()
         wmc = wc @ xs[rc] / wc.sum()
@@ -667,7 +716,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                     estimand: str = "ATE", treated: Any = None, control: Any = None,
                     alpha: float = 0.05, *, cluster_col: str | None = None,
                     bootstrap: int = 0, seed: int | None = None, n_jobs: int = 1,
-                    truncate: float | None = None, outcome_type: str | None = None
+                    truncate: float | None = None, outcome_type: str | None = None,
+                    contrasts: str = "control", weights_col: str | None = None
                     ) -> EffectResult:
     """Estimate the effect of an intervention (treatment arm) on an outcome.
 
@@ -721,13 +771,33 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         influence functions.
     outcome_type : {"binary", "continuous"}, optional
         Default: binary if the outcome is boolean or only 0/1, else continuous.
+    contrasts : {"control", "all"}, default "control"
+        Which contrasts to report. ``"control"``: every other arm versus ``control`` (or only
+        ``treated`` versus ``control`` when ``treated`` is given). ``"all"``: every pair of
+        arms, as (later level) vs (earlier level) in level order with the control first,
+        e.g. for FH (control), HVB, SIS: ``HVB vs FH``, ``SIS vs FH``, ``SIS vs HVB``. With
+        ``estimand="ATT"``, ``treated`` names the target population and every pair is
+        estimated in it; with ATE or ATO, ``treated`` together with ``"all"`` is an error.
+        ``summary``, ``balance``, :meth:`EffectResult.e_value`, the forest plot, the
+        bootstrap and ``metadata['contrasts']`` follow the pairs.
+    weights_col : str, optional
+        Non-negative finite case or sampling weights (e.g. inverse sampling probabilities of
+        a survey of files). Every model and mean is weighted: the propensity model is a
+        weighted ML fit (as R ``glm``/``nnet::multinom`` with ``weights=``), the outcome
+        models weighted least squares or weighted logistic ML, the arm means weighted means;
+        standard errors are the survey-style linearisation (each row's score multiplied by
+        its weight; cluster-robust as without weights). Balance, ``ess`` and ``weights_`` use
+        the product of the sampling and the balancing weights; the bootstrap resamples rows
+        (or clusters) with their weights. Rows of weight 0 contribute nothing but are
+        counted in ``n``. All weights 1 give exactly the unweighted results.
 
     Returns
     -------
     EffectResult
         ``summary``: one row per contrast and measure with columns
 
-        - ``contrast``: ``"<treated> vs <control>"``
+        - ``contrast``: ``"<treated> vs <control>"`` (the later and the earlier level of
+          the pair for ``contrasts="all"``)
         - ``measure``: ``risk_difference`` and ``risk_ratio`` (binary outcome) or
           ``mean_difference`` (continuous)
         - ``estimate``: the difference, or the ratio
@@ -742,14 +812,17 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         ``smd_adjusted`` (weighted), ``variance_ratio_adjusted`` (weighted treated / control
         variance), ``imbalanced`` (|smd_adjusted| > 0.1). ``ess``: Kish effective sample size
         per arm. ``metadata``: method, estimand, alpha, n, levels, reference levels,
-        truncation, variance type, clusters, versions.
+        truncation, variance type, clusters, ``contrast_set``, ``contrasts`` (pairs),
+        ``weights_col``, ``sum_weights``, versions.
 
     Raises
     ------
     ParameterError
         If a column is missing or has missing values, an option is unknown, a level is not
-        in the treatment column, the outcome is not binary when said to be, or an arm is
-        empty.
+        in the treatment column, the outcome is not binary when said to be, an arm is
+        empty (or has only rows of weight 0), ``treated`` is combined with
+        ``contrasts="all"`` for ATE or ATO, or ``weights_col`` is not numeric or has a
+        missing, negative or infinite value (the message names the first such row).
     ConvergenceError
         If the propensity or a logistic outcome model does not converge (separation).
 
@@ -782,12 +855,22 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     phi = (psi + G_gamma' I_gamma^-1 s_gamma + G_beta' I_beta^-1 s_beta) / D with
     G the mean derivatives of psi, s the model scores, I their information matrices and
     D the mean of -dpsi/dmu; var = sum(phi^2) / n^2 (HC0-type, no small-sample factor),
-    with phi summed within clusters first. Differences use phi_t - phi_c, log risk ratios
-    phi_t / mu_t - phi_c / mu_c (delta method). Balance, ``ess`` and ``weights_`` use the
+    with phi summed within clusters first. Differences of a pair of arms (t, c) use
+    phi_t - phi_c, log risk ratios phi_t / mu_t - phi_c / mu_c (delta method).
+
+    With sampling weights s_i (``weights_col``) every estimating equation is multiplied by
+    s_i: the models are weighted ML / least-squares fits, mu_j the correspondingly weighted
+    means, G, I and D weighted means of the derivatives, and phi_i = s_i (psi_i + ...) / D
+    (the linearisation variance of a with-replacement design with the rows, or the
+    clusters, as primary sampling units; no n / (n - 1) factor). With integer weights this
+    equals the row-clustered analysis of the data with each row repeated s_i times. Balance, ``ess`` and ``weights_`` use the
     weights w_j of the estimand (the IPW weights; also reported, as a diagnostic, for the
     naive and regression methods, which do not use them; treated ATT weights are 1) and the
     unweighted pooled SD sqrt((s_t^2 + s_c^2) / 2) as the standardiser before and after
-    weighting; ``variance_ratio_adjusted`` uses weighted variances.
+    weighting; ``variance_ratio_adjusted`` uses weighted variances. With sampling weights,
+    the unadjusted means and the pooled SD use the sampling weights (variance divisor
+    sum s - sum s^2 / sum s, as cobalt's ``s.weights``), the adjusted means, ``ess`` and
+    ``weights_`` the product of sampling and balancing weights.
 
     Fits that end in separation (fitted probabilities numerically 0 or 1) stop as R's
     ``glm`` does, on a negligible change of deviance, with a warning. Under near-violations
@@ -799,7 +882,14 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     type, three arms with a Newton-fitted multinomial model for IPW and AIPW): arm means,
     contrasts and SEs (plain and clustered) agree to 1e-6 (observed: 1e-13). A simulation
     with a closed-form truth checks bias, the SEs against the sampling SD and that the naive
-    contrast is biased (``tests/test_effects.py``).
+    contrast is biased (``tests/test_effects.py``). Sampling weights: validated against R
+    4.2.2 (``tests/reference/effects_weights_reference.R``: ``glm(quasibinomial,
+    weights=)``, ``nnet::multinom(weights=)``, the weighted influence functions written out
+    and, as a check, the numerically differentiated stacked sandwich) for two and three
+    arms, naive, regression, IPW and AIPW, ATE and ATT, binary and continuous outcomes,
+    integer and non-integer weights, every pair of arms: estimates and SEs (plain and
+    clustered) agree to 1e-6; with integer weights the results equal those of repeated rows
+    (``tests/test_effects_pairs_weights.py``).
 
     Examples
     --------
@@ -812,6 +902,21 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     >>> fit = estimate_effect(df, "hvb", "breakdown", ["age"])
     >>> fit.summary[["contrast", "measure"]].values.tolist()
     [['True vs False', 'risk_difference'], ['True vs False', 'risk_ratio']]
+
+    Every pair of three placement types (FH is the control, first in sorted order):
+
+    >>> u = rng.random(n)
+    >>> df["placement"] = np.where(u < 0.5, "FH", np.where(u < 0.8, "HVB", "SIS"))
+    >>> fit3 = estimate_effect(df, "placement", "breakdown", ["age"], contrasts="all")
+    >>> fit3.summary["contrast"].unique().tolist()
+    ['HVB vs FH', 'SIS vs FH', 'SIS vs HVB']
+
+    Sampling weights (say children under 10 were sampled with probability 1/2):
+
+    >>> df["w"] = np.where(df["age"] < 10, 2.0, 1.0)
+    >>> wfit = estimate_effect(df, "hvb", "breakdown", ["age"], weights_col="w")
+    >>> wfit.metadata["weights_col"], wfit.metadata["sum_weights"] == float(df["w"].sum())
+    ('w', True)
     """
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
@@ -829,13 +934,18 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         raise ParameterError(f"bootstrap must be 0 (none) or an integer >= 2, got {bootstrap!r}.")
     if not (isinstance(n_jobs, (int, np.integer)) and n_jobs >= 1):
         raise ParameterError(f"n_jobs must be a positive integer, got {n_jobs!r}.")
+    if contrasts not in CONTRASTS:
+        raise ParameterError(f"contrasts={contrasts!r} is unknown; choose one of {CONTRASTS} "
+                             "('control': every arm versus the control; 'all': every pair of "
+                             "arms).")
     if outcome_type not in (None, "binary", "continuous"):
         raise ParameterError(f"outcome_type={outcome_type!r} is unknown; choose 'binary', "
                              "'continuous' or None (auto).")
     _check_columns(data, {"treatment_col": treatment_col, "outcome_col": outcome_col,
-                          "cluster_col": cluster_col})
+                          "cluster_col": cluster_col, "weights_col": weights_col})
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
+    sw = np.ones(len(data)) if weights_col is None else _sampling_weights(data, weights_col)
     if isinstance(covariates, str) and covariates in data.columns:
         covariates = [covariates]
     x, names, refs = _design(data, covariates)
@@ -872,12 +982,28 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     if estimand == "ATT" and t_idx is None and k > 2:
         raise ParameterError("estimand='ATT' with more than two arms needs treated=<level>"
                              f" (the population the effect refers to); levels: {labels}.")
+    if contrasts == "all" and t_idx is not None and estimand != "ATT":
+        raise ParameterError(f"treated={treated!r} with contrasts='all' is only meaningful for "
+                             f"estimand='ATT' (treated names the target population); with "
+                             f"estimand={estimand!r} drop treated= to get every pair of arms, "
+                             "or use contrasts='control' for the single treated-vs-control "
+                             "contrast.")
     target = 1 if t_idx is None else t_idx          # the ATT population (used for ATT only)
-    pairs = [(t_idx, 0)] if t_idx is not None else [(j, 0) for j in range(1, k)]
+    if contrasts == "all":      # (later level) vs (earlier level), control first
+        pairs = [(t, c) for c in range(k) for t in range(c + 1, k)]
+    elif t_idx is not None:
+        pairs = [(t_idx, 0)]
+    else:
+        pairs = [(j, 0) for j in range(1, k)]
     counts = np.bincount(a, minlength=k)
     if (counts == 0).any():
         raise ParameterError(f"arm(s) {[labels[j] for j in np.flatnonzero(counts == 0)]} "
                              "have no rows.")
+    empty = np.bincount(a, weights=sw, minlength=k) <= 0
+    if empty.any():
+        raise ParameterError(f"arm(s) {[labels[j] for j in np.flatnonzero(empty)]} have only "
+                             f"rows of weight 0 in weights_col {weights_col!r}; every arm needs "
+                             "a positive total weight.")
 
     # outcome
     ys = data[outcome_col]
@@ -905,9 +1031,9 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                     "coefficients are not identified there (a minimum-norm solution is used "
                     "and predictions for other arms' rows extrapolate). Merge sparse levels or "
                     "drop those covariates.", UserWarning, stacklevel=2)
-    fit = _core(x, a, y, k, binary, method, estimand, target, truncate, want_if=True)
+    fit = _core(x, a, y, sw, k, binary, method, estimand, target, truncate, want_if=True)
     mu, phi = fit["mu"], fit["phi"]
-    w_obs = fit["w"][np.arange(len(a)), a]
+    w_obs = sw * fit["w"][np.arange(len(a)), a]          # sampling x balancing weight
     for msg in _positivity_warnings(fit["e_used"], a, w_obs, estimand, target, labels,
                                     truncate):
         warnings.warn(msg, UserWarning, stacklevel=2)
@@ -935,13 +1061,13 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     arms = pd.DataFrame({"arm": labels, "estimate": mu, "se": se_a,
                          "ci_lower": mu - zcrit * se_a, "ci_upper": mu + zcrit * se_a,
                          "n": counts.astype(np.int64), "ess": ess.to_numpy()})
-    balance = _balance_table(x, names, a, w_obs, pairs, labels)
+    balance = _balance_table(x, names, a, sw, w_obs, pairs, labels)
     sd_pooled = {}
     for t, c in pairs:
-        yt, yc = y[a == t], y[a == c]
+        rt, rc = a == t, a == c
         sd_pooled[f"{labels[t]} vs {labels[c]}"] = float(np.sqrt(
-            ((len(yt) - 1) * yt.var(ddof=1) + (len(yc) - 1) * yc.var(ddof=1))
-            / (len(yt) + len(yc) - 2)))
+            ((rt.sum() - 1) * _weighted_var(y[rt], sw[rt])
+             + (rc.sum() - 1) * _weighted_var(y[rc], sw[rc])) / (rt.sum() + rc.sum() - 2)))
 
     metadata: dict[str, Any] = {
         "method": method, "method_name": _METHOD_NAMES[method], "estimand": estimand,
@@ -959,6 +1085,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                     + (", cluster-robust" if cluster is not None else ""),
         "cluster_col": cluster_col,
         "n_clusters": None if cluster is None else int(cluster.max()) + 1,
+        "weights_col": weights_col, "sum_weights": float(sw.sum()),
+        "contrast_set": contrasts,
         "contrasts": [{"contrast": f"{labels[t]} vs {labels[c]}", "treated": labels[t],
                        "control": labels[c]} for t, c in pairs],
         "bootstrap": int(bootstrap), "seed": seed, "outcome_sd_pooled": sd_pooled,
@@ -968,7 +1096,7 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                           ess=ess, propensity_=fit["e"], weights_=w_obs, influence_=phi,
                           treatment_=a)
     if bootstrap:
-        _apply_bootstrap(result, x, a, y, k, binary, method, estimand, target, truncate,
+        _apply_bootstrap(result, x, a, y, sw, k, binary, method, estimand, target, truncate,
                          cluster, pairs, bootstrap, seed, n_jobs, alpha, zcrit)
     return result
 
@@ -994,10 +1122,10 @@ def _summary_frame(rows: list[tuple], est: np.ndarray, se: np.ndarray, zcrit: fl
         "p_value": p, "n": np.array([r[3] for r in rows], dtype=np.int64)})
 
 
-def _apply_bootstrap(result: EffectResult, x, a, y, k, binary, method, estimand, target,
+def _apply_bootstrap(result: EffectResult, x, a, y, sw, k, binary, method, estimand, target,
                      truncate, cluster, pairs, bootstrap, seed, n_jobs, alpha, zcrit) -> None:
     seqs = np.random.SeedSequence(seed).spawn(bootstrap)
-    shared = (x, a, y, k, binary, method, estimand, target, truncate, cluster)
+    shared = (x, a, y, sw, k, binary, method, estimand, target, truncate, cluster)
     if n_jobs > 1:
         with ProcessPoolExecutor(max_workers=n_jobs, initializer=_boot_init,
                                  initargs=(shared,)) as ex:
