@@ -32,6 +32,16 @@ def html_text(data, tmp_path_factory):
     return Path(paths).read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def html_text_en(data, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data_en")
+    synth.write(data, data_dir)
+    out = tmp_path_factory.mktemp("report_en")
+    paths = report.run_report(NOTEBOOK, data_dir, out,
+                              {"n_bootstrap": 50, "period_end": "2023-06-30", "lang": "en"})
+    return Path(paths).read_text(encoding="utf-8")
+
+
 def _visible_text(html: str) -> str:
     t = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", html, flags=re.DOTALL)
     t = re.sub(r"<img[^>]*>", " [IMG] ", t)
@@ -209,22 +219,32 @@ def test_cost_effect_that_cannot_be_estimated_gives_a_sentence_not_a_traceback(s
         assert (t.iloc[-1, 1] != "–") == meaningful
 
 
-def test_bad_parameters_are_clear_errors_not_tracebacks_deep_in_pandas(small):
+@pytest.mark.parametrize("lang, kwargs, message", [
+    ("sv", {"treated": "XYZ"}, r"treated='XYZ': ingen placering.*finns: \['EGET'"),
+    ("en", {"treated": "XYZ"}, r"treated='XYZ': no placement.*present: \['EGET'"),
+    ("sv", {"treated": "FH"}, "treated och control är båda 'FH'"),
+    ("en", {"treated": "FH"}, "treated and control are both 'FH'"),
+    ("sv", {"period_start": "2030-01-01", "period_end": "2030-12-31",
+            "data_end": "2031-12-31"}, "Inga placeringar startar mellan 2030-01-01"),
+    ("en", {"period_start": "2030-01-01", "period_end": "2030-12-31",
+            "data_end": "2031-12-31"}, "No placements start between 2030-01-01"),
+    ("sv", {"data_end": "2023-06-30"}, "data_end '2023-06-30' ligger före period_end"),
+    ("en", {"data_end": "2023-06-30"}, "data_end '2023-06-30' is before period_end"),
+    ("sv", {"period_end": "2018-12-31", "data_end": "2019-12-31"},
+     "period_end '2018-12-31' ligger före period_start"),
+    ("sv", {"period_start": "2019-13-01"}, "period_start='2019-13-01' är inget datum"),
+    ("en", {"period_start": "2019-13-01"}, "period_start='2019-13-01' is not a date"),
+    ("sv", {"threshold": 0}, "threshold måste vara ett heltal som är minst 1, angivet: 0"),
+    ("en", {"horizon": 0}, "horizon must be a whole number of at least 1, got 0"),
+    ("de", {}, "lang måste vara 'sv' eller 'en', angivet: 'de'. / lang must be 'sv' or 'en'"),
+])
+def test_bad_parameters_are_clear_errors_in_the_report_language(small, lang, kwargs, message):
     from evaluation.errors import ParameterError
 
-    def make(**kw):
-        args = {"period_start": "2019-01-01", "period_end": "2023-12-31",
-                "data_end": "2024-12-31", **kw}
-        return outcome_report.OutcomeReport(small.tables, **args)
-
-    with pytest.raises(ParameterError, match=r"treated='XYZ'.*present: \['EGET'"):
-        make(treated="XYZ")
-    with pytest.raises(ParameterError, match="both 'FH'"):
-        make(treated="FH")
-    with pytest.raises(ParameterError, match="No placements start between"):
-        make(period_start="2030-01-01", period_end="2030-12-31", data_end="2031-12-31")
-    with pytest.raises(ParameterError, match="data_end"):
-        make(data_end="2023-06-30")
+    args = {"period_start": "2019-01-01", "period_end": "2023-12-31", "data_end": "2024-12-31",
+            "lang": lang, **kwargs}
+    with pytest.raises(ParameterError, match=message):
+        outcome_report.OutcomeReport(small.tables, **args)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -251,3 +271,96 @@ def test_breakdown_table_hides_risks_where_few_remain_followed(small):
     assert few.any() and (~few).any()
     assert (t.loc[few, "Estimate"] == "..").all()
     assert not t.loc[~few, "Estimate"].eq("..").any()
+
+
+# ---------------------------------------------------------------- notes on the models
+
+def _notes_section(text: str, heading: str) -> str:
+    assert heading in text, heading
+    return text[text.index(heading):]
+
+
+def test_report_lists_the_model_warnings_in_plain_swedish(html_text):
+    notes = _notes_section(_visible_text(html_text), "Anmärkningar om modellerna")
+    sentences = [t["sv"] for t in outcome_report._WARNING_TEXT.values()]
+    assert any(s in notes for s in sentences)  # at least one recognised warning, in words
+    assert "Effekt av placeringsform" in notes  # named by the section that raised it
+    assert "row(s)" not in notes and "propensity score below" not in notes  # no raw text
+
+
+def test_report_lists_the_model_warnings_in_plain_english(html_text_en):
+    text = _visible_text(html_text_en)
+    notes = _notes_section(text, "Notes on the models")
+    sentences = [t["en"] for t in outcome_report._WARNING_TEXT.values()]
+    assert any(s in notes for s in sentences)
+    assert "Effect of the type of placement" in notes
+    assert "Anmärkningar" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("text, threshold, expected", [
+    ("3 row(s) of 120", 5, "<5 row(s) of 120"),
+    ("n = 4, total 1,234", 5, "n = <5, total 1,234"),
+    ("0 rows; 5 rows", 5, "0 rows; 5 rows"),  # zeros and counts at the threshold are shown
+    ("7 rows", 10, "<10 rows"),
+    ("truncate=0.01 (minimum 2e-4, 3.4e-13), 22% of weight", 5,
+     "truncate=0.01 (minimum 2e-4, 3.4e-13), 22% of weight"),
+    ("covariate age_13 in arm 'HVB'", 5, "covariate age_13 in arm 'HVB'"),
+])
+def test_small_numbers_in_warning_texts_are_masked(text, threshold, expected):
+    assert outcome_report._mask_small_numbers(text, threshold) == expected
+
+
+def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(small,
+                                                                               monkeypatch):
+    ep = small.tables["episodes"]
+    episode, child = ep["episode_id"].iloc[0], ep["child_id"].iloc[0]
+    original = outcome_report.survival.kaplan_meier
+
+    def warning_kaplan_meier(*args, **kwargs):
+        import warnings
+        warnings.warn(f"strange curve: 3 row(s) of 1,250 tied (episode {episode}, child "
+                      f"{child}, case 19991231-1234)", UserWarning, stacklevel=2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(outcome_report.survival, "kaplan_meier", warning_kaplan_meier)
+    for lang, prefix in (("sv", "Varning från en modell (originaltext)"),
+                         ("en", "Model warning (original text)")):
+        rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31",
+                                           "2024-12-31", lang=lang)
+        with pytest.warns(UserWarning, match="strange curve: 3 row"):  # still passed on
+            rep.length_of_stay_table()
+        notes = rep.notes()
+        assert notes[["section", "kind"]].values.tolist() == [["stay", "other"]]
+        note = notes["note"].iloc[0]
+        assert note.startswith(prefix)
+        assert r"\<5 row(s) of 1,250" in note  # Markdown-escaped "<5"
+        assert episode not in note and child not in note and "1234" not in note
+        assert note.count(r"\[id\]") == 3
+        assert "Vårdtid" in rep.notes_text() or "Length of stay" in rep.notes_text()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_recognised_warnings_become_one_sentence_each_without_counts(small):
+    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+                                       n_bootstrap=50)
+    assert rep.notes().empty and rep.notes_text() == "Modellerna gav inga varningar."
+    rep.effect_table()
+    rep.effect_table()  # the naive model is refitted: its warnings must not repeat
+    notes = rep.notes()
+    raw = [m for s, _c, m in rep._warnings if "positivity:" in m]
+    assert raw and re.search(r"\b[1-4] row\(s\)", " ".join(raw))  # raw text has a small count
+    assert "positivity" in set(notes["kind"]) and not notes.duplicated().any()
+    assert set(notes["section"]) == {"effect"}
+    assert not notes["note"].str.contains(r"\d row|propensity score below").any()
+    text = rep.notes_text()
+    assert text.count("- **Effekt av placeringsform:**") == len(notes)
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("sv", "kunde inte skattas för dessa data: n_bootstrap måste vara minst 50 (angivet: 20)"),
+    ("en", "could not be estimated for these data: n_bootstrap must be at least 50 (given: 20)"),
+])
+def test_cost_effect_error_for_a_bad_parameter_is_in_the_report_language(small, lang, expected):
+    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+                                       lang=lang, n_bootstrap=20)
+    assert expected in rep.cost_effect_text()

@@ -14,11 +14,25 @@ Disclosure rules applied to everything displayed
 * Curves (Kaplan–Meier, cumulative incidence, state occupation) stop where fewer than
   ``2 * threshold`` episodes remain at risk, so the last steps cannot reveal single children.
 * No identifiers or pseudonyms ever reach a table: municipalities are the units shown.
+
+Model warnings
+--------------
+The estimators warn when a result is valid but fragile (separation, positivity, constant
+covariates, extreme weights, non-convergence ...). Each section's methods record the warnings
+they raise (and pass them on unchanged to the caller's warning filters);
+:meth:`OutcomeReport.notes_text` lists them once each, in the report's language, as the
+section "Anmärkningar om modellerna" / "Notes on the models". A warning of a kind it
+recognises becomes a plain-language sentence; any other is quoted, with identifiers and
+pseudonyms replaced by ``[id]`` and whole numbers from 1 to ``threshold - 1`` (possible small
+counts) by ``"<threshold"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import re
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +125,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Care days and costs in the period by placement type, and the adjusted extra cost "
               "per avoided breakdown ({treated} against {control}, first {horizon} days, "
               "bootstrap interval)."},
+    "notes": {"sv": "## Anmärkningar om modellerna", "en": "## Notes on the models"},
+    "notes_text": {
+        "sv": "Modellerna ovan varnade för följande. Resultaten visas ändå, men de avsnitt som "
+              "nämns ska läsas med större försiktighet.",
+        "en": "The models above warned about the following. The results are still shown, but "
+              "the sections named should be read with more caution."},
 }
 
 _GROUP_LABELS = {"family": {"sv": "Familjehem", "en": "Family homes"},
@@ -306,6 +326,192 @@ def _truncate_curve(summary: pd.DataFrame, at_risk: pd.DataFrame | None,
     return pd.concat(keep, ignore_index=True)
 
 
+#: Sections of the report in their order, as keys of ``_TEXT`` (notes name their headings).
+_SECTIONS = ("measures", "stay", "breakdown", "models", "journey", "effect", "comparison",
+             "costs")
+
+#: Kinds of model warning the notes recognise, most specific first: kind -> pattern searched
+#: (case-insensitive) in "Category: message" of the warning.
+_WARNING_PATTERNS: dict[str, str] = {
+    "constant_covariate": r"constant within|\bis constant\b|\bare constant\b",
+    "separation_propensity": r"propensity(-score)? model: fitted probabilities numerically 0 or 1",
+    "separation_outcome": r"outcome model: fitted probabilities numerically 0 or 1",
+    "separation": r"fitted probabilities numerically 0 or 1|\bseparation\b",
+    "extreme_weights": r"extreme weights|effective sample size",
+    "positivity": r"\bpositivity\b|propensity score below",
+    "bootstrap_failed": r"bootstrap replicates?\b.*\b(failed|could not)",
+    "follow_up_short": r"beyond the last follow-up",
+    "convergence": r"converge",
+    "boundary": r"\bsingular\b|\bboundary\b",
+    "small_group": r"\btoo small\b|\bsmall (arm|group|sample)s?\b|\bfew(er)? than\b",
+    "numerical": r"divide by zero|overflow|underflow|invalid value",
+}
+
+#: The plain-language sentence of each kind of warning, in Swedish and English.
+_WARNING_TEXT: dict[str, dict[str, str]] = {
+    "constant_covariate": {
+        "sv": "En bakgrundsvariabel har samma värde för alla placeringar i en av grupperna, så "
+              "modellen kan inte ta hänsyn till den där; för den variabeln vilar jämförelsen på "
+              "antaganden om hur den andra gruppen ser ut.",
+        "en": "A background variable has the same value for every placement in one of the "
+              "groups, so the model cannot take it into account there; for that variable the "
+              "comparison rests on assumptions drawn from the other group."},
+    "separation_propensity": {
+        "sv": "Vissa kombinationer av barnens egenskaper förekommer bara i den ena "
+              "placeringsformen, så det finns inga jämförbara barn i den andra (separation i "
+              "modellen för vilken placering barnet får). För de barnen bygger den justerade "
+              "jämförelsen på antaganden snarare än på data.",
+        "en": "Some combinations of the children's characteristics occur in only one of the "
+              "placement types, so there are no comparable children in the other (separation in "
+              "the model of which placement a child gets). For those children the adjusted "
+              "comparison rests on assumptions rather than data."},
+    "separation_outcome": {
+        "sv": "I vissa grupper av barn hade antingen alla eller inga ett oplanerat avslut, så "
+              "utfallsmodellen förutsäger 0 eller 100 % för dem (separation). Skattningen kan "
+              "vara osäkrare än intervallet visar.",
+        "en": "In some groups of children either all or none had an unplanned ending, so the "
+              "outcome model predicts 0 or 100% for them (separation). The estimate may be less "
+              "certain than its interval shows."},
+    "separation": {
+        "sv": "En modell kunde inte skilja vissa grupper av barn åt eftersom alla eller inga i "
+              "gruppen hade samma utfall eller placering (separation); resultaten för de "
+              "grupperna är osäkra.",
+        "en": "A model could not tell some groups of children apart because everyone or no one "
+              "in the group had the same outcome or placement (separation); results for those "
+              "groups are uncertain."},
+    "positivity": {
+        "sv": "Några placeringar hade nästan ingen chans att hamna i den ena placeringsformen, "
+              "givet barnets egenskaper (bristande överlapp). De får mycket stor vikt och "
+              "effektskattningen blir instabil; överlappsdiagrammet visar var grupperna inte "
+              "överlappar.",
+        "en": "Some placements had almost no chance of being in one of the placement types, "
+              "given the child's characteristics (lack of overlap, or positivity). They get very "
+              "large weights and the effect estimate becomes unstable; the overlap plot shows "
+              "where the groups do not overlap."},
+    "extreme_weights": {
+        "sv": "Några få placeringar väger mycket tungt i den viktade jämförelsen (extrema "
+              "vikter), så resultatet hänger på ett fåtal barn.",
+        "en": "A few placements carry a very large share of the weight in the weighted "
+              "comparison (extreme weights), so the result depends on a handful of children."},
+    "bootstrap_failed": {
+        "sv": "En del bootstrap-omdragningar kunde inte skattas (för små grupper eller ingen "
+              "konvergens) och togs bort; osäkerhetsintervallet bygger på färre omdragningar än "
+              "begärt.",
+        "en": "Some bootstrap replicates could not be estimated (groups too small or no "
+              "convergence) and were dropped; the uncertainty interval rests on fewer replicates "
+              "than requested."},
+    "follow_up_short": {
+        "sv": "Uppföljningstiden räcker inte hela vägen i någon grupp; kurvan har förlängts med "
+              "sitt sista värde.",
+        "en": "Follow-up does not reach the whole period in some group; the curve has been "
+              "carried forward at its last value."},
+    "convergence": {
+        "sv": "En modell nådde inte en stabil lösning (ingen konvergens); dess skattningar kan "
+              "vara opålitliga.",
+        "en": "A model did not reach a stable solution (no convergence); its estimates may be "
+              "unreliable."},
+    "boundary": {
+        "sv": "En modell skattade en variation till noll eller blev singulär (ett gränsfall), "
+              "till exempel för skillnaderna mellan kommunerna; osäkerheten kan vara "
+              "underskattad.",
+        "en": "A model estimated a variance at zero or became singular (a boundary case), for "
+              "example for the differences between municipalities; the uncertainty may be "
+              "underestimated."},
+    "small_group": {
+        "sv": "En grupp i jämförelsen är liten, så skattningen är osäker och kan ändras mycket "
+              "med några få barn fler eller färre.",
+        "en": "A group in the comparison is small, so the estimate is uncertain and could change "
+              "a lot with a few more or fewer children."},
+    "numerical": {
+        "sv": "En beräkning stötte på numeriska problem (division med noll eller för stora tal); "
+              "de berörda talen kan saknas eller vara opålitliga.",
+        "en": "A calculation ran into numerical problems (division by zero or numbers too "
+              "large); the numbers affected may be missing or unreliable."},
+}
+
+_OTHER_WARNING = {"sv": "Varning från en modell (originaltext): {text}",
+                  "en": "Model warning (original text): {text}"}
+
+# A whole number standing alone: not part of a decimal ("0.01", "1,234"), a percentage, a
+# name ("age_13") or an exponent ("2e-14").
+_WHOLE_NUMBER = re.compile(r"(?<![\w.,])(?<![eE][-+])\d+(?![\w%]|[.,]\d)")
+_PERSONAL_NUMBER = re.compile(r"(?<![\w.,])(?:\d{2})?\d{6}[-+]\d{4}(?![\w.,])")  # (YY)YYMMDD-NNNN
+_LONG_DIGITS = re.compile(r"(?<![\w.,])\d{8,}(?![\w.,])")  # personal or case numbers
+_HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")  # pseudonyms
+
+
+def _mask_small_numbers(text: str, threshold: int) -> str:
+    """Replace whole numbers that could be small counts (1 to ``threshold - 1``) by "<threshold".
+
+    The numbers are protected with :func:`evaluation.disclosure.protect_counts` (primary
+    suppression only: a warning gives no totals to recompute a hidden number from).
+    """
+    found = list(_WHOLE_NUMBER.finditer(text))
+    if not found:
+        return text
+    counts = pd.DataFrame({"n": [int(m.group(0)) for m in found]})
+    shown = disclosure.protect_counts(counts, threshold=threshold,
+                                      totals_public=False).to_display()["n"].tolist()
+    out, last = [], 0
+    for m, s in zip(found, shown, strict=True):
+        out += [text[last:m.start()], s]
+        last = m.end()
+    return "".join(out + [text[last:]])
+
+
+def _sanitise(text: str, ids: frozenset[str], threshold: int) -> str:
+    """A warning or error text without identifiers, pseudonyms or small counts."""
+    text = _HEX.sub("[id]", text)
+    text = _PERSONAL_NUMBER.sub("[id]", text)
+    text = _LONG_DIGITS.sub("[id]", text)
+    if ids:
+        text = re.sub(r"[\w\-]+", lambda m: "[id]" if m.group(0) in ids else m.group(0), text)
+    return _mask_small_numbers(text, threshold)
+
+
+def _escape_markdown(text: str) -> str:
+    """Backslash-escape the characters Markdown would read as formatting or HTML."""
+    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
+
+
+def _warning_kind(category: str, message: str) -> str:
+    """The kind of a model warning (a key of ``_WARNING_PATTERNS``), or "other"."""
+    text = f"{category}: {message}"
+    for kind, pattern in _WARNING_PATTERNS.items():
+        if re.search(pattern, text, flags=re.IGNORECASE):
+            return kind
+    return "other"
+
+
+def _collects(section: str) -> Callable:
+    """Decorator of report methods: record the warnings the method raises under ``section``.
+
+    Only the outermost decorated call records (a section's table calling its cached model
+    does not record twice). The warnings are passed on afterwards, so the caller's own
+    filters (e.g. ``warnings.simplefilter("ignore")`` in the notebook) still decide whether
+    they are shown.
+    """
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if self._capturing:
+                return method(self, *args, **kwargs)
+            caught: list[warnings.WarningMessage] = []
+            self._capturing = True
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    return method(self, *args, **kwargs)
+            finally:
+                self._capturing = False
+                for w in caught:
+                    self._warnings.append((section, w.category.__name__, str(w.message)))
+                for w in caught:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return wrapper
+    return decorate
+
+
 @dataclass
 class OutcomeReport:
     """All sections of the outcomes-and-effects report for one dataset and period.
@@ -331,6 +537,33 @@ class OutcomeReport:
         Seed of every simulation and bootstrap.
     n_bootstrap : int
         Bootstrap replicates of the cost-effect interval.
+
+    Raises
+    ------
+    ParameterError
+        On an unknown ``lang`` (message in both languages), or, in the report's language, on
+        a ``threshold``, ``horizon`` or ``n_bootstrap`` that is not a whole number large
+        enough, a date that cannot be read, a period that ends before it starts or after
+        ``data_end``, a period without placements, or ``treated``/``control`` that are equal
+        or absent from the period.
+
+    Notes
+    -----
+    Every section method records the warnings its models raise; :meth:`notes` and
+    :meth:`notes_text` list them in plain words (see the module docstring).
+
+    Examples
+    --------
+    >>> from evaluation import synth
+    >>> data = synth.generate(n_children=300, n_municipalities=5, seed=1)
+    >>> rep = OutcomeReport(data.tables, "2019-01-01", "2023-12-31", "2024-12-31")
+    >>> rep.text("notes")
+    '## Anmärkningar om modellerna'
+    >>> OutcomeReport(data.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+    ...               treated="XYZ")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    evaluation.errors.ParameterError: treated='XYZ': ingen placering av den formen startar ...
     """
 
     tables: Mapping[str, pd.DataFrame]
@@ -345,34 +578,73 @@ class OutcomeReport:
     seed: int = 1
     n_bootstrap: int = 200
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _warnings: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
+    _capturing: bool = field(default=False, repr=False)
+
+    def _error(self, sv: str, en: str) -> ParameterError:
+        """A parameter error whose message is in the report's language."""
+        return ParameterError(sv if self.lang == "sv" else en)
+
+    def _date(self, name: str) -> pd.Timestamp:
+        value = getattr(self, name)
+        try:
+            return pd.Timestamp(value)
+        except (ValueError, TypeError) as exc:
+            raise self._error(f"{name}={value!r} är inget datum; skriv det som ÅÅÅÅ-MM-DD.",
+                              f"{name}={value!r} is not a date; write it as YYYY-MM-DD.") from exc
 
     def __post_init__(self) -> None:
-        if self.lang not in ("sv", "en"):
-            raise ParameterError(f"lang must be 'sv' or 'en', got {self.lang!r}.")
+        if self.lang not in ("sv", "en"):  # the language is unknown: say it in both
+            raise ParameterError(f"lang måste vara 'sv' eller 'en', angivet: {self.lang!r}. / "
+                                 f"lang must be 'sv' or 'en', got {self.lang!r}.")
+        for name, least in (("threshold", 1), ("horizon", 1), ("n_bootstrap", 0)):
+            value = getattr(self, name)
+            if (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
+                    or value < least):
+                raise self._error(
+                    f"{name} måste vara ett heltal som är minst {least}, angivet: {value!r}.",
+                    f"{name} must be a whole number of at least {least}, got {value!r}.")
         if "episodes" not in self.tables:
-            raise ParameterError("tables has no 'episodes' table; the report needs it.")
+            raise self._error("tables saknar tabellen 'episodes'; rapporten behöver den.",
+                              "tables has no 'episodes' table; the report needs it.")
+        start, end, data_end = (self._date(n) for n in ("period_start", "period_end",
+                                                         "data_end"))
         ep = self.tables["episodes"]
         s = pd.to_datetime(ep["start_date"])
-        cohort = ep[(s >= pd.Timestamp(self.period_start)) & (s <= pd.Timestamp(self.period_end))]
-        if pd.Timestamp(self.period_end) < pd.Timestamp(self.period_start):
-            raise ParameterError(f"period_end {self.period_end!r} is before period_start "
-                                 f"{self.period_start!r}.")
-        if pd.Timestamp(self.data_end) < pd.Timestamp(self.period_end):
-            raise ParameterError(f"data_end {self.data_end!r} is before period_end "
-                                 f"{self.period_end!r}; data_end is the last date the data "
-                                 "cover and must not precede the period.")
+        cohort = ep[(s >= start) & (s <= end)]
+        if end < start:
+            raise self._error(
+                f"period_end {self.period_end!r} ligger före period_start {self.period_start!r}; "
+                "periodens slut ska komma efter dess början.",
+                f"period_end {self.period_end!r} is before period_start {self.period_start!r}.")
+        if data_end < end:
+            raise self._error(
+                f"data_end {self.data_end!r} ligger före period_end {self.period_end!r}; "
+                "data_end är det sista datum som data täcker och får inte ligga före perioden.",
+                f"data_end {self.data_end!r} is before period_end {self.period_end!r}; "
+                "data_end is the last date the data cover and must not precede the period.")
         if cohort.empty:
-            raise ParameterError(f"No placements start between {self.period_start} and "
-                                 f"{self.period_end}; choose a period inside the data "
-                                 f"(starts from {s.min():%Y-%m-%d} to {s.max():%Y-%m-%d}).")
+            raise self._error(
+                f"Inga placeringar startar mellan {self.period_start} och {self.period_end}; "
+                f"välj en period inom data (starter från {s.min():%Y-%m-%d} till "
+                f"{s.max():%Y-%m-%d}).",
+                f"No placements start between {self.period_start} and {self.period_end}; "
+                f"choose a period inside the data (starts from {s.min():%Y-%m-%d} to "
+                f"{s.max():%Y-%m-%d}).")
         present = sorted(cohort["placement_type"].dropna().astype(str).unique())
         if self.treated == self.control:
-            raise ParameterError(f"treated and control are both {self.treated!r}; choose two "
-                                 f"different placement types (present: {present}).")
+            raise self._error(
+                f"treated och control är båda {self.treated!r}; välj två olika "
+                f"placeringsformer (placeringsformer som finns: {present}).",
+                f"treated and control are both {self.treated!r}; choose two different "
+                f"placement types (present: {present}).")
         for name, value in (("treated", self.treated), ("control", self.control)):
             if value not in present:
-                raise ParameterError(f"{name}={value!r}: no placement of that type starts in "
-                                     f"the period; placement types present: {present}.")
+                raise self._error(
+                    f"{name}={value!r}: ingen placering av den formen startar under perioden; "
+                    f"placeringsformer som finns: {present}.",
+                    f"{name}={value!r}: no placement of that type starts in the period; "
+                    f"placement types present: {present}.")
         self.cohort = episode_outcomes(cohort, self.data_end)
 
     # ------------------------------------------------------------------ text
@@ -386,6 +658,7 @@ class OutcomeReport:
         return _GROUP_LABELS.get(g, {}).get(self.lang, str(g))
 
     # ------------------------------------------------------------------ measures
+    @_collects("measures")
     def measures_table(self) -> pd.DataFrame:
         """Outcome measures for the whole entry cohort, protected (display strings)."""
         t, ps, pe, de = self.tables, self.period_start, self.period_end, self.data_end
@@ -409,6 +682,7 @@ class OutcomeReport:
         table = pd.concat(rows, ignore_index=True)
         return self._protect_measures(table)
 
+    @_collects("measures")
     def themes_table(self) -> pd.DataFrame:
         """Mean of the child's own ratings (1-5) per theme; themes with n < 10 are hidden."""
         if "followups" not in self.tables:
@@ -489,6 +763,7 @@ class OutcomeReport:
         return shown
 
     # ------------------------------------------------------------------ curves
+    @_collects("stay")
     def length_of_stay(self):
         """Kaplan–Meier of time to ending by placement group (cached)."""
         if "km" not in self._cache:
@@ -496,6 +771,7 @@ class OutcomeReport:
                                                       group_col="placement_group")
         return self._cache["km"]
 
+    @_collects("stay")
     def length_of_stay_plot(self, ax=None):
         """Kaplan–Meier curves, cut where fewer than ``2 * threshold`` remain at risk."""
         km = self.length_of_stay()
@@ -510,6 +786,7 @@ class OutcomeReport:
         self._relabel_legend(ax)
         return ax
 
+    @_collects("stay")
     def length_of_stay_table(self) -> pd.DataFrame:
         """Median and quartiles of the length of stay (days) with CIs, by placement group."""
         q = self.length_of_stay().quantiles().copy()
@@ -518,6 +795,7 @@ class OutcomeReport:
         return out.rename(columns={_label(c, self.lang): _label(c, self.lang) + unit
                                    for c in ("estimate", "ci_lower", "ci_upper")})
 
+    @_collects("breakdown")
     def breakdowns(self):
         """Cumulative incidence of unplanned endings by placement group (cached)."""
         if "cif" not in self._cache:
@@ -525,6 +803,7 @@ class OutcomeReport:
                 self.cohort, "time", "cause", event_of_interest=1, group_col="placement_group")
         return self._cache["cif"]
 
+    @_collects("breakdown")
     def breakdown_plot(self, ax=None):
         """Cumulative incidence curves of unplanned endings by placement group."""
         cif = self.breakdowns()
@@ -539,6 +818,7 @@ class OutcomeReport:
         self._relabel_legend(ax)
         return ax
 
+    @_collects("breakdown")
     def breakdown_table(self) -> pd.DataFrame:
         """Risk of an unplanned ending at 1 and 2 years by group.
 
@@ -557,6 +837,7 @@ class OutcomeReport:
             out[name] = np.where(few, disclosure.SECONDARY_MARK, out[name])
         return out.rename(columns={_label("time", self.lang): _label("days", self.lang)})
 
+    @_collects("breakdown")
     def gray_test_text(self) -> str:
         """One sentence with Gray's test of equal cumulative incidence across groups."""
         g = self.breakdowns().gray_test_
@@ -592,6 +873,7 @@ class OutcomeReport:
         c["breakdown"] = (c["cause"] == 1).astype(int)
         return c
 
+    @_collects("models")
     def cox_model(self):
         """Cox model of the cause-specific hazard of an unplanned ending (cached)."""
         if "cox" not in self._cache:
@@ -604,10 +886,12 @@ class OutcomeReport:
                 strata="municipality_code", cluster_col="child_id")
         return self._cache["cox"]
 
+    @_collects("models")
     def cox_table(self) -> pd.DataFrame:
         """Hazard ratios with 95% CIs and p-values (display strings)."""
         return self._term_table(self.cox_model().summary)
 
+    @_collects("models")
     def ph_table(self) -> pd.DataFrame:
         """Proportional-hazards test per term and globally (display strings)."""
         ph = self.cox_model().ph_test().summary.reset_index()
@@ -620,6 +904,7 @@ class OutcomeReport:
             _label("p_value", self.lang): ph["p_value"].map(lambda x: _fmt_p(x, self.lang)),
         })
 
+    @_collects("models")
     def fine_gray_model(self):
         """Fine–Gray model of the risk of an unplanned ending (cached)."""
         if "fg" not in self._cache:
@@ -631,6 +916,7 @@ class OutcomeReport:
                  "problem_child_substance", "problem_child_mental"])
         return self._cache["fg"]
 
+    @_collects("models")
     def fine_gray_table(self) -> pd.DataFrame:
         """Subdistribution hazard ratios with 95% CIs (display strings)."""
         return self._term_table(self.fine_gray_model().summary)
@@ -648,6 +934,7 @@ class OutcomeReport:
         })
 
     # ------------------------------------------------------------------ journey
+    @_collects("journey")
     def journey(self):
         """State occupation of the journey since placement start (cached)."""
         if "journey" not in self._cache:
@@ -662,6 +949,7 @@ class OutcomeReport:
                                                        "state", initial_state="istate")
         return self._cache["journey"]
 
+    @_collects("journey")
     def journey_plot(self, ax=None):
         """Stacked-area plot of the journey's state occupation.
 
@@ -711,6 +999,7 @@ class OutcomeReport:
             self._cache["frame"] = frame
         return self._cache["frame"]
 
+    @_collects("effect")
     def effect(self):
         """AIPW estimate of ``treated`` vs ``control`` on the risk of an unplanned ending."""
         if "effect" not in self._cache:
@@ -722,6 +1011,7 @@ class OutcomeReport:
                 cluster_col="child_id")
         return self._cache["effect"]
 
+    @_collects("effect")
     def effect_table(self) -> pd.DataFrame:
         """Naive and adjusted (AIPW) risk difference and ratio (display strings)."""
         f = self.effect_frame()
@@ -742,6 +1032,7 @@ class OutcomeReport:
                              _label("p_value", lang): _fmt_p(r["p_value"], lang)})
         return pd.DataFrame(rows)
 
+    @_collects("effect")
     def balance_table(self) -> pd.DataFrame:
         """Standardised mean differences before and after weighting (display strings).
 
@@ -757,6 +1048,7 @@ class OutcomeReport:
                 lambda x: _fmt(x, 3, self.lang)),
         })
 
+    @_collects("effect")
     def love_plot(self, ax=None):
         """Balance (love) plot of the effect model, with labels in the report's language."""
         ax = self.effect().love_plot(ax=ax)
@@ -767,6 +1059,7 @@ class OutcomeReport:
             _decimal_comma_ticks(ax, "x")
         return ax
 
+    @_collects("effect")
     def overlap_plot(self, ax=None):
         """Propensity-score distributions by arm, with labels in the report's language."""
         ax = self.effect().overlap_plot(ax=ax, level=self.treated)
@@ -778,6 +1071,7 @@ class OutcomeReport:
             _decimal_comma_ticks(ax)
         return ax
 
+    @_collects("effect")
     def e_value_table(self) -> pd.DataFrame:
         """E-values of the adjusted estimate and its confidence limit nearest the null."""
         e = self.effect().e_value()
@@ -790,6 +1084,7 @@ class OutcomeReport:
         return out
 
     # ------------------------------------------------------------------ comparison
+    @_collects("comparison")
     def comparison(self):
         """Risk-standardised rates of unplanned ending within ``horizon`` by municipality."""
         if "rsr" not in self._cache:
@@ -801,6 +1096,7 @@ class OutcomeReport:
                 reference={"placement_type": "FH"}, seed=self.seed)
         return self._cache["rsr"]
 
+    @_collects("comparison")
     def comparison_table(self) -> pd.DataFrame:
         """Per-municipality table with disclosure control (display strings)."""
         t = self.comparison().to_display(lang=self.lang, threshold=self.threshold)
@@ -810,6 +1106,7 @@ class OutcomeReport:
                     t[c] = t[c].astype(str).str.replace(r"(?<=\d)\.(?=\d)", ",", regex=True)
         return t.rename(columns={c: _label(c, self.lang) for c in t.columns})
 
+    @_collects("comparison")
     def funnel_plot(self, ax=None):
         """Funnel plot of observed shares against the number of placements.
 
@@ -838,6 +1135,7 @@ class OutcomeReport:
         return ax
 
     # ------------------------------------------------------------------ costs
+    @_collects("costs")
     def cost_table(self) -> pd.DataFrame:
         """Care days and costs in the period by placement type (counts protected).
 
@@ -864,6 +1162,7 @@ class OutcomeReport:
             hide, disclosure.SECONDARY_MARK, (t["cost_sek"] / 1e6).map(lambda x: _fmt(x, 1, lang)))
         return out
 
+    @_collects("costs")
     def cost_effect(self):
         """Adjusted extra cost per avoided breakdown, ``treated`` vs ``control`` (cached).
 
@@ -884,15 +1183,16 @@ class OutcomeReport:
                 self._cache["ice_error"] = str(exc)
         return self._cache["ice"]
 
+    @_collects("costs")
     def cost_effect_text(self) -> str:
         """Which quadrant of the cost-effectiveness plane the estimate lies in, in words."""
         res = self.cost_effect()
         if res is None:
             if self.lang == "sv":
                 return ("Merkostnaden per undvikt sammanbrott kunde inte skattas för dessa "
-                        f"data: {self._cache['ice_error']}")
+                        f"data: {self._cost_error_reason()}")
             return ("The extra cost per avoided breakdown could not be estimated for these "
-                    f"data: {self._cache['ice_error']}")
+                    f"data: {self._cost_error_reason()}")
         m = res.metadata
         quadrant = {"more costly, fewer breakdowns": "dyrare, färre sammanbrott",
                     "less costly, fewer breakdowns (dominant)": "billigare, färre sammanbrott",
@@ -906,6 +1206,35 @@ class OutcomeReport:
                 "per avoided breakdown) is only meaningful in the quadrant more costly, fewer "
                 "breakdowns, and is shown only there.")
 
+    def _cost_error_reason(self) -> str:
+        """Why the cost effect could not be estimated, in the report's language.
+
+        The reasons the costs module gives are recognised and translated; any other message is
+        quoted without identifiers or small counts.
+        """
+        msg, sv = self._cache["ice_error"], self.lang == "sv"
+        m = re.search(r"n_bootstrap must be at least (\d+), got (.+?)\.?$", msg)
+        if m:
+            return (f"n_bootstrap måste vara minst {m[1]} (angivet: {m[2]}); öka parametern "
+                    "n_bootstrap." if sv else
+                    f"n_bootstrap must be at least {m[1]} (given: {m[2]}); increase the "
+                    "parameter n_bootstrap.")
+        if re.search(r"bootstrap replicates.*could not be estimated", msg):
+            return ("för många bootstrap-omdragningar kunde inte skattas, eftersom grupperna är "
+                    "för små. Slå ihop placeringsformer eller välj en längre period." if sv else
+                    "too many bootstrap replicates could not be estimated because the groups "
+                    "are too small. Merge placement types or choose a longer period.")
+        if re.search(r"is not a level of", msg):
+            return (f"{self.treated} eller {self.control} saknas bland placeringarna med "
+                    f"{self.horizon} dagars uppföljning; välj andra placeringsformer, en "
+                    "tidigare period eller en kortare horizon." if sv else
+                    f"{self.treated} or {self.control} is missing among the placements with "
+                    f"{self.horizon} days of follow-up; choose other placement types, an "
+                    "earlier period or a shorter horizon.")
+        text = _escape_markdown(_sanitise(msg, self._identifiers(), self.threshold))
+        return f"(originaltext) {text}" if sv else text
+
+    @_collects("costs")
     def cost_effect_plot(self, ax=None):
         """Cost-effectiveness plane of the bootstrap replicates (None if not estimable)."""
         res = self.cost_effect()
@@ -926,6 +1255,7 @@ class OutcomeReport:
             ax.set_ylabel(f"extra cost per placement (SEK, first {self.horizon} days)")
         return ax
 
+    @_collects("costs")
     def cost_effect_table(self) -> pd.DataFrame:
         """The cost-effect summary (display strings); empty if it cannot be estimated.
 
@@ -956,3 +1286,109 @@ class OutcomeReport:
             rows.append({_label("measure", lang): label, _label("estimate", lang): est,
                          _label("ci", lang): ci})
         return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ notes
+    def _identifiers(self) -> frozenset[str]:
+        """Every identifier or pseudonym in the tables (columns ending in ``_id``), cached."""
+        if "ids" not in self._cache:
+            ids: set[str] = set()
+            for table in self.tables.values():
+                for c in table.columns:
+                    if str(c).endswith("_id"):
+                        ids.update(table[c].dropna().astype(str))
+            self._cache["ids"] = frozenset(ids)
+        return self._cache["ids"]
+
+    def notes(self) -> pd.DataFrame:
+        """The warnings the report's models have raised so far, once each, in plain words.
+
+        Warnings are recorded by every section method when it runs (the models are cached,
+        so call the sections first, as the notebook does, and the notes last).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per section and distinct note, sections in report order:
+
+            ``section``
+                Key of the section that raised it (``measures``, ``stay``, ``breakdown``,
+                ``models``, ``journey``, ``effect``, ``comparison``, ``costs``).
+            ``kind``
+                The kind of warning recognised (``positivity``, ``separation_propensity``,
+                ``separation_outcome``, ``separation``, ``constant_covariate``,
+                ``extreme_weights``, ``bootstrap_failed``, ``follow_up_short``,
+                ``convergence``, ``boundary``, ``small_group``, ``numerical``) or ``other``.
+            ``note``
+                A plain-language sentence in the report's language (Markdown); for ``other``
+                the original text, with identifiers and pseudonyms replaced by ``[id]`` and
+                whole numbers from 1 to ``threshold - 1`` by ``"<threshold"``.
+
+        Examples
+        --------
+        >>> from evaluation import synth
+        >>> data = synth.generate(n_children=300, n_municipalities=5, seed=1)
+        >>> rep = OutcomeReport(data.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+        ...                     lang="en")
+        >>> _ = rep.effect_table()  # a small sample: the effect models warn
+        >>> "positivity" in set(rep.notes()["kind"])
+        True
+        """
+        ids, rows = self._identifiers(), []
+        for section, category, message in self._warnings:
+            kind = _warning_kind(category, message)
+            if kind == "other":
+                text = _escape_markdown(_sanitise(message, ids, self.threshold))
+                note = _OTHER_WARNING[self.lang].format(text=text)
+            else:
+                note = _WARNING_TEXT[kind][self.lang]
+                if kind == "constant_covariate":
+                    note += self._constant_detail(message)
+            rows.append((section, kind, note))
+        out = pd.DataFrame(rows, columns=["section", "kind", "note"]).drop_duplicates()
+        order = {s: i for i, s in enumerate(_SECTIONS)}
+        out = out.assign(_order=out["section"].map(order)).sort_values("_order", kind="stable")
+        return out.drop(columns="_order").reset_index(drop=True)
+
+    def _constant_detail(self, message: str) -> str:
+        """" Variable: ...; group: ..." for a constant-covariate warning, if readable."""
+        m = re.search(r"arm '([^']+)'.*?\[([^\]]*)\]", message)
+        if not m or m[1] not in PLACEMENT_GROUPS:  # only placement types are safe to name
+            return ""
+        names = [_term(v.strip(" '\""), self.lang) for v in m[2].split(",") if v.strip()]
+        if not names:
+            return ""
+        if self.lang == "sv":
+            return f" Variabel: {', '.join(names)}; grupp: {m[1]}."
+        return f" Variable: {', '.join(names)}; group: {m[1]}."
+
+    def notes_text(self) -> str:
+        """The notes on the models as Markdown: an introduction and one bullet per note.
+
+        Each bullet names the sections (by their headings) where the warning arose; a note
+        raised in several sections appears once. Without warnings it says so in one sentence.
+
+        Returns
+        -------
+        str
+            Markdown in the report's language (the heading is ``text("notes")``).
+
+        Examples
+        --------
+        >>> from evaluation import synth
+        >>> data = synth.generate(n_children=300, n_municipalities=5, seed=1)
+        >>> rep = OutcomeReport(data.tables, "2019-01-01", "2023-12-31", "2024-12-31")
+        >>> rep.notes_text()
+        'Modellerna gav inga varningar.'
+        >>> _ = rep.effect_table()
+        >>> "bristande överlapp" in rep.notes_text()
+        True
+        """
+        notes = self.notes()
+        if notes.empty:
+            return ("Modellerna gav inga varningar." if self.lang == "sv"
+                    else "The models raised no warnings.")
+        lines = [self.text("notes_text"), ""]
+        for note, sub in notes.groupby("note", sort=False):
+            where = ", ".join(self.text(s).lstrip("# ") for s in pd.unique(sub["section"]))
+            lines.append(f"- **{where}:** {note}")
+        return "\n".join(lines)
