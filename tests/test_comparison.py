@@ -342,7 +342,57 @@ def test_funnel_plot_labels_the_units_outside_the_limits():
     ax = funnel_plot(units, p0=0.2)
     assert [t.get_text() for t in ax.texts] == ["c"]       # d is below min_n = 10
     ax = funnel_plot(units, p0=0.2, min_n=1)
+    assert [t.get_text() for t in ax.texts] == ["c"]       # d: 8 of 8 on n < 10, hidden
+    ax = funnel_plot(units, p0=0.2, min_n=1, disclosure=False)
     assert sorted(t.get_text() for t in ax.texts) == ["c", "d"]
+    plt.close("all")
+
+
+def _drawn_points(ax) -> set[tuple[float, float]]:
+    """(n, proportion) of every point of the Axes' scatter plots."""
+    from matplotlib.collections import PathCollection
+
+    return {(float(a), float(b)) for c in ax.collections if isinstance(c, PathCollection)
+            for a, b in c.get_offsets()}
+
+
+def test_funnel_plot_leaves_out_small_counts_unless_disclosure_is_off():
+    """b: 2 events of 40 (small numerator); e: 38 of 40 (2 non-events, small complement) and
+    far above the limits; f: 3 of 9 (small denominator). Only a, c, d are safe."""
+    import matplotlib.pyplot as plt
+
+    units = pd.DataFrame({"unit": list("abcdef"), "n": [40, 40, 100, 60, 40, 9],
+                          "observed": [8, 2, 43, 12, 38, 3]})
+    every = {(float(n), o / n) for n, o in zip(units["n"], units["observed"], strict=True)}
+    ax = funnel_plot(units, p0=0.2)
+    assert _drawn_points(ax) == every - {(40.0, 2 / 40), (40.0, 38 / 40), (9.0, 3 / 9)}
+    assert [t.get_text() for t in ax.texts] == ["c"]        # e is outside but not drawn
+    assert "3 units not shown (small counts)" in ax.get_legend_handles_labels()[1]
+    # the limit curves stop at the drawn units: they do not reveal f's n = 9
+    assert min(line.get_xdata().min() for line in ax.get_lines() if len(line.get_xdata())
+               > 2) >= 10
+
+    ax = funnel_plot(units, p0=0.2, min_n=1, disclosure=False)
+    assert _drawn_points(ax) == every
+    assert sorted(t.get_text() for t in ax.texts) == ["c", "e"]
+    assert not any("not shown" in lab for lab in ax.get_legend_handles_labels()[1])
+    ax = funnel_plot(units, p0=0.2, disclosure=False)       # min_n = 10 still applies
+    assert (9.0, 3 / 9) not in _drawn_points(ax)
+    assert "1 unit not shown (n < 10)" in ax.get_legend_handles_labels()[1]
+    plt.close("all")
+
+
+def test_funnel_plot_hides_small_counts_of_a_comparison_result_too():
+    import matplotlib.pyplot as plt
+
+    res = _crafted([("A", 50, 48), ("B", 40, 2), ("E", 100, 30), ("F", 30, 10)])
+    s = res.summary
+    prop = s["observed"] / s["expected"] * 0.3
+    ax = funnel_plot(res)
+    assert _drawn_points(ax) == {(float(n), float(p)) for n, p, u in
+                                 zip(s["n"], prop, s["unit"], strict=True) if u in ("E", "F")}
+    with pytest.raises(ParameterError, match="disclosure must be True or False"):
+        funnel_plot(res, disclosure="no")
     plt.close("all")
 
 
@@ -422,6 +472,52 @@ def test_risk_standardised_rejects_bad_outcomes(episodes):
     missing = episodes.assign(sex=episodes["sex"].where(episodes.index > 3))
     with pytest.raises(ParameterError, match="4 missing"):
         risk_standardised(missing, "y", "unit", ["sex"])
+
+
+def test_risk_standardised_rejects_a_level_with_only_events_naming_it(episodes):
+    """placement_type EGET (14 episodes) made all breakdowns. R 4.2.2, lme4 1.1-31, glmer
+    with the model of comparison_reference.R (default control): placement_typeEGET 18.3 (SE 1080)
+    with "Model failed to converge: degenerate Hessian". We stop before fitting and name
+    column, level and value."""
+    bad = episodes.assign(y=episodes["y"].where(episodes["placement_type"] != "EGET", 1))
+    with pytest.raises(ParameterError, match=r"'placement_type', level 'EGET': all 14 row\(s\) "
+                                             r"have y = 1.*separation.*merge 'EGET'"):
+        risk_standardised(bad, "y", "unit", CASE_MIX, reference=REFERENCE_LEVELS)
+
+
+_ROW = np.arange(60)
+_SEP_Y = ((_ROW >= 20) & (_ROW % 3 != 0)).astype(int)          # rows 0-19: no events
+
+
+@pytest.mark.parametrize("column, values, message", [
+    # the reference level without events separates too (intercept -> -inf)
+    ("kind", np.where(_ROW < 20, "a", np.where(_ROW < 40, "b", "c")),
+     r"'kind', level 'a': all 20 row\(s\) have y = 0.*merge 'a' with a similar level"),
+    ("flag", _ROW < 10, r"'flag', level True: all 10 row\(s\) have y = 0.*drop 'flag'"),
+    ("lvu", (_ROW >= 50).astype(int), r"'lvu', level 1: all 10 row\(s\) have y = 1"),
+    # events exactly where score >= 120, none below: threshold separation
+    ("score", np.where(_SEP_Y == 1, 100 + _ROW, _ROW % 30),
+     (r"'score': every row with y = 0 has score <= 27 and every row with y = 1 has "
+      r"score >= 120")),
+])
+def test_design_detects_separation_by_one_case_mix_column(column, values, message):
+    data = pd.DataFrame({"y": _SEP_Y, "unit": _ROW % 4, column: values})
+    if column == "lvu":
+        data.loc[_ROW >= 50, "y"] = 1
+    with pytest.raises(ParameterError, match=message):
+        _design(data, "y", "unit", [column], None)
+
+
+def test_design_accepts_case_mix_that_only_makes_events_rare():
+    rng = np.random.default_rng(4)
+    y = (rng.random(200) < 0.3).astype(int)
+    data = pd.DataFrame({"y": y, "unit": np.arange(200) % 5,
+                         "kind": np.where(np.arange(200) < 10, "rare", "common"),
+                         "score": rng.normal(size=200) + y})
+    data.loc[0, "y"] = 1                                        # 'rare' has both outcomes
+    data.loc[1, "y"] = 0
+    design = _design(data, "y", "unit", ["kind", "score"], None)
+    assert design["names"] == ["(Intercept)", "kind" + "rare", "score"]
 
 
 def test_funnel_limits_reject_bad_input():

@@ -274,3 +274,58 @@ def test_ceac_accepts_a_single_value_and_rejects_invalid_ones():
     for bad in (-1.0, np.nan, [1e5, np.inf]):
         with pytest.raises(ParameterError, match="willingness_to_pay"):
             r.ceac(bad)
+
+
+def _tiny_arm_data(n_treated: int, n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """``n`` episodes of which the first ``n_treated`` are in arm B: a row resample has no
+    B row with probability (1 - n_treated / n) ** n, about exp(-n_treated)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    t = np.where(np.arange(n) < n_treated, "B", "A")
+    cost = 100_000 + 20_000 * x + 50_000 * (t == "B") + rng.normal(0, 10_000, n)
+    y = (rng.random(n) < 0.3).astype(int)
+    return pd.DataFrame({"t": t, "cost": cost, "y": y, "x": x})
+
+
+def _resamples_without_arm_b(n_treated: int, n: int, n_bootstrap: int, seed: int) -> int:
+    """Replay the documented row bootstrap (one ``rng.integers(0, n, n)`` per replicate)."""
+    rng = np.random.default_rng(seed)
+    return sum(int((rng.integers(0, n, n) >= n_treated).all()) for _ in range(n_bootstrap))
+
+
+@pytest.mark.filterwarnings("ignore:positivity")
+def test_failed_bootstrap_replicates_are_counted_and_warned_about():
+    d = _tiny_arm_data(n_treated=3)
+    expected_failed = _resamples_without_arm_b(3, len(d), 100, seed=1)
+    assert 0 < expected_failed <= 10            # the seed gives some failures, not too many
+    with pytest.warns(UserWarning, match=rf"^{expected_failed} of 100 bootstrap replicates"
+                                         r".*First error: ParameterError: .*single level"):
+        r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A",
+                                          method="naive", n_bootstrap=100, seed=1)
+    m = r.metadata
+    assert m["bootstrap_failed"] == expected_failed
+    assert m["n_bootstrap_used"] == len(r.draws) == 100 - expected_failed
+    assert "single level" in m["bootstrap_first_error"]
+
+
+def test_bootstrap_without_failures_neither_warns_nor_records_any():
+    import warnings
+
+    d = _tiny_arm_data(n_treated=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A",
+                                          method="naive", n_bootstrap=50, seed=1)
+    assert r.metadata["bootstrap_failed"] == 0 and r.metadata["bootstrap_first_error"] is None
+    assert r.metadata["n_bootstrap_used"] == 50
+
+
+@pytest.mark.filterwarnings("ignore:positivity")
+def test_bootstrap_with_more_than_a_tenth_failing_is_refused():
+    d = _tiny_arm_data(n_treated=2)
+    expected_failed = _resamples_without_arm_b(2, len(d), 100, seed=1)
+    assert expected_failed > 10
+    with pytest.raises(ParameterError, match=rf"^{expected_failed} of 100 bootstrap replicates"
+                                             r".*more than the 10% allowed.*single level"):
+        costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="naive",
+                                      n_bootstrap=100, seed=1)

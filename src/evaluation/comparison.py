@@ -234,8 +234,58 @@ def _design(data: Any, outcome_col: str, unit_col: str, case_mix: Sequence[str],
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise ParameterError("the case-mix terms are collinear (e.g. a level that coincides "
                              "with another column); drop one of them.")
+    _check_separation(data, y, outcome_col, case_mix)
     return {"y": y, "x": x, "names": names, "unit": unit_codes, "units": units,
             "reference": levels_used}
+
+
+def _check_separation(data: pd.DataFrame, y: np.ndarray, outcome_col: str,
+                      case_mix: Sequence[str]) -> None:
+    """Raise if one case-mix column on its own separates the outcome (infinite fixed effect).
+
+    Checked per column: every level of a categorical column (the reference level too), both
+    values of a two-valued numeric or boolean column, and for other numeric columns a
+    threshold below which every row has one outcome and above which every row the other.
+    Separation by several columns together is not searched for; the fit then stops with a
+    ConvergenceError.
+    """
+    problems = []
+    for col in case_mix:
+        s = data[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            values = s.to_numpy(dtype=float)
+            distinct = np.unique(values)
+            if len(distinct) > 2:
+                lo0, hi0 = values[y == 0].min(), values[y == 0].max()
+                lo1, hi1 = values[y == 1].min(), values[y == 1].max()
+                for low, high, lo, hi in ((0, 1, hi0, lo1), (1, 0, hi1, lo0)):
+                    if lo <= hi:
+                        problems.append(
+                            f"case_mix column {col!r}: every row with {outcome_col} = {low} "
+                            f"has {col} <= {lo:g} and every row with {outcome_col} = {high} "
+                            f"has {col} >= {hi:g}, so its fixed effect is infinite "
+                            f"(separation); drop {col!r} from case_mix or group it into "
+                            "classes that each hold both outcomes")
+                continue
+            rows = [values == v for v in distinct]
+            labels = [s[mask].iloc[0] for mask in rows]
+            labels = [lev.item() if isinstance(lev, np.generic) else lev for lev in labels]
+            fix = f"drop {col!r} from case_mix or merge it into a broader indicator"
+        else:
+            text = s.astype(str).to_numpy()
+            labels = sorted(pd.unique(text))
+            rows = [text == lev for lev in labels]
+            fix = None
+        for lev, mask in zip(labels, rows, strict=True):
+            ys = y[mask]
+            if ys.min() == ys.max():
+                problems.append(
+                    f"case_mix column {col!r}, level {lev!r}: all {int(mask.sum())} row(s) "
+                    f"have {outcome_col} = {int(ys[0])}, so its fixed effect is infinite "
+                    f"(separation); " + (fix or f"merge {lev!r} with a similar level of "
+                                                 f"{col!r} or drop {col!r} from case_mix"))
+    if problems:
+        raise ParameterError("the model cannot be fitted: " + "; ".join(problems) + ".")
 
 
 # --------------------------------------------------------------------------- Laplace fit
@@ -517,7 +567,11 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
     ParameterError
         If a column is missing or has missing values, the outcome is not 0/1 or has one value
         only, a case-mix term is constant or collinear, a reference level does not occur,
-        or alpha or n_sims is invalid.
+        or alpha or n_sims is invalid; also, before any fitting, if a case-mix column on its
+        own separates the outcome (a level, or a value of a 0/1 column, whose rows all have
+        outcome 0 or all 1, or a numeric threshold splitting the outcomes): its fixed effect
+        would be infinite. The message names column, level and outcome value; merge the level
+        with a similar one or drop the term.
     ConvergenceError
         If the likelihood maximisation or the conditional modes do not converge.
 
@@ -554,6 +608,12 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
     not drawn and every unit's rsr is the overall rate. The overall rate is treated as
     fixed. Shrinkage: a unit with few episodes has an effect near 0, so its rsr is near the
     overall rate and its interval is wide; it is rarely flagged. The CMS hospital models use the same ratio (with a bootstrap over hospitals).
+
+    Separation is an error, not a warning with the term dropped: dropping a dummy level
+    silently merges it with the reference level, so the case mix behind the rates would
+    depend on which small levels happen to have only one outcome in this year's data, and
+    rates would not be comparable between reports. Which levels to merge is a decision
+    about the content (e.g. ``EGET`` with supported housing), recorded in the analysis.
 
     Examples
     --------
@@ -850,7 +910,7 @@ def funnel_table(data: pd.DataFrame | ComparisonResult, p0: float | None = None,
 def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, p0: float | None = None,
                 levels: Sequence[float] = (0.95, 0.998),
                 overdispersion: float | str | None = None, min_n: int = 10,
-                label_outside: bool = True, **columns: str):
+                label_outside: bool = True, disclosure: bool = True, **columns: str):
     """Funnel plot: proportion against unit size with control limits (Spiegelhalter 2005).
 
     Parameters
@@ -860,12 +920,20 @@ def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, p0: float | None
     ax : matplotlib Axes, optional
         Axes to draw on (a new figure if None).
     p0, levels, overdispersion
-        As :func:`funnel_table`.
+        As :func:`funnel_table` (computed from all units, drawn or not).
     min_n : int, default 10
-        Units smaller than this are not drawn (no rates on small denominators, see
-        :mod:`evaluation.disclosure`); set 1 to draw all.
+        Units smaller than this are not drawn. With ``disclosure=False`` set 1 to draw all.
     label_outside : bool, default True
-        Write the unit next to points outside the outermost limits drawn.
+        Write the unit next to drawn points outside the outermost limits (a unit that is
+        not drawn is never named).
+    disclosure : bool, default True
+        Leave out every unit whose rate :func:`evaluation.disclosure.protect_rates` would
+        hide with its project defaults (denominator below 10, or a small count of events or
+        of non-events): a point's position gives its n and proportion, hence its count. How
+        many were left out is written in the legend (``"3 units not shown (small
+        counts)"``). Set False only for analysts working on their own data in a secure
+        environment: every unit with ``n >= min_n`` is then drawn, small counts included,
+        and the plot must not be published.
     **columns
         ``unit_col``, ``n_col``, ``observed_col`` for a DataFrame.
 
@@ -874,16 +942,33 @@ def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, p0: float | None
     matplotlib.axes.Axes
         The Axes; points outside the limits are drawn in red (95 %) or dark red (99.8 %).
 
+    Raises
+    ------
+    ParameterError
+        As :func:`funnel_table`, or if ``disclosure`` is not True or False.
+
+    Notes
+    -----
+    For a :class:`ComparisonResult` the plotted proportion is the risk-standardised
+    observed / expected x overall rate; it is hidden by the same rule on the unit's
+    observed events and n, since the expected events may be published beside it. The limit
+    curves are drawn over the range of the drawn units (from ``min_n``), so that their end
+    does not give away the size of a unit left out.
+
     Examples
     --------
     >>> units = pd.DataFrame({"unit": list("abcd"), "n": [40, 200, 90, 15],
     ...                       "observed": [30, 30, 14, 3]})
-    >>> ax = funnel_plot(units)
+    >>> ax = funnel_plot(units)          # d (3 events of 15) is left out
     >>> ax.get_xlabel()
     'unit size (n)'
+    >>> ax.get_legend_handles_labels()[1][-1]
+    '1 unit not shown (small counts)'
     """
     import matplotlib.pyplot as plt
 
+    if not isinstance(disclosure, (bool, np.bool_)):
+        raise ParameterError(f"disclosure must be True or False, got {disclosure!r}.")
     table = funnel_table(data, p0, levels, overdispersion, **columns)
     if isinstance(data, ComparisonResult):
         p0 = data.metadata["overall_rate"] if p0 is None else p0
@@ -893,9 +978,20 @@ def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, p0: float | None
         overdispersion = max(1.0, estimate_overdispersion(table["proportion"] * table["n"],
                                                           table["n"], p0))
     ax = ax if ax is not None else plt.subplots()[1]
-    shown = table[table["n"] >= min_n]
-    grid = np.unique(np.round(np.geomspace(max(1, min(min_n, table["n"].min())),
-                                           max(table["n"].max(), 2) * 1.05, 200)))
+    large = (table["n"] >= min_n).to_numpy()
+    if disclosure:
+        safe = protect_rates(table["observed"].astype(float),
+                             table["n"].astype(float)).notna().to_numpy()
+    else:
+        safe = np.ones(len(table), dtype=bool)
+    shown = table[large & safe]
+    if disclosure:   # the limits must not show where a left-out unit lies
+        low = max(1, min_n)
+        high = shown["n"].max() if len(shown) else 10 * low
+    else:
+        low = max(1, min(min_n, table["n"].min()))
+        high = table["n"].max()
+    grid = np.unique(np.round(np.geomspace(low, max(high, low + 1, 2) * 1.05, 200)))
     lim = funnel_limits(grid, p0, levels, overdispersion)
     styles = ["--", ":", "-."]
     for k, lev in enumerate(float(v) for v in levels):
@@ -912,6 +1008,12 @@ def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, p0: float | None
         for _, row in shown[shown["outside"] >= top].iterrows():
             ax.annotate(str(row["unit"]), (row["n"], row["proportion"]), fontsize=8,
                         xytext=(3, 3), textcoords="offset points")
+    n_small = int((~safe).sum())
+    n_below = int((safe & ~large).sum())
+    for count, reason in ((n_small, "small counts"), (n_below, f"n < {min_n}")):
+        if count:   # an invisible handle: the note appears as a legend line
+            ax.plot([], [], linestyle="none", label=f"{count} unit{'s' if count > 1 else ''} "
+                                                    f"not shown ({reason})")
     ax.set_xlabel("unit size (n)")
     ax.set_ylabel("proportion")
     ax.legend()

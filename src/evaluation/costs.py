@@ -354,6 +354,33 @@ class CostEffectResult(Result):
         return ax
 
 
+MAX_BOOTSTRAP_FAILED = 0.10
+"""Largest share of bootstrap replicates that may fail before the bootstrap is refused."""
+
+
+def _check_bootstrap_failures(n_failed: int, n_bootstrap: int, first_error: list[str]) -> None:
+    """Warn when some bootstrap replicates failed; raise when more than 10 % did.
+
+    Dropping failed replicates conditions the bootstrap on samples where the estimator works
+    (e.g. both arms present), which narrows the interval a little: harmless when few fail,
+    misleading when many do.
+    """
+    if not n_failed:
+        return
+    first = first_error[0] if first_error else "(no message)"
+    share = n_failed / n_bootstrap
+    if share > MAX_BOOTSTRAP_FAILED:
+        raise ParameterError(
+            f"{n_failed} of {n_bootstrap} bootstrap replicates ({share:.0%}) could not be "
+            f"estimated, more than the {MAX_BOOTSTRAP_FAILED:.0%} allowed; the arms are too "
+            f"small for a bootstrap (merge levels, widen the period or use fewer covariates). "
+            f"First error: {first}")
+    warnings.warn(
+        f"{n_failed} of {n_bootstrap} bootstrap replicates ({share:.1%}) could not be estimated "
+        f"and were dropped; the interval uses the other {n_bootstrap - n_failed} "
+        f"(metadata['bootstrap_failed']). First error: {first}", UserWarning, stacklevel=3)
+
+
 def _effect_estimates(data: pd.DataFrame, treatment_col: str, cost_col: str, outcome_col: str,
                       covariates, treated, control, method: str, estimand: str,
                       alpha: float, cluster_col: str | None) -> tuple[pd.Series, pd.Series]:
@@ -413,11 +440,21 @@ def incremental_cost_effect(data: pd.DataFrame, treatment_col: str, cost_col: st
         ``se`` are from the percentile bootstrap; ``p_value`` is the analytic one of
         ``estimate_effect`` (missing for the ICER). ``draws`` keeps the replicates for the
         cost-effectiveness plane (:meth:`CostEffectResult.plot`) and :meth:`~CostEffectResult.ceac`.
+        ``metadata`` records ``n_bootstrap`` (asked for), ``n_bootstrap_used`` (estimated),
+        ``bootstrap_failed`` (replicates that could not be estimated and were dropped) and
+        ``bootstrap_first_error`` (the first failure's message, or None).
 
     Raises
     ------
     ParameterError
-        Unknown columns or levels, a non-binary outcome or too few replicates.
+        Unknown columns or levels, a non-binary outcome, fewer than 50 replicates, or more
+        than 10 % of the replicates failing (the message gives the first error).
+
+    Warns
+    -----
+    UserWarning
+        When some replicates (at most 10 %) fail, e.g. a resample with no row of one arm or
+        a model that does not converge: how many of how many, and the first error message.
 
     Notes
     -----
@@ -472,7 +509,7 @@ def incremental_cost_effect(data: pd.DataFrame, treatment_col: str, cost_col: st
         n_units = len(uniq)
     else:
         n_units = len(sub)
-    draws = []
+    draws, failed = [], []
     for _ in range(int(n_bootstrap)):
         pick = rng.integers(0, n_units, n_units)
         idx = (np.concatenate([rows_of[i] for i in pick]) if cluster_col is not None else pick)
@@ -480,12 +517,11 @@ def incremental_cost_effect(data: pd.DataFrame, treatment_col: str, cost_col: st
             with warnings.catch_warnings():  # positivity warnings were given for the estimate
                 warnings.simplefilter("ignore")
                 c, r = _effect_estimates(sub.iloc[idx].reset_index(drop=True), *args)
-        except EvaluationError:
-            continue  # a replicate without one arm or with a non-converging model
+        except EvaluationError as exc:  # a replicate without one arm or a non-converging model
+            failed.append(f"{type(exc).__name__}: {exc}")
+            continue
         draws.append((c["estimate"], r["estimate"]))
-    if len(draws) < 0.9 * int(n_bootstrap):
-        raise ParameterError(f"only {len(draws)} of {n_bootstrap} bootstrap replicates could "
-                             "be estimated; the arms are too small for a bootstrap.")
+    _check_bootstrap_failures(len(failed), int(n_bootstrap), failed[:1])
     d = pd.DataFrame(draws, columns=["cost_difference", "risk_difference"])
     d["avoided"] = -d["risk_difference"]
 
@@ -519,7 +555,9 @@ def incremental_cost_effect(data: pd.DataFrame, treatment_col: str, cost_col: st
         draws=d,
         metadata={"method": f"incremental cost-effect ({method}, {estimand})", "alpha": alpha,
                   "n": len(sub), "treated": treated, "control": control,
-                  "n_bootstrap": int(n_bootstrap), "n_bootstrap_used": len(d), "seed": seed,
+                  "n_bootstrap": int(n_bootstrap), "n_bootstrap_used": len(d),
+                  "bootstrap_failed": len(failed),
+                  "bootstrap_first_error": failed[0] if failed else None, "seed": seed,
                   "cluster_col": cluster_col, "icer_note": note, "quadrant": quadrant,
                   "versions": package_versions("numpy", "pandas", "statsmodels")},
     )
