@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from evaluation import outcome_report, report, synth
+from evaluation.errors import ConvergenceError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02-outcomes-and-effects.ipynb"
@@ -364,3 +365,33 @@ def test_cost_effect_error_for_a_bad_parameter_is_in_the_report_language(small, 
     rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
                                        lang=lang, n_bootstrap=20)
     assert expected in rep.cost_effect_text()
+
+
+def test_comparison_leaves_out_a_separating_case_mix_term_and_says_so():
+    # 600 children in 5 municipalities: placement type EGET has a handful of rows, all
+    # without an unplanned ending, so its fixed effect would be infinite.
+    small = synth.generate(n_children=600, n_municipalities=5, seed=1)
+    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-06-30", "2024-12-31")
+    with pytest.warns(UserWarning, match="'placement_type' left out"):
+        res = rep.comparison()
+    assert res is not None
+    assert "placement_type" not in res.metadata["case_mix"]
+    assert rep.comparison_error_text() == ""
+    notes = rep.notes()
+    assert notes["section"].eq("comparison").any()
+
+
+def test_comparison_that_cannot_be_fitted_is_explained_not_a_crash(monkeypatch):
+    data = synth.generate(n_children=600, n_municipalities=5, seed=1)
+    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31")
+
+    def fail(*args, **kwargs):
+        raise ConvergenceError("conditional modes did not converge in 3 iterations")
+
+    monkeypatch.setattr(outcome_report.comparison, "risk_standardised", fail)
+    assert rep.comparison() is None
+    assert rep.comparison_table().empty
+    assert rep.funnel_plot() is None
+    text = rep.comparison_error_text()
+    assert text.startswith("Kommunerna kunde inte jämföras")
+    assert "3 iterations" not in text  # a small number is masked

@@ -41,7 +41,7 @@ import pandas as pd
 
 from . import comparison, costs, disclosure, effects, measures, survival, synth
 from .dictionary import load_dictionary
-from .errors import ParameterError
+from .errors import ConvergenceError, ParameterError
 
 __all__ = ["PLACEMENT_GROUPS", "OutcomeReport", "episode_outcomes"]
 
@@ -428,6 +428,10 @@ _WARNING_TEXT: dict[str, dict[str, str]] = {
         "en": "A calculation ran into numerical problems (division by zero or numbers too "
               "large); the numbers affected may be missing or unreliable."},
 }
+
+# Case mix of the fair comparison (terms that separate the outcome are left out, with a note).
+_COMPARISON_CASE_MIX = ("age_13plus", "male", "lvu_behaviour", "placement_type",
+                        "problem_criminality", "problem_child_substance", "problem_child_mental")
 
 _OTHER_WARNING = {"sv": "Varning från en modell (originaltext): {text}",
                   "en": "Model warning (original text): {text}"}
@@ -1089,17 +1093,45 @@ class OutcomeReport:
         """Risk-standardised rates of unplanned ending within ``horizon`` by municipality."""
         if "rsr" not in self._cache:
             f = self.effect_frame().copy()
-            self._cache["rsr"] = comparison.risk_standardised(
-                f, f"unplanned_{self.horizon}d", "municipality_code",
-                ["age_13plus", "male", "lvu_behaviour", "placement_type", "problem_criminality",
-                 "problem_child_substance", "problem_child_mental"],
-                reference={"placement_type": "FH"}, seed=self.seed)
+            outcome = f"unplanned_{self.horizon}d"
+            y = f[outcome].to_numpy(dtype=float)
+            case_mix = []
+            for col in _COMPARISON_CASE_MIX:
+                try:  # a term that alone separates the outcome has an infinite effect
+                    comparison._check_separation(f, y, outcome, [col])
+                    case_mix.append(col)
+                except ParameterError:
+                    warnings.warn(f"comparison: case-mix term {col!r} left out of the model "
+                                  "because one of its groups has only one outcome "
+                                  "(separation).", UserWarning, stacklevel=2)
+            try:
+                self._cache["rsr"] = comparison.risk_standardised(
+                    f, outcome, "municipality_code", case_mix,
+                    reference={"placement_type": "FH"} if "placement_type" in case_mix
+                    else None, seed=self.seed)
+            except (ParameterError, ConvergenceError) as exc:
+                self._cache["rsr"], self._cache["rsr_error"] = None, str(exc)
         return self._cache["rsr"]
+
+    def comparison_error_text(self) -> str:
+        """Why the comparison could not be made ('' when it could), in the report's language."""
+        if self.comparison() is not None:
+            return ""
+        reason = _escape_markdown(_sanitise(self._cache["rsr_error"], self._identifiers(),
+                                            self.threshold))
+        if self.lang == "sv":
+            return ("Kommunerna kunde inte jämföras med en riskjusterad modell för dessa data "
+                    f"(modellen gick inte att skatta: {reason})")
+        return ("The municipalities could not be compared with a risk-adjusted model for these "
+                f"data (the model could not be fitted: {reason})")
 
     @_collects("comparison")
     def comparison_table(self) -> pd.DataFrame:
         """Per-municipality table with disclosure control (display strings)."""
-        t = self.comparison().to_display(lang=self.lang, threshold=self.threshold)
+        res = self.comparison()
+        if res is None:
+            return pd.DataFrame()
+        t = res.to_display(lang=self.lang, threshold=self.threshold)
         if self.lang == "sv":
             for c in t.columns:
                 if c not in ("unit", "flag"):
@@ -1115,6 +1147,8 @@ class OutcomeReport:
         (:func:`evaluation.disclosure.protect_rates`) are left out.
         """
         res = self.comparison()
+        if res is None:
+            return None
         s = res.summary
         shown = disclosure.protect_rates(s["observed"].round(), s["n"].round(),
                                          threshold=self.threshold).notna().to_numpy()
