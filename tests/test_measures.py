@@ -966,7 +966,7 @@ def test_child_heard_share_by_hand(voice_tables):
     2021, 13 in 2022; H2 aged 3): 0-12 = YES, PARTLY, NO -> 1/3; 13-20 = NO -> 0/1."""
     ep, fu = voice_tables
     args = (ep, fu, "2021-01-01", "2022-12-31")
-    r = m.child_heard_share(*args)
+    r = m.child_heard_share(*args, cluster_col=None)
     assert list(r.columns) == ["measure", *RESULT]
     assert r[["numerator", "denominator"]].iloc[0].tolist() == [1, 4]
     lo, hi = wilson(1, 4)
@@ -989,7 +989,8 @@ def test_child_rated_themes_by_hand(voice_tables):
     2, so no interval. By sex: M (H2) answered nothing, so it has no rows at all."""
     ep, fu = voice_tables
     r = m.child_rated_themes(
-        ep, fu, "2021-01-01", "2022-12-31", themes=["theme_safety", "theme_leisure"]
+        ep, fu, "2021-01-01", "2022-12-31", themes=["theme_safety", "theme_leisure"],
+        cluster_col=None,
     )
     assert list(r.columns) == ["measure", "theme", *RESULT]
     assert r["theme"].tolist() == ["theme_safety", "theme_leisure"]
@@ -1062,7 +1063,7 @@ def test_reviews_on_time_by_hand(review_tables):
     3/7; F (V1-V4) 2/5, M (V5) 1/2."""
     ep, fu = review_tables
     args = (ep, fu, "2021-01-01", "2021-12-31", "2022-06-30")
-    r = m.reviews_on_time(*args)
+    r = m.reviews_on_time(*args, cluster_col=None)
     assert list(r.columns) == ["measure", *RESULT]
     assert r.loc[0, "measure"] == "reviews_on_time"
     assert r[["numerator", "denominator"]].iloc[0].tolist() == [3, 7]
@@ -1197,6 +1198,9 @@ CALLS = {
 KEYS = {"breakdown_risk": "horizon_days", "length_of_stay": "quantile",
         "child_rated_themes": "theme"}  # fmt: skip
 GROUPS = ["municipality_code", "placement_type", "age_group", "sex", "legal_basis"]
+#: Measures whose unit lies below the child: by default they cluster by child_id and append
+#: design_effect and n_effective (tests/test_measures_cluster.py).
+CLUSTERED = ("child_heard_share", "child_rated_themes", "reviews_on_time")
 
 
 def test_calls_cover_every_measure():
@@ -1212,7 +1216,8 @@ def test_every_measure_groups_by_the_standard_columns(synth_tables, name, group)
     overall = CALLS[name](synth_tables, None)
     grouped = CALLS[name](synth_tables, [group])
     key = [KEYS[name]] if name in KEYS else []
-    assert list(grouped.columns) == ["measure", group, *key, *RESULT]
+    clustered = ["design_effect", "n_effective"] if name in CLUSTERED else []
+    assert list(grouped.columns) == ["measure", group, *key, *RESULT, *clustered]
     assert (grouped["measure"] == name).all()
     assert grouped[group].nunique() >= 2
     assert (overall["denominator"] > 0).all()
@@ -1284,7 +1289,7 @@ def test_reviews_on_time_ignores_row_labels_and_missing_follow_up_types():
          "followup_date": pd.to_datetime(["2020-07-01", "2020-09-01", "2020-10-01"]),
          "followup_type": pd.array(["FOLLOWUP", None, "FOLLOWUP"], dtype="string")}
     )  # fmt: skip
-    r = m.reviews_on_time(ep, fu, "2020-01-01", "2020-12-31", "2021-06-30")
+    r = m.reviews_on_time(ep, fu, "2020-01-01", "2020-12-31", "2021-06-30", cluster_col=None)
     assert r[["numerator", "denominator"]].iloc[0].tolist() == [1, 2]
 
 

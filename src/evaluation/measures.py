@@ -10,6 +10,12 @@ children; child_heard_share and child_rated_themes count follow-ups; reviews_on_
 due reviews). :data:`MEASURES` lists the measure functions; each is documented in the
 ``measures`` section of the data dictionary.
 
+The three measures whose unit lies below the child and recurs over time (child_heard_share,
+child_rated_themes, reviews_on_time) take ``cluster_col`` (the child pseudonym column of
+episodes, normally ``"child_id"``): the value is unchanged, the interval uses the effective
+sample size from the design effect of children as clusters (:func:`design_effect`, Korn &
+Graubard 1998), and ``design_effect`` and ``n_effective`` are appended to the output.
+
 Conventions shared by all measures
 ----------------------------------
 * Period bounds are inclusive dates: an episode "starts in the window" when
@@ -43,6 +49,7 @@ __all__ = [
     "breakdown_risk",
     "child_heard_share",
     "child_rated_themes",
+    "design_effect",
     "exit_to_permanency_12m",
     "goal_attainment_share",
     "length_of_stay",
@@ -191,6 +198,168 @@ def poisson_rate_interval(k, exposure, alpha: float = 0.05) -> tuple[np.ndarray,
     return lower, upper
 
 
+def design_effect(
+    data: pd.DataFrame,
+    y_col: str,
+    cluster_col: str,
+    by=None,
+    kind: str = "proportion",
+) -> pd.DataFrame:
+    """Cluster (linearisation) variance of a mean or share, its design effect and effective n.
+
+    Rows are units (follow-ups, due reviews, ratings) and ``cluster_col`` names the cluster
+    they belong to (the child). The mean of ``y_col`` is a ratio estimator
+    ``r = sum(y) / n``; its variance is estimated from the cluster totals, so correlated
+    units of one child count as one independent draw, not several.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit with ``y_col``, ``cluster_col`` and the ``by`` columns.
+    y_col : str
+        Numeric outcome (0/1 for a share, e.g. a rating for a mean); no missing values.
+    cluster_col : str
+        Cluster identifier (e.g. ``"child_id"``); no missing values.
+    by : str or list of str, optional
+        Columns whose value combinations each get their own row (missing values form a
+        group of their own). By default one row for all data.
+    kind : {"proportion", "mean"}, default "proportion"
+        Reference variance the design effect divides by: the binomial ``r (1 - r) / n`` for
+        a share of 0/1 values, or ``s^2 / n`` (sample variance, ``ddof=1``) for a mean.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (sorted by the ``by`` columns): the ``by`` columns, ``n`` (units),
+        ``n_clusters``, ``estimate`` (``r``), ``variance`` (cluster linearisation variance
+        of ``r``), ``variance_srs`` (the reference variance of ``kind``), ``design_effect``
+        (``max(1, variance / variance_srs)``) and ``n_effective`` (``n / design_effect``).
+        With fewer than two clusters ``variance``, ``design_effect`` and ``n_effective``
+        are NaN (the variance between clusters cannot be estimated).
+
+    Raises
+    ------
+    ParameterError
+        If a column is missing, ``y_col`` is not numeric or has missing values,
+        ``cluster_col`` has missing values, or ``kind`` is unknown.
+
+    Notes
+    -----
+    With ``y_c`` and ``m_c`` the total of ``y`` and the number of units in cluster ``c``,
+    ``C`` clusters and ``n = sum m_c`` units, the linearisation (Taylor) variance of the
+    ratio ``r = sum y_c / n`` with clusters drawn with replacement is::
+
+        variance = C / (C - 1) * sum_c (y_c - r m_c)^2 / n^2
+
+    and the design effect is ``variance / variance_srs``, set to 1 when it is smaller (a
+    clustering-aware interval is never narrower than the plain one) and to 1 when both
+    variances are 0 (all units equal). With one unit per cluster the design effect of a
+    share is ``n / (n - 1)`` (the with-replacement factor ``C / (C - 1)`` against the
+    binomial variance) and that of a mean is 1. Each row of ``by`` is treated as a sample
+    of its own (its clusters only); R's domain estimation (``svyby``) instead uses the
+    clusters of all rows, which changes ``C / (C - 1)`` slightly when a group has few
+    children.
+
+    ``n_effective = n / design_effect`` is the effective sample size of Korn & Graubard
+    (1998), used by the measures for a Wilson interval of a share and a t interval of a
+    mean. Korn & Graubard further scale it by ``(t(n - 1) / t(C - 1))^2``, a
+    degrees-of-freedom correction for few clusters, which is not applied here (so with
+    few children the share interval is somewhat optimistic). Validated against R
+    ``survey::svymean(~y, svydesign(ids = ~child, data = d))`` (squared SE) in
+    ``tests/reference/measures_cluster_reference.R``.
+
+    References
+    ----------
+    Korn, E. L. and Graubard, B. I. (1998). Confidence intervals for proportions with small
+    expected number of positive counts estimated from survey data. *Survey Methodology*
+    24(2), 193-201.
+
+    Examples
+    --------
+    Four children with three follow-ups each, heard at all or at none of them: the twelve
+    follow-ups carry the information of three independent ones.
+
+    >>> d = pd.DataFrame({"child_id": list("AAABBBCCCDDD"),
+    ...                   "heard": [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0]})
+    >>> r = design_effect(d, "heard", "child_id")
+    >>> r[["n", "n_clusters", "estimate", "design_effect", "n_effective"]]
+        n  n_clusters  estimate  design_effect  n_effective
+    0  12           4       0.5            4.0          3.0
+    """
+    keys = _group_list(by)
+    if not isinstance(y_col, str) or not isinstance(cluster_col, str):
+        raise ParameterError(
+            f"y_col and cluster_col must be column names, got {y_col!r} and {cluster_col!r}."
+        )
+    if kind not in ("proportion", "mean"):
+        raise ParameterError(f"kind must be 'proportion' or 'mean', got {kind!r}.")
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    missing = [c for c in [y_col, cluster_col, *keys] if c not in data.columns]
+    if missing:
+        raise ParameterError(
+            f"data lacks column(s) {missing} named by y_col, cluster_col or by; "
+            f"its columns are {list(data.columns)}."
+        )
+    y = data[y_col]
+    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)) or y.isna().any():
+        raise ParameterError(
+            f"column {y_col!r} must be numeric without missing values to compute a design "
+            "effect; drop or recode the missing units first."
+        )
+    if data[cluster_col].isna().any():
+        raise ParameterError(
+            f"cluster column {cluster_col!r} is missing for {int(data[cluster_col].isna().sum())}"
+            " unit(s); every unit needs its cluster (child), or pass cluster_col=None to the "
+            "measure for the plain interval."
+        )
+    key_cols = keys or ["_all"]
+    d = data[[*keys, cluster_col]].copy()
+    d["_all"] = 0
+    d["_y"] = y.astype(float).to_numpy()
+    by_group = d.groupby(key_cols, dropna=False, observed=True)["_y"]
+    d["_e"] = d["_y"] - by_group.transform("mean")  # y_i - r: sums to y_c - r m_c by cluster
+    d["_e2"] = d["_e"] ** 2
+    ct = (
+        d.groupby([*key_cols, cluster_col], dropna=False, observed=True)
+        .agg(_m=("_y", "size"), _ysum=("_y", "sum"), _e=("_e", "sum"), _e2=("_e2", "sum"))
+        .reset_index()
+    )
+    ct["_ec2"] = ct["_e"] ** 2
+    out = (
+        ct.groupby(key_cols, dropna=False, observed=True)
+        .agg(
+            n=("_m", "sum"),
+            n_clusters=("_m", "size"),
+            _ysum=("_ysum", "sum"),
+            _ss=("_ec2", "sum"),
+            _tss=("_e2", "sum"),
+        )
+        .reset_index()
+    )
+    n = out["n"].to_numpy(dtype=float)
+    c = out["n_clusters"].to_numpy(dtype=float)
+    r = out["_ysum"].to_numpy(dtype=float) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(c >= 2, c / (c - 1) * out["_ss"].to_numpy() / n**2, np.nan)
+        if kind == "proportion":
+            var_srs = r * (1 - r) / n
+        else:
+            var_srs = np.where(n > 1, out["_tss"].to_numpy() / (n - 1) / n, np.nan)
+        ratio = np.where(var_srs > 0, var / var_srs, np.where(np.isnan(var), np.nan, 1.0))
+    deff = np.where(np.isnan(ratio), np.nan, np.maximum(ratio, 1.0))
+    out["estimate"] = r
+    out["variance"] = var
+    out["variance_srs"] = var_srs
+    out["design_effect"] = deff
+    out["n_effective"] = n / deff
+    out["n"] = out["n"].astype("int64")
+    out["n_clusters"] = out["n_clusters"].astype("int64")
+    cols = ["n", "n_clusters", "estimate", "variance", "variance_srs", "design_effect",
+            "n_effective"]  # fmt: skip
+    return out[[*keys, *cols]]
+
+
 # --------------------------------------------------------------------------- ages
 def age_at_start(
     episodes: pd.DataFrame, *, date_col: str = "start_date", birth_year_col: str = "birth_year"
@@ -334,8 +503,19 @@ def _aggregate(units: pd.DataFrame, groups: list[str], num: str, den: str) -> pd
     return out.rename(columns={num: "numerator", den: "denominator"})
 
 
-def _share(units: pd.DataFrame, groups: list[str], measure: str, alpha: float) -> pd.DataFrame:
-    """Units carry ``_num`` (0/1) and ``_den`` (1); returns the tidy Wilson result."""
+def _share(
+    units: pd.DataFrame,
+    groups: list[str],
+    measure: str,
+    alpha: float,
+    cluster_col: str | None = None,
+) -> pd.DataFrame:
+    """Units carry ``_num`` (0/1) and ``_den`` (1); returns the tidy Wilson result.
+
+    With ``cluster_col`` the Wilson interval uses the effective sample size of
+    :func:`design_effect` per group row, and ``design_effect`` and ``n_effective`` are
+    appended.
+    """
     out = _aggregate(units, groups, "_num", "_den")
     out["numerator"] = out["numerator"].astype("int64")
     out["denominator"] = out["denominator"].astype("int64")
@@ -344,7 +524,69 @@ def _share(units: pd.DataFrame, groups: list[str], measure: str, alpha: float) -
         out["value"] = np.where(n > 0, out["numerator"] / n, np.nan)
     out["ci_lower"], out["ci_upper"] = wilson_interval(out["numerator"], n, alpha)
     out.insert(0, "measure", measure)
-    return out[["measure", *groups, *RESULT_COLUMNS]]
+    out = out[["measure", *groups, *RESULT_COLUMNS]]
+    if cluster_col is None:
+        return out
+    return _with_design_effect(out, units, groups, "_num", cluster_col, "proportion", alpha)
+
+
+def _cluster_col(cluster_col, episodes: pd.DataFrame) -> str | None:
+    """Check ``cluster_col`` (None or a column of episodes) and return it."""
+    if cluster_col is None:
+        return None
+    if not isinstance(cluster_col, str):
+        raise ParameterError(
+            f"cluster_col must be a column name such as 'child_id' or None, got {cluster_col!r}."
+        )
+    if cluster_col not in episodes.columns:
+        raise ParameterError(
+            f"cluster_col {cluster_col!r} is not a column of episodes; name the child "
+            "pseudonym column, or pass cluster_col=None for the plain interval (units "
+            "treated as independent)."
+        )
+    return cluster_col
+
+
+def _with_design_effect(
+    out: pd.DataFrame,
+    units: pd.DataFrame,
+    keys: list[str],
+    y_col: str,
+    cluster_col: str,
+    kind: str,
+    alpha: float,
+) -> pd.DataFrame:
+    """Append ``design_effect`` and ``n_effective`` and recompute the interval with n_eff.
+
+    ``out`` has one row per combination of ``keys`` in ``units``; shares get the Wilson
+    interval of ``value`` on ``n_effective`` units, means ``value +- t(C - 1) * sd /
+    sqrt(n_effective)`` with ``sd`` in ``out["_sd"]`` and ``C`` clusters.
+    """
+    de = design_effect(units, y_col, cluster_col, by=keys, kind=kind)
+    de = de[[*keys, "n_clusters", "design_effect", "n_effective"]]
+    if keys:
+        out = out.merge(de, on=keys, how="left", validate="1:1")
+    else:
+        out = out.assign(**{c: de[c].to_numpy() for c in de.columns})
+    deff = out["design_effect"].to_numpy(dtype=float)
+    n = out["denominator"].to_numpy(dtype=float)
+    if kind == "proportion":
+        k = out["numerator"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            lo, hi = wilson_interval(k / deff, n / deff, alpha)
+    else:
+        c = out["n_clusters"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = (
+                stats.t.ppf(1 - alpha / 2, c - 1)
+                * out["_sd"].to_numpy(dtype=float)
+                / np.sqrt(n / deff)
+            )
+        ok = (c > 1) & (n > 1) & ~np.isnan(deff)
+        lo = np.where(ok, out["value"] - half, np.nan)
+        hi = np.where(ok, out["value"] + half, np.nan)
+    out["ci_lower"], out["ci_upper"] = lo, hi
+    return out.drop(columns=["n_clusters"])
 
 
 def _entrants(episodes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -1197,12 +1439,19 @@ def _followups_in_window(
     start: pd.Timestamp,
     end: pd.Timestamp,
     groups: list[str],
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Follow-ups dated in the window, with the episode's group columns and birth year."""
+    """Follow-ups dated in the window, with the episode's group columns and birth year.
+
+    ``extra`` names further episode columns to carry (e.g. the cluster column); like the
+    group columns, a column the follow-ups already have is taken from the follow-ups.
+    """
     d = pd.to_datetime(followups["followup_date"])
     fu = followups[(d >= start) & (d <= end)]
     ep_cols = ["episode_id", "birth_year"] + [
-        g for g in groups if g in episodes.columns and g not in fu.columns and g != "episode_id"
+        g
+        for g in [*groups, *extra]
+        if g in episodes.columns and g not in fu.columns and g != "episode_id"
     ]
     fu = fu.merge(episodes[list(dict.fromkeys(ep_cols))], on="episode_id", how="inner")
     age = pd.to_datetime(fu["followup_date"]).dt.year.astype("Int64") - fu["birth_year"].astype(
@@ -1219,6 +1468,7 @@ def child_heard_share(
     group_cols=None,
     success=("YES",),
     alpha: float = 0.05,
+    cluster_col: str | None = "child_id",
 ) -> pd.DataFrame:
     """Share of follow-ups in a period at which the child was heard.
 
@@ -1238,19 +1488,27 @@ def child_heard_share(
         ``("YES", "PARTLY")`` beside it as "heard at least partly".
     alpha : float, default 0.05
         One minus the confidence level.
+    cluster_col : str or None, default "child_id"
+        Column of ``episodes`` identifying the child (the pseudonym, normally
+        ``"child_id"``). When given, the interval allows for the correlation of follow-ups of
+        one child (see Notes); ``None`` gives the plain interval, which treats follow-ups as
+        independent.
 
     Returns
     -------
     pandas.DataFrame
         ``measure`` ("child_heard_share"), group columns, ``numerator`` (follow-ups with
         ``child_heard`` in ``success``), ``denominator`` (follow-ups with ``child_heard``
-        recorded), ``value``, ``ci_lower``, ``ci_upper`` (Wilson).
+        recorded), ``value``, ``ci_lower``, ``ci_upper`` (Wilson); with ``cluster_col``
+        also ``design_effect`` and ``n_effective`` (last), and the Wilson interval on
+        ``n_effective``.
 
     Raises
     ------
     ParameterError
-        Missing columns, unknown group columns, unknown success codes or ``period_end``
-        before ``period_start``.
+        Missing columns, unknown group columns, unknown success codes, ``period_end``
+        before ``period_start``, or a ``cluster_col`` that is not a column of ``episodes``
+        or has missing values.
 
     Notes
     -----
@@ -1258,8 +1516,15 @@ def child_heard_share(
       one. A process measure of the period, by follow-up date, not a cohort.
     * Exclusions: follow-ups with a missing ``child_heard``, and follow-ups whose episode is
       not in ``episodes``.
-    * The Wilson interval treats follow-ups as independent; follow-ups of one episode are
-      correlated, so the interval is somewhat too narrow when episodes have many follow-ups.
+    * Interval: follow-ups of one child are correlated, so the plain Wilson interval
+      (``cluster_col=None``) is too narrow when children have several follow-ups. With
+      ``cluster_col`` the value is unchanged and the interval is Wilson's with the
+      effective sample size ``n_effective = denominator / design_effect`` (Korn &
+      Graubard 1998), where ``design_effect`` is the ratio-estimator (linearisation)
+      variance with children as clusters over the binomial variance, at least 1, computed
+      per group row by :func:`design_effect` (validated against R ``survey::svymean``).
+      With follow-ups of a single child in a group row the between-child variance cannot
+      be estimated and the interval, ``design_effect`` and ``n_effective`` are NaN.
     * Young children are included (synthetic and real data record NO for infants); group by
       ``age_group`` to separate them.
     * Source: UN Convention on the Rights of the Child art. 12, SoL 11 kap. 10 §, and the
@@ -1272,6 +1537,10 @@ def child_heard_share(
     >>> r = child_heard_share(t["episodes"], t["followups"], "2020-01-01", "2022-12-31")
     >>> bool(0 <= r.loc[0, "value"] <= 1)
     True
+    >>> c = child_heard_share(t["episodes"], t["followups"], "2020-01-01", "2022-12-31",
+    ...                       cluster_col="child_id")
+    >>> bool(c.loc[0, "design_effect"] >= 1 and c.loc[0, "ci_lower"] <= r.loc[0, "ci_lower"])
+    True
     """
     groups = _group_list(group_cols)
     _require(episodes, ["episode_id", "birth_year"], "episodes")
@@ -1283,12 +1552,13 @@ def child_heard_share(
         raise ParameterError(
             f"success codes must be a non-empty subset of {codes}, got {success!r}."
         )
+    cluster = _cluster_col(cluster_col, episodes)
     start, end = _period(period_start, period_end)
-    fu = _followups_in_window(followups, episodes, start, end, groups)
+    fu = _followups_in_window(followups, episodes, start, end, groups, [cluster] if cluster else [])
     fu = fu[fu["child_heard"].notna()].copy()
     fu["_num"] = fu["child_heard"].isin(succ).astype("int64")
     fu["_den"] = 1
-    return _share(fu, groups, "child_heard_share", alpha)
+    return _share(fu, groups, "child_heard_share", alpha, cluster)
 
 
 def child_rated_themes(
@@ -1299,6 +1569,7 @@ def child_rated_themes(
     themes=None,
     group_cols=None,
     alpha: float = 0.05,
+    cluster_col: str | None = "child_id",
 ) -> pd.DataFrame:
     """Mean of the child's own 1-5 ratings per theme (Fatta läget), with t intervals.
 
@@ -1318,6 +1589,11 @@ def child_rated_themes(
         follow-up).
     alpha : float, default 0.05
         One minus the confidence level.
+    cluster_col : str or None, default "child_id"
+        Column of ``episodes`` identifying the child (the pseudonym, normally
+        ``"child_id"``). When given, the interval allows for the correlation of ratings of
+        one child (see Notes); ``None`` gives the plain interval, which treats ratings as
+        independent.
 
     Returns
     -------
@@ -1326,12 +1602,15 @@ def child_rated_themes(
         ("child_rated_themes"), group columns, ``theme`` (column name), ``numerator`` (sum
         of the ratings), ``denominator`` (n: ratings given), ``value`` (mean rating),
         ``ci_lower``, ``ci_upper`` (Student t). A theme nobody answered in a group has no row.
+        With ``cluster_col`` also ``design_effect`` and ``n_effective`` (last), and the
+        interval described in Notes.
 
     Raises
     ------
     ParameterError
-        Missing columns, unknown group columns, ratings outside 1-5 or ``period_end``
-        before ``period_start``.
+        Missing columns, unknown group columns, ratings outside 1-5, ``period_end``
+        before ``period_start``, or a ``cluster_col`` that is not a column of ``episodes``
+        or has missing values.
 
     Notes
     -----
@@ -1339,8 +1618,17 @@ def child_rated_themes(
       excluded theme by theme, so ``denominator`` differs between themes.
     * Interval: ``mean +- t(1 - alpha/2, n - 1) * sd / sqrt(n)`` with the sample SD
       (``ddof=1``); NaN for n = 1. Validated against ``scipy.stats.t.interval``. The
-      interval is not clipped to 1-5 and, like the Wilson intervals, treats follow-ups of the
-      same child as independent.
+      interval is not clipped to 1-5. Without ``cluster_col`` it treats the ratings of one
+      child as independent, and is too narrow when children rate at several follow-ups.
+    * Clustering-aware interval (``cluster_col`` given): the mean is unchanged and the
+      interval is ``mean +- t(1 - alpha/2, C - 1) * sd / sqrt(n_effective)`` with ``C``
+      children in the group row, ``n_effective = n / design_effect`` (Korn & Graubard
+      1998) and ``design_effect`` the ratio-estimator (linearisation) variance of the mean
+      with children as clusters over ``sd^2 / n``, at least 1 (:func:`design_effect`,
+      validated against R ``survey::svymean``). When the design effect exceeds 1 the
+      half-width is ``t * sqrt(linearisation variance)``. The degrees of freedom are those
+      of the design (children - 1), so the interval equals the plain one when every child
+      gave one rating. NaN when the ratings come from a single child.
     * Small n: ``denominator`` is the number of answers, so disclosure control can suppress
       means based on few answers (treat ``denominator`` as the count to protect); a mean of
       very few ratings can reveal individual answers. ``numerator`` is not a count of
@@ -1354,6 +1642,10 @@ def child_rated_themes(
     >>> r = child_rated_themes(t["episodes"], t["followups"], "2020-01-01", "2022-12-31")
     >>> bool(r["value"].between(1, 5).all())
     True
+    >>> c = child_rated_themes(t["episodes"], t["followups"], "2020-01-01", "2022-12-31",
+    ...                        cluster_col="child_id")
+    >>> bool((c["value"] == r["value"]).all() and (c["design_effect"] >= 1).all())
+    True
     """
     groups = _group_list(group_cols)
     if themes is None:
@@ -1366,9 +1658,12 @@ def child_rated_themes(
     _check_alpha(alpha)
     _require(episodes, ["episode_id", "birth_year"], "episodes")
     _require(followups, ["episode_id", "followup_date", *themes], "followups")
+    cluster = _cluster_col(cluster_col, episodes)
     start, end = _period(period_start, period_end)
-    fu = _followups_in_window(followups, episodes, start, end, groups)
-    long = fu.melt(id_vars=groups, value_vars=themes, var_name="theme", value_name="_score")
+    extra = [cluster] if cluster else []
+    fu = _followups_in_window(followups, episodes, start, end, groups, extra)
+    id_vars = list(dict.fromkeys([*groups, *extra]))
+    long = fu.melt(id_vars=id_vars, value_vars=themes, var_name="theme", value_name="_score")
     long = long[long["_score"].notna()].copy()
     long["_score"] = pd.to_numeric(long["_score"], errors="coerce").astype(float)
     bad = long[~long["_score"].between(1, 5)]
@@ -1388,10 +1683,13 @@ def child_rated_themes(
         half = stats.t.ppf(1 - alpha / 2, n - 1) * agg["_sd"].to_numpy() / np.sqrt(n)
     agg["ci_lower"] = np.where(n > 1, agg["value"] - half, np.nan)
     agg["ci_upper"] = np.where(n > 1, agg["value"] + half, np.nan)
+    agg.insert(0, "measure", "child_rated_themes")
+    if cluster:
+        agg = _with_design_effect(agg, long, [*groups, "theme"], "_score", cluster, "mean", alpha)
     agg["theme"] = agg["theme"].astype(str)
     agg["denominator"] = agg["denominator"].astype("int64")
-    agg.insert(0, "measure", "child_rated_themes")
-    return agg[["measure", *groups, "theme", *RESULT_COLUMNS]]
+    extra_cols = ["design_effect", "n_effective"] if cluster else []
+    return agg[["measure", *groups, "theme", *RESULT_COLUMNS, *extra_cols]]
 
 
 # --------------------------------------------------------------------------- reviews
@@ -1405,6 +1703,7 @@ def reviews_on_time(
     interval_months: int = 6,
     tolerance_days: int = 14,
     alpha: float = 0.05,
+    cluster_col: str | None = "child_id",
 ) -> pd.DataFrame:
     """Share of six-monthly reviews due in a period that were held on time.
 
@@ -1426,18 +1725,26 @@ def reviews_on_time(
         A review is on time if held at most this many days before or after its due date.
     alpha : float, default 0.05
         One minus the confidence level.
+    cluster_col : str or None, default "child_id"
+        Column of ``episodes`` identifying the child (the pseudonym, normally
+        ``"child_id"``). When given, the interval allows for the correlation of due reviews of
+        one child (see Notes); ``None`` gives the plain interval, which treats due reviews as
+        independent.
 
     Returns
     -------
     pandas.DataFrame
         ``measure`` ("reviews_on_time"), group columns, ``numerator`` (due reviews held on
-        time), ``denominator`` (reviews due), ``value``, ``ci_lower``, ``ci_upper`` (Wilson).
+        time), ``denominator`` (reviews due), ``value``, ``ci_lower``, ``ci_upper`` (Wilson);
+        with ``cluster_col`` also ``design_effect`` and ``n_effective`` (last), and the
+        Wilson interval on ``n_effective``.
 
     Raises
     ------
     ParameterError
         Missing columns, unknown group columns, a non-integer interval or tolerance,
-        ``period_end`` before ``period_start`` or ``data_end`` before ``period_end``.
+        ``period_end`` before ``period_start``, ``data_end`` before ``period_end``, or a
+        ``cluster_col`` that is not a column of ``episodes`` or has missing values.
 
     Notes
     -----
@@ -1449,8 +1756,12 @@ def reviews_on_time(
       ``[due - tolerance_days, due + tolerance_days]``. ENDING assessments do not count as
       reviews; an episode ending after a due date but before its review is a missed review.
       With the defaults the windows of successive due dates cannot overlap.
-    * Unit: the due review. Reviews of one episode are correlated, so the Wilson interval is
-      somewhat too narrow.
+    * Unit: the due review. Reviews of one child are correlated, so the plain Wilson
+      interval (``cluster_col=None``) is too narrow. With ``cluster_col`` the interval is
+      Wilson's on ``n_effective = denominator / design_effect`` (Korn & Graubard 1998),
+      with the design effect of the ratio-estimator (linearisation) variance with children
+      as clusters over the binomial variance, at least 1, per group row
+      (:func:`design_effect`); as for :func:`child_heard_share`.
     * Adaptation: Swedish law requires the placement to be considered (SoL 6 kap. 8 §) or
       reviewed (LVU 13 §) at least every six months; the fixed schedule from the start date
       and the symmetric tolerance are the toolkit's operational definition (configurable).
@@ -1470,6 +1781,7 @@ def reviews_on_time(
     _require(followups, ["episode_id", "followup_date", "followup_type"], "followups")
     months = _positive_int(interval_months, "interval_months")
     tol = _positive_int(tolerance_days, "tolerance_days", minimum=0)
+    cluster = _cluster_col(cluster_col, episodes)
     start, end = _period(period_start, period_end)
     dend = _data_end(data_end, end)
     episodes = episodes.reset_index(drop=True)  # row labels below must be unique
@@ -1504,7 +1816,7 @@ def reviews_on_time(
     held = set(pairs.loc[gap <= tol, "_id"])
     rows["_num"] = rows["_id"].isin(held).astype("int64")
     rows["_den"] = 1
-    return _share(rows, groups, "reviews_on_time", alpha)
+    return _share(rows, groups, "reviews_on_time", alpha, cluster)
 
 
 # --------------------------------------------------------------------------- length of stay
