@@ -2,8 +2,9 @@
 
 :func:`state_occupation` estimates the probability of being in each state over time from
 counting-process data (one row per interval per id), as R
-``survival::survfit(Surv(tstart, tstop, state) ~ group, data, id = id, istate = ...)``,
-with its infinitesimal-jackknife standard errors. :func:`journey_states` turns the toolkit's
+``survival::survfit(Surv(tstart, tstop, state) ~ group, data, id = id, istate = ...)``
+(optionally with case weights, ``weights = w``), with its infinitesimal-jackknife standard
+errors. :func:`journey_states` turns the toolkit's
 tables (episodes, placements, referrals) into such data for the journey
 placement -> family home / HVB-SiS -> ended planned / unplanned -> re-referred.
 """
@@ -225,7 +226,7 @@ def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.Dat
                                  f"{', '.join(map(str, data.columns))}.")
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
-    for arg in ("id_col", "start_col", "stop_col", "group_col", "initial_state"):
+    for arg in ("id_col", "start_col", "stop_col", "group_col", "initial_state", "weights_col"):
         col = cols.get(arg)
         if col is None:
             continue
@@ -248,6 +249,35 @@ def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.Dat
                              f"{out['stop'].iloc[i]!r}]. Drop or merge zero-length intervals.")
     out["id"] = data[cols["id_col"]].to_numpy()
     return out.reset_index(drop=True)
+
+
+def _case_weights(values: pd.Series, ids: np.ndarray, col: str, id_name: str) -> np.ndarray:
+    """Row weights of ``weights_col`` checked as per-id case weights (finite, >= 0, constant
+    within id, positive total); ``values`` has no missing values (checked before)."""
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        raise ParameterError(f"column {col!r} (weights_col) must be numeric case weights "
+                             f"(finite, non-negative, one per id), got dtype {values.dtype}.")
+    w = values.to_numpy(dtype=float)
+    ids = np.asarray(ids, dtype=object)  # plain Python values in messages
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParameterError(f"column {col!r} (weights_col) must be finite and non-negative; "
+                             f"{int(bad.sum())} value(s) are not, first at row {i} ({id_name} "
+                             f"{ids[i]!r}, value {float(w[i])!r}). Fix or drop those ids.")
+    by_id = pd.Series(w).groupby(pd.Series(ids, dtype=object), sort=False)
+    low, high = by_id.transform("min").to_numpy(), by_id.transform("max").to_numpy()
+    varies = low != high
+    if varies.any():
+        i = int(np.flatnonzero(varies)[0])
+        raise ParameterError(f"column {col!r} (weights_col) must be constant within each id "
+                             f"(one case weight per {id_name}); {id_name} {ids[i]!r} has "
+                             f"weights from {float(low[i])!r} to {float(high[i])!r}. Give every row of an id "
+                             "its id's weight.")
+    if not w.sum() > 0:
+        raise ParameterError(f"column {col!r} (weights_col) is 0 for every id; weights must "
+                             "have a positive total.")
+    return w
 
 
 def _order_states(observed: Sequence[str], initial: Sequence[str],
@@ -327,11 +357,13 @@ def _merge_interior_censored(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- estimator
 def _aalen_johansen(entry: np.ndarray, etime: np.ndarray, status: np.ndarray,
                     person: np.ndarray, cstate0: np.ndarray, p0: np.ndarray,
-                    nstate: int) -> dict[str, np.ndarray]:
-    """R survival's ``survfitci`` (unit weights, influence of p0 not included) in numpy.
+                    nstate: int, weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """R survival's ``survfitci`` (case weights, influence of p0 not included) in numpy.
 
     ``status`` is -1 for censored rows, else the index of the state entered; ``cstate0``
-    is each person's state at their first row.
+    is each person's state at their first row; ``weight`` is each person's (positive) case
+    weight, default 1. Hazards use weighted numbers at risk and of transitions; ``n_risk``
+    and ``n_event`` are unweighted counts (as R's ``n.risk``, ``n.event``).
     """
     times = np.unique(etime)
     ntime = len(times)
@@ -340,7 +372,9 @@ def _aalen_johansen(entry: np.ndarray, etime: np.ndarray, status: np.ndarray,
     p = p0.astype(float).copy()
     umat = np.zeros((nperson, nstate))
     atrisk = np.zeros(nperson, dtype=bool)
-    ns = np.zeros(nstate)
+    wp = np.ones(nperson) if weight is None else np.asarray(weight, dtype=float)
+    ns = np.zeros(nstate)  # number at risk per state (unweighted, for n_risk and occupancy)
+    ws = np.zeros(nstate)  # weighted number at risk per state (R's ws)
     pmat = np.empty((ntime, nstate))
     vmat = np.empty((ntime, nstate))
     nrisk = np.empty((ntime, nstate))
@@ -360,6 +394,7 @@ def _aalen_johansen(entry: np.ndarray, etime: np.ndarray, status: np.ndarray,
         if len(rows_in):
             who = person[rows_in]
             np.add.at(ns, cstate[who], 1.0)
+            np.add.at(ws, cstate[who], wp[who])
             atrisk[who] = True
         rows_out = order_exit[begin:ends[it]]
         begin = ends[it]
@@ -369,10 +404,10 @@ def _aalen_johansen(entry: np.ndarray, etime: np.ndarray, status: np.ndarray,
         moved = (new >= 0) & (new != old)
         if moved.any():
             hmat = np.zeros((nstate, nstate))
-            np.add.at(hmat, (old[moved], new[moved]), 1.0)
+            np.add.at(hmat, (old[moved], new[moved]), wp[who_out[moved]])
             np.add.at(nevent[it], new[moved], 1.0)
             occupied = ns > 0
-            hmat[occupied] /= ns[occupied, None]
+            hmat[occupied] /= ws[occupied, None]
             hmat[np.diag_indices(nstate)] = np.where(occupied, 1.0 - hmat.sum(axis=1), 1.0)
             dstate = cstate.copy()
             dstate[who_out[moved]] = new[moved]
@@ -380,15 +415,17 @@ def _aalen_johansen(entry: np.ndarray, etime: np.ndarray, status: np.ndarray,
             risk = np.flatnonzero(atrisk)
             rold = cstate[risk]
             with np.errstate(divide="ignore", invalid="ignore"):
-                lever = np.where(ns > 0, p / ns, 0.0)
+                lever = np.where(ns > 0, p / ws, 0.0)
             umat[risk] -= hmat[rold] * lever[rold, None]
             np.add.at(umat, (risk, dstate[risk]), lever[rold])
             p = p @ hmat
-            se = np.sqrt(np.einsum("ij,ij->j", umat, umat))
+            wu = umat if weight is None else wp[:, None] * umat  # R: sum (w_i U_i)^2
+            se = np.sqrt(np.einsum("ij,ij->j", wu, wu))
         pmat[it] = p
         nrisk[it] = ns
         vmat[it] = se
         np.add.at(ns, old, -1.0)
+        np.add.at(ws, old, -wp[who_out])
         cstate[who_out[new >= 0]] = new[new >= 0]
         atrisk[who_out] = False
     return {"time": times, "pstate": pmat, "std_err": vmat, "n_risk": nrisk,
@@ -408,7 +445,8 @@ def _log_ci(p: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarray, np
 def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: str,
                      state_col: str, initial_state: str | None = None,
                      group_col: str | None = None, alpha: float = 0.05,
-                     states: Sequence[str] | None = None) -> StateOccupationResult:
+                     states: Sequence[str] | None = None, *,
+                     weights_col: str | None = None) -> StateOccupationResult:
     """Probability of being in each state over time (Aalen–Johansen), as R ``survfit``.
 
     Parameters
@@ -437,6 +475,14 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
     states : sequence of str, optional
         All states, in the order wanted; must include every observed and initial state.
         Default: initial states never entered (sorted), then entered states (sorted).
+    weights_col : str, optional
+        Case weights (keyword only): a numeric column, finite and non-negative, constant
+        within each id (one weight per id), e.g. inverse probability of treatment weights
+        (``EffectResult.weights_`` of :func:`evaluation.effects.estimate_effect`, mapped
+        from its episodes to their rows here). Ids of weight 0 are left out, exactly as if
+        dropped from ``data`` (but the states, and the groups, are still found from all
+        rows; a group whose ids all have weight 0 is refused). Default: every id has
+        weight 1.
 
     Returns
     -------
@@ -447,22 +493,27 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
         - ``state``: the state (a label, not a number)
         - ``time``: a distinct stop time (event or censoring) of the group
         - ``n_risk``: number in the state and under follow-up just before ``time``
-        - ``n_event``: transitions into the state at ``time``
+          (a count of ids, unweighted also with ``weights_col``, as R's ``n.risk``)
+        - ``n_event``: transitions into the state at ``time`` (unweighted count)
         - ``estimate``: P(in state at ``time``); the states sum to 1 at every time
         - ``se``: infinitesimal-jackknife standard error (R ``std.err``)
         - ``ci_lower``, ``ci_upper``: R's default "log" limits, exp(log p -+ z se / p),
           upper capped at 1; NaN where the estimate is 0
 
-        plus ``states_``, ``p0_`` (starting distribution), ``transitions_`` and ``metadata``;
-        ``at(times)`` reads the curves at given times and ``plot()`` stacks them.
+        plus ``states_``, ``p0_`` (starting distribution), ``transitions_`` (unweighted
+        counts) and ``metadata`` (method, alpha, rows ``n``, ``n_ids``, ``se``, the column
+        arguments including ``weights_col``, ``sum_weights`` over ids, ``n_ids_zero_weight``,
+        ``states``, versions); ``at(times)`` reads the curves at given times and ``plot()``
+        stacks them.
 
     Raises
     ------
     ParameterError
         If a column is missing or has missing values (except censored states), times are
         not numeric or stop <= start, intervals of an id overlap or leave a gap, given
-        initial states contradict the carried-forward state, ``states`` lacks a state, or
-        alpha is outside (0, 1).
+        initial states contradict the carried-forward state, ``states`` lacks a state,
+        alpha is outside (0, 1), or ``weights_col`` is not numeric, has a negative or
+        non-finite value, varies within an id, is 0 for every id or for every id of a group.
 
     Notes
     -----
@@ -478,7 +529,23 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
     Validated against R 4.2.2, survival 3.5-3 ``survfit(Surv(tstart, tstop, state) ~ group,
     id = id, istate = istate)`` (``tests/reference/multistate_reference.R``): ``pstate``,
     ``std.err``, ``lower``, ``upper``, ``n.risk``, ``n.event`` to a relative tolerance 1e-6.
-    Case weights and the influence of p0 are not implemented.
+
+    With case weights w_i (``weights_col``), as R ``survfit(..., weights = w)``: the numbers
+    at risk and of transitions in dA are sums of weights, p0 is the weighted distribution
+    of the rows at risk at the first transition time, and the variance is
+    sum_i (w_i U_i(t))^2, where U_i is the derivative of p(t) with respect to id i's
+    weight (R's ``std.err`` with ``id``: each id is a cluster carrying its weight). The
+    weights are treated as fixed: estimated weights (IPW) add variance this SE ignores.
+    Integer weights give the same estimates as repeating each id w_i times (as separate
+    ids) but not the same SE: repeating gives sum_i w_i U_i^2 instead (R agrees on both).
+    Validated against the same R version (``tests/reference/multistate_weights_reference.R``)
+    with non-integer weights, grouped and ungrouped: ``pstate``, ``std.err``, ``lower``,
+    ``upper``, ``n.risk``, ``n.event`` and p0 to a relative tolerance 1e-8 (the largest
+    relative difference is about 3e-14). Ids of weight 0 are dropped before estimation, whereas R keeps them: R reports
+    their times and counts them in ``n.risk`` and ``n.event``, lets their transitions set
+    the time at which p0 is taken, and returns NaN once every id at risk in a state has
+    weight 0 at a transition time; elsewhere the estimates and SEs agree with R's.
+    The influence of p0 is not implemented.
 
     Examples
     --------
@@ -487,15 +554,28 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
     >>> fit = state_occupation(d, "id", "start", "stop", "state", initial_state="FH")
     >>> fit.at(4).round(3)[["state", "estimate"]].values.tolist()
     [['FH', 0.25], ['HVB', 0.5], ['end', 0.25]]
+
+    Case weights, one per id (here id 2 counts three times as much as the others):
+
+    >>> d["w"] = d["id"].map({1: 1.0, 2: 3.0, 3: 1.0, 4: 1.0})
+    >>> wfit = state_occupation(d, "id", "start", "stop", "state", initial_state="FH",
+    ...                         weights_col="w")
+    >>> wfit.at(4).round(3)[["state", "estimate"]].values.tolist()
+    [['FH', 0.167], ['HVB', 0.667], ['end', 0.167]]
+    >>> wfit.metadata["weights_col"], wfit.metadata["sum_weights"]
+    ('w', 6.0)
     """
     cols = {"id_col": id_col, "start_col": start_col, "stop_col": stop_col,
-            "state_col": state_col, "group_col": group_col}
+            "state_col": state_col, "group_col": group_col, "weights_col": weights_col}
     istate_is_col = isinstance(initial_state, str) and initial_state in data.columns \
         if isinstance(data, pd.DataFrame) else False
     if istate_is_col:
         cols["initial_state"] = initial_state
     frame = _check_frame(data, cols, alpha)
     alpha = float(alpha)
+    frame["weight"] = (1.0 if weights_col is None else
+                       _case_weights(data[weights_col], frame["id"].to_numpy(), weights_col,
+                                     id_col))
     censored = _is_censored(data[state_col])
     frame["to"] = np.where(censored, "", _labels(data[state_col]))
     if istate_is_col:
@@ -530,6 +610,15 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
                 f"{frame['id'].iloc[i]!r}, but the previous interval ended in "
                 f"{state_list[cur[i]]!r}; fix the state column or the initial states.")
     frame["cur"] = cur
+    zero = frame["weight"].to_numpy() == 0
+    n_zero_ids = int(frame.loc[zero, "id"].nunique())
+    if zero.any():  # an id of weight 0 is left out, exactly as if dropped from data
+        frame = frame.loc[~zero].reset_index(drop=True)
+        empty = [g for g in groups if not (frame["group"] == g).any()]
+        if empty:
+            raise ParameterError(f"every id of group {empty[0]!r} ({group_col}) has weight 0 "
+                                 f"in {weights_col!r} (weights_col); drop the group or give "
+                                 "its ids positive weights.")
     transitions = (frame.loc[frame["status"] >= 0]
                    .assign(from_state=lambda f: [state_list[k] for k in f["cur"]],
                            to_state=lambda f: [state_list[k] for k in f["status"]])
@@ -552,8 +641,16 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
                    .first().to_numpy())
         t0 = etime[status >= 0].min() if (status >= 0).any() else etime.max()
         at_zero = (entry < t0) & (etime >= t0)
-        p0 = np.bincount(cur_state[at_zero], minlength=nstate) / at_zero.sum()
-        fit = _aalen_johansen(entry, etime, status, person, cstate0, p0, nstate)
+        weight = sub["weight"].to_numpy(dtype=float)
+        # R: p0 = weighted share of each state among the rows at risk at t0
+        p0 = (np.bincount(cur_state[at_zero], weights=weight[at_zero], minlength=nstate)
+              / weight[at_zero].sum())
+        person_weight = None
+        if weights_col is not None:
+            person_weight = np.empty(len(cstate0))
+            person_weight[person] = weight
+        fit = _aalen_johansen(entry, etime, status, person, cstate0, p0, nstate,
+                              person_weight)
         lower, upper = _log_ci(fit["pstate"], fit["std_err"], alpha)
         ntime = len(fit["time"])
         table = pd.DataFrame({
@@ -569,11 +666,17 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
         tables.append(_with_group(table, g if group_col is not None else None))
         p0_rows.append(_with_group(pd.DataFrame([p0], columns=state_list),
                                    g if group_col is not None else None))
+    weighted = weights_col is not None
     return StateOccupationResult(
         summary=pd.concat(tables, ignore_index=True),
         metadata={"method": "Aalen-Johansen state occupation (multi-state)", "alpha": alpha,
                   "n": len(data), "n_ids": int(data[id_col].nunique()),
-                  "se": "infinitesimal jackknife (R survfit std.err, p0 fixed)",
+                  "se": ("infinitesimal jackknife with case weights, sum over ids of "
+                         "(w_i U_i)^2" if weighted else "infinitesimal jackknife")
+                  + " (R survfit std.err, p0 fixed)",
+                  "weights_col": weights_col,
+                  "sum_weights": float(frame.drop_duplicates("id")["weight"].sum()),
+                  "n_ids_zero_weight": n_zero_ids,
                   "conf_type": "log (R survfit default)", "states": list(state_list),
                   "id_col": id_col, "start_col": start_col, "stop_col": stop_col,
                   "state_col": state_col, "initial_state": initial_state,
