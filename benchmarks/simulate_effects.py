@@ -1,8 +1,9 @@
 """Coverage simulation: do the effect estimators recover the synthetic data's known truth?
 
-For each seed, :func:`evaluation.synth.generate` makes a dataset; :func:`evaluation.synth.effect_frame`
-gives one row per episode with 365 days of possible follow-up, restricted here to episodes
-placed in a family home (FH, control) or an HVB home (treated). The effect of HVB versus FH on
+For each seed, :func:`evaluation.synth.generate` makes a dataset;
+:func:`evaluation.analysis_frame.effect_frame` gives one row per episode with 365 days of
+possible follow-up, restricted here to episodes placed in a family home (FH, control) or an
+HVB home (treated). The effect of HVB versus FH on
 "unplanned ending within 365 days" is estimated by :func:`evaluation.effects.estimate_effect`
 with the methods naive, regression, ipw and aipw, for the estimands ATE (in the population of
 FH and HVB episodes: the truth's ``ATE_FH_or_HVB``) and ATT (among HVB episodes: ``ATT``).
@@ -101,8 +102,9 @@ import numpy as np
 import pandas as pd
 
 from evaluation import synth
+from evaluation.analysis_frame import EFFECT_COVARIATES, effect_frame
 
-COVARIATES = synth.EFFECT_COVARIATES
+COVARIATES = EFFECT_COVARIATES
 METHODS = ("naive", "regression", "ipw", "aipw")
 ESTIMANDS = {"ATE": "ATE_FH_or_HVB", "ATT": "ATT"}
 COX_COVARIATES = ["pt_NH", "pt_FFH", "pt_JH", "pt_HVB", "pt_SIS", "pt_SB", "pt_EGET",
@@ -149,7 +151,7 @@ def one_seed(args: tuple[int, int, int, bool, int | None]) -> list[dict]:
           if fixed is not None else nullcontext()):
         data = synth.generate(n_children=n_children, n_municipalities=n_muni, seed=seed)
     truth = data.truth["placement_effects"]["population"]["values"]["365"]["contrasts"]
-    frame = synth.effect_frame(data, horizon=365)
+    frame = effect_frame(data, horizon=365)
     frame = frame[frame["placement_type"].isin(["FH", "HVB"])]
     # the sparse cell that drives the ATE's skew: HVB episodes of children under 13
     young_hvb = (frame["placement_type"] == "HVB") & (frame["age_at_start"] < 13)

@@ -261,6 +261,74 @@ def test_balance_table_and_ess_match_hand_computation(ref_data):
         assert fit.ess[str(arm)] < (a == arm).sum()
 
 
+def test_att_balance_is_standardised_by_the_sd_of_the_treated_arm(ref_data):
+    """ATT: SMD = (mean_treated - mean_control) / sd_treated before and after weighting
+    (cobalt's s.d.denom = "treated"); control rows weighted by e / (1 - e), treated by 1."""
+    covs = ["age", "sex", "behav"]
+    fit = estimate_effect(ref_data, "treat", "yc", covs, method="ipw", estimand="ATT")
+    a = ref_data["treat"].to_numpy()
+    x = ref_data[covs].to_numpy(dtype=float)
+    e = np.asarray(_logit_ps(x, a))
+    w0 = (e / (1 - e))[a == 0]
+    b = fit.balance.set_index("covariate")
+    ratio = []
+    for j, name in enumerate(covs):
+        x1, x0 = x[a == 1, j], x[a == 0, j]
+        sd1 = x1.std(ddof=1)
+        ratio.append(sd1 / np.sqrt((x1.var(ddof=1) + x0.var(ddof=1)) / 2))
+        assert_allclose(b.loc[name, "smd_unadjusted"], (x1.mean() - x0.mean()) / sd1,
+                        rtol=1e-10)
+        m0 = np.average(x0, weights=w0)
+        assert_allclose(b.loc[name, "smd_adjusted"], (x1.mean() - m0) / sd1, rtol=1e-6,
+                        atol=1e-10)
+        assert b.loc[name, "imbalanced"] == (abs(b.loc[name, "smd_adjusted"]) > 0.1)
+    assert max(abs(np.log(ratio))) > 0.05  # treated and pooled SD differ (behav: ~10 %)
+    # ATE and ATO keep the pooled SD (checked by hand above and against R in
+    # test_effects_review.py); the naive and regression methods show the same ATT balance.
+    for method in ("naive", "regression", "aipw"):
+        other = estimate_effect(ref_data, "treat", "yc", covs, method=method, estimand="ATT")
+        pd.testing.assert_frame_equal(other.balance, fit.balance, check_exact=True)
+
+
+def test_att_balance_of_every_pair_uses_the_target_arm_sd(ref_data):
+    """Three arms, ATT in the HVB population, every pair: each pair's SMD is divided by the
+    SD of the HVB arm, also for SIS vs FH (neither arm is the target)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = estimate_effect(ref_data, "arm3", "yb", COVS, method="ipw", estimand="ATT",
+                              treated="HVB", contrasts="all")
+    arm, x, w = ref_data["arm3"].to_numpy(), ref_data["age"].to_numpy(), fit.weights_
+    sd = x[arm == "HVB"].std(ddof=1)
+    b = fit.balance.set_index(["contrast", "covariate"])
+    for t, c in (("HVB", "FH"), ("SIS", "FH"), ("SIS", "HVB")):
+        rt, rc = arm == t, arm == c
+        assert_allclose(b.loc[(f"{t} vs {c}", "age"), "smd_unadjusted"],
+                        (x[rt].mean() - x[rc].mean()) / sd, rtol=1e-10)
+        assert_allclose(b.loc[(f"{t} vs {c}", "age"), "smd_adjusted"],
+                        (np.average(x[rt], weights=w[rt]) - np.average(x[rc], weights=w[rc]))
+                        / sd, rtol=1e-9)
+
+
+def test_att_balance_of_a_covariate_constant_among_the_treated_uses_the_overall_sd():
+    """No treated row has z = 1, so sd_treated(z) = 0: the SMD of z is divided by the SD of z
+    over all rows (cobalt's fallback), not reported as 0."""
+    rng = np.random.default_rng(11)
+    n = 400
+    x = rng.normal(size=n)
+    a = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    z = np.where(a == 1, 0, (rng.random(n) < 0.3).astype(int))
+    df = pd.DataFrame({"a": a, "y": x + a + rng.normal(size=n), "x": x, "z": z})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # z = 1 separates the propensity model
+        fit = estimate_effect(df, "a", "y", ["x", "z"], method="ipw", estimand="ATT")
+    b = fit.balance.set_index("covariate")
+    assert_allclose(b.loc["z", "smd_unadjusted"], (0 - z[a == 0].mean()) / z.std(ddof=1),
+                    rtol=1e-10)
+    assert b.loc["z", "smd_unadjusted"] < -0.5
+    assert_allclose(b.loc["x", "smd_unadjusted"],
+                    (x[a == 1].mean() - x[a == 0].mean()) / x[a == 1].std(ddof=1), rtol=1e-10)
+
+
 def test_overlap_weights_balance_means_exactly(ref_data):
     """With a logistic propensity model, overlap weights balance every covariate in that
     model exactly (Li, Morgan & Zaslavsky 2018), so all adjusted SMDs are ~0."""
@@ -405,6 +473,52 @@ def test_positivity_problems_warn_with_a_clear_message():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         estimate_effect(df, "a", "y", ["x"], method="ipw", estimand="ATO")
+
+
+@pytest.mark.parametrize("estimand", ["ATE", "ATT"])
+def test_naive_method_raises_no_positivity_warning_but_keeps_the_balance(estimand):
+    """The naive means use no propensity score, so the positivity and extreme-weight warnings
+    (which the weighting methods raise on these data) are not raised; the balance table,
+    weights and ESS, from the propensity model fitted for diagnostics, are those of ipw."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    x = rng.normal(size=n)
+    a = (rng.random(n) < 1 / (1 + np.exp(-4 * x))).astype(int)
+    df = pd.DataFrame({"a": a, "y": x + a + rng.normal(size=n), "x": x})
+    with pytest.warns(UserWarning, match="positivity|extreme weights"):
+        ipw = estimate_effect(df, "a", "y", ["x"], method="ipw", estimand=estimand)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        naive = estimate_effect(df, "a", "y", ["x"], method="naive", estimand=estimand)
+        boot = estimate_effect(df, "a", "y", ["x"], method="naive", estimand=estimand,
+                               bootstrap=20, seed=1)
+    pd.testing.assert_frame_equal(naive.balance, ipw.balance, check_exact=True)
+    assert naive.balance.loc[0, "smd_unadjusted"] > 1  # the diagnostic is still there
+    np.testing.assert_array_equal(naive.weights_, ipw.weights_)
+    pd.testing.assert_series_equal(naive.ess, ipw.ess, check_exact=True)
+    diff = naive.summary.iloc[0]["estimate"]
+    assert diff == pytest.approx(df.loc[a == 1, "y"].mean() - df.loc[a == 0, "y"].mean(),
+                                 rel=1e-12)
+    assert boot.summary.iloc[0]["estimate"] == diff
+
+
+@pytest.mark.filterwarnings("ignore:positivity")
+def test_naive_method_is_silent_about_a_separated_propensity_model():
+    """z = 1 only in the control arm separates the propensity model: ipw warns, naive does
+    not (and still estimates the plain difference of means)."""
+    rng = np.random.default_rng(11)
+    n = 400
+    x = rng.normal(size=n)
+    a = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    z = np.where(a == 1, 0, (rng.random(n) < 0.3).astype(int))
+    df = pd.DataFrame({"a": a, "y": x + a + rng.normal(size=n), "x": x, "z": z})
+    with pytest.warns(UserWarning, match="propensity model: fitted probabilities"):
+        estimate_effect(df, "a", "y", ["x", "z"], method="ipw")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        naive = estimate_effect(df, "a", "y", ["x", "z"], method="naive")
+    assert naive.summary.iloc[0]["estimate"] == pytest.approx(
+        df.loc[a == 1, "y"].mean() - df.loc[a == 0, "y"].mean(), rel=1e-12)
 
 
 def test_cluster_bootstrap_is_seeded_and_independent_of_n_jobs(ref_data):

@@ -15,7 +15,8 @@ of the Python code:
 * ``review_effects_lunceford.csv``: Lunceford & Davidian's (2004) closed-form variance of the
   normalised IPW ATE with an estimated propensity score;
 * ``review_effects_balance.csv`` / ``review_effects_ess.csv``: SMDs with the pooled SD of the
-  unweighted arms (cobalt's ATE denominator), weighted variance ratios, Kish ESS;
+  unweighted arms (cobalt's ATE and ATO denominator; for ATT the SD of the treated arm, its
+  ATT denominator), weighted variance ratios, Kish ESS;
 * ``review_effects_three_arms.csv``: the numerical-Jacobian sandwich for three arms with a
   multinomial propensity score fitted by Newton in R (ATE, ATT in the HVB population, ATO).
 
@@ -182,8 +183,9 @@ def test_ipw_ate_se_matches_lunceford_davidian_closed_form(data):
 
 
 def test_balance_and_ess_match_r_definitions(data):
-    """SMD with the pooled SD of the unweighted arms before and after weighting (cobalt's
-    ATE choice), weighted variance ratio (normalised weights, divisor sum w), Kish ESS."""
+    """SMD with the pooled SD of the unweighted arms (ATE, ATO) or the SD of the treated arm
+    (ATT) before and after weighting (cobalt's default s.d.denom per estimand), weighted
+    variance ratio (normalised weights, divisor sum w), Kish ESS."""
     bal = pd.read_csv(REF / "review_effects_balance.csv")
     ess = pd.read_csv(REF / "review_effects_ess.csv")
     for estimand in ("ATE", "ATT", "ATO"):

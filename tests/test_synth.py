@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation import synth
+from evaluation import analysis_frame, synth
 from evaluation.dictionary import TABLES, load_dictionary
 from evaluation.errors import ParameterError
 
@@ -373,7 +373,7 @@ def test_exact_risks_agree_with_the_simulated_outcomes(data):
     risks under their own placement (``ATT.risk_treated`` of the sample truth): within 3.5
     binomial SEs. Across seeds 3 and 4 with 40,000 children the z-values were -0.6 to 1.1."""
     for h in (365, 730):
-        frame = synth.effect_frame(data, horizon=h)
+        frame = analysis_frame.effect_frame(data, horizon=h)
         v = data.truth["placement_effects"]["sample"]["values"][str(h)]
         assert v["n_episodes"] == len(frame)
         for arm in ("HVB", "SIS"):
@@ -383,33 +383,12 @@ def test_exact_risks_agree_with_the_simulated_outcomes(data):
             assert abs(y.mean() - p) < 3.5 * np.sqrt(p * (1 - p) / len(y)), (h, arm)
 
 
-def test_effect_frame_rows_outcome_and_covariates(data):
-    ep = data.tables["episodes"]
-    frame = synth.effect_frame(data)
-    start_ok = (END - ep["start_date"]).dt.days >= 365
-    assert len(frame) == start_ok.sum()
-    assert frame["episode_id"].tolist() == ep.loc[start_ok, "episode_id"].tolist()
-    assert "birth_year" not in frame and "sex" not in frame
-    assert frame["child_id"].tolist() == ep.loc[start_ok, "child_id"].tolist()
-    sub = ep[start_ok].reset_index(drop=True)
-    dur = (sub["end_date"] - sub["start_date"]).dt.days
-    y = sub["end_reason"].isin(["BREAKDOWN_CHILD", "BREAKDOWN_CARER", "BREAKDOWN_GUARDIAN",
-                                "BREAKDOWN_SOCIAL", "ABSCONDED"]) & (dur < 365)
-    assert frame["unplanned_365d"].tolist() == y.astype(int).tolist()
-    age = sub["start_date"].dt.year - sub["birth_year"]
-    bands = frame[["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20"]]
-    assert (bands.sum(axis=1) == (age >= 13).astype(float)).all()
-    assert (frame["teen_behaviour"] == frame["age_13plus"] * frame["behaviour"]).all()
-    assert set(synth.EFFECT_CONFOUNDERS) <= set(frame.columns)
-    # Works from the episodes table with an explicit end; longer horizon -> fewer rows.
-    f730 = synth.effect_frame(ep, horizon=730, end="2024-12-31")
-    assert 0 < len(f730) < len(frame)
-    with pytest.raises(ParameterError, match="horizon"):
-        synth.effect_frame(data, horizon=0)
-    with pytest.raises(ParameterError, match="end"):
-        synth.effect_frame(ep)
-    with pytest.raises(ParameterError, match="sex"):
-        synth.effect_frame(ep.drop(columns="sex"), end="2024-12-31")
+def test_effect_frame_and_covariates_are_re_exported_from_analysis_frame():
+    """They moved to evaluation.analysis_frame; synth keeps the old names as the same objects
+    (their own tests are in tests/test_analysis_frame.py)."""
+    assert synth.effect_frame is analysis_frame.effect_frame
+    assert synth.EFFECT_COVARIATES is analysis_frame.EFFECT_COVARIATES
+    assert {"effect_frame", "EFFECT_COVARIATES"} <= set(synth.__all__)
 
 
 def test_known_truth_adjusted_effect_is_recovered_naive_is_biased(data):
@@ -419,7 +398,7 @@ def test_known_truth_adjusted_effect_is_recovered_naive_is_biased(data):
     (Seed 1: truth ~0.047, AIPW ~0.05, naive ~0.13 with SE ~0.02.)"""
     from evaluation.effects import estimate_effect
 
-    frame = synth.effect_frame(data)
+    frame = analysis_frame.effect_frame(data)
     frame = frame[frame["placement_type"].isin(["FH", "HVB"])]
     pop = data.truth["placement_effects"]["population"]["values"]["365"]
     true = pop["contrasts"]["HVB vs FH"]["ATE_FH_or_HVB"]["risk_difference"]

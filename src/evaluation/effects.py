@@ -357,10 +357,11 @@ def _solve_spd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, sw: np.ndarray,
-             what: str = "outcome model") -> tuple[np.ndarray, np.ndarray]:
+             what: str = "outcome model", warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Linear (weighted least squares) or logistic (weighted ML by Newton/IRLS) regression
     with case weights ``sw``; returns coef and the 'bread' matrix X' S V X at the estimate
-    (S = diag(sw), V = m(1 - m) for logistic, 1 for linear)."""
+    (S = diag(sw), V = m(1 - m) for logistic, 1 for linear). ``warn=False`` silences the
+    separation warning."""
     if not binary:
         xtx = (x * sw[:, None]).T @ x
         return _solve_spd(xtx, x.T @ (sw * y)), xtx
@@ -374,7 +375,7 @@ def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, sw: np.ndarray,
     for _ in range(_MAX_ITER + 1):
         info = (x * (sw * m * (1 - m))[:, None]).T @ x
         if done:
-            if separated:
+            if separated and warn:
                 warnings.warn(f"logistic {what}: fitted probabilities numerically 0 or 1 "
                               "occurred (separation: a covariate pattern where everyone or no "
                               "one has the outcome); fitted values there are 0 or 1. Merge "
@@ -410,10 +411,11 @@ def _softmax_ps(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray,
+                    warn: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Multinomial logistic regression of the arm code (0 = reference) on x by Newton,
-    weighted ML with case weights ``sw``.
+    weighted ML with case weights ``sw``. ``warn=False`` silences the separation warnings
+    (the naive method fits the model for diagnostics only).
 
     Returns gamma (p x (k-1)), fitted probabilities (n x k) and the (weighted) Fisher
     information (blocks ordered arm 1 coefficients, arm 2 coefficients, ...). For k = 2 this
@@ -421,7 +423,8 @@ def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray
     """
     n, p = x.shape
     if k == 2:
-        gamma, info = _fit_glm(x, (a == 1).astype(float), True, sw, "propensity model")
+        gamma, info = _fit_glm(x, (a == 1).astype(float), True, sw, "propensity model",
+                               warn=warn)
         eta = x @ gamma
         return gamma[:, None], np.column_stack([_expit(-eta), _expit(eta)]), info
     q = (k - 1) * p
@@ -458,7 +461,7 @@ def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray
                      and (fitted.min() < 1e-10 or fitted.max() > 1 - 1e-10))
         dev = new_dev
         if small_step or separated:
-            if separated:
+            if separated and warn:
                 warnings.warn("propensity model: fitted probabilities numerically 0 or 1 "
                               "occurred (separation: a covariate pattern occurs in only some "
                               "arms), so positivity fails for those rows. Merge sparse levels, "
@@ -516,7 +519,7 @@ def _core(x: np.ndarray, a: np.ndarray, y: np.ndarray, sw: np.ndarray, k: int, b
     if (np.bincount(a, weights=sw, minlength=k) <= 0).any():
         raise ParameterError("an arm has no rows (or only rows of weight 0) in the "
                              "(re)sampled data.")
-    _, e_raw, info = _fit_propensity(x, a, k, sw)
+    _, e_raw, info = _fit_propensity(x, a, k, sw, warn=method != "naive")
     e = e_raw
     clipped = np.zeros_like(e_raw, dtype=bool)
     if truncate is not None:
@@ -653,17 +656,27 @@ def _weighted_var(v: np.ndarray, sw: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def _balance_table(x: np.ndarray, names: list[str], a: np.ndarray, sw: np.ndarray,
-                   w_obs: np.ndarray, pairs: list[tuple[int, int]], labels: list[str]
-                   ) -> pd.DataFrame:
+                   w_obs: np.ndarray, pairs: list[tuple[int, int]], labels: list[str],
+                   estimand: str, target: int) -> pd.DataFrame:
     """SMDs before (sampling weights sw only) and after weighting (w_obs, the product of
-    sampling and balancing weights), both standardised by the sw-weighted pooled SD."""
+    sampling and balancing weights), both standardised by the same sw-weighted SD: the
+    pooled SD of the pair's arms (ATE, ATO) or the SD of the target arm (ATT; where that is
+    0, the SD of all rows, as cobalt's zero-SD fallback)."""
     rows = []
     xs = x[:, 1:]
+    if estimand == "ATT":
+        rg = a == target
+        sd_att = np.sqrt(_weighted_var(xs[rg], sw[rg]))
+        sd_all = np.sqrt(_weighted_var(xs, sw))
+        sd_att = np.where(np.isfinite(sd_att) & (sd_att > 0), sd_att, sd_all)
     for t, c in pairs:
         rt, rc = a == t, a == c
         mt = sw[rt] @ xs[rt] / sw[rt].sum()
         mc = sw[rc] @ xs[rc] / sw[rc].sum()
-        sd = np.sqrt((_weighted_var(xs[rt], sw[rt]) + _weighted_var(xs[rc], sw[rc])) / 2)
+        if estimand == "ATT":
+            sd = sd_att
+        else:
+            sd = np.sqrt((_weighted_var(xs[rt], sw[rt]) + _weighted_var(xs[rc], sw[rc])) / 2)
         wt, wc = w_obs[rt], w_obs[rc]
         wmt = wt @ xs[rt] / wt.sum()
         wmc = wc @ xs[rc] / wc.sum()
@@ -809,11 +822,12 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         ``arms``: ``arm``, ``estimate`` (potential-outcome mean or risk in the target
         population), ``se``, ``ci_lower``, ``ci_upper``, ``n`` (rows), ``ess``.
         ``balance``: ``contrast``, ``covariate`` (design column), ``smd_unadjusted``,
-        ``smd_adjusted`` (weighted), ``variance_ratio_adjusted`` (weighted treated / control
-        variance), ``imbalanced`` (|smd_adjusted| > 0.1). ``ess``: Kish effective sample size
-        per arm. ``metadata``: method, estimand, alpha, n, levels, reference levels,
-        truncation, variance type, clusters, ``contrast_set``, ``contrasts`` (pairs),
-        ``weights_col``, ``sum_weights``, versions.
+        ``smd_adjusted`` (weighted; both divided by the pooled SD of the pair's arms, for
+        ATT by the SD of the target arm, see Notes), ``variance_ratio_adjusted`` (weighted
+        treated / control variance), ``imbalanced`` (|smd_adjusted| > 0.1). ``ess``: Kish
+        effective sample size per arm. ``metadata``: method, estimand, alpha, n, levels,
+        reference levels, truncation, variance type, clusters, ``contrast_set``,
+        ``contrasts`` (pairs), ``weights_col``, ``sum_weights``, versions.
 
     Raises
     ------
@@ -831,8 +845,10 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     UserWarning
         On positivity problems: (truncated) propensity scores below 0.01 for an arm that is
         weighted by 1/e (ATE: every arm; ATT: the comparison arms, among the treated), or one
-        row carrying more than 10 % of an arm's weight (arms of 20 rows or more); and when
-        a covariate column is constant within an arm whose outcome model is fitted.
+        row carrying more than 10 % of an arm's weight (arms of 20 rows or more), or a
+        separated propensity model; none of these for ``method="naive"``, which uses no
+        propensity score. Also when a covariate column is constant within an arm whose
+        outcome model is fitted.
 
     Notes
     -----
@@ -863,14 +879,28 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     means, G, I and D weighted means of the derivatives, and phi_i = s_i (psi_i + ...) / D
     (the linearisation variance of a with-replacement design with the rows, or the
     clusters, as primary sampling units; no n / (n - 1) factor). With integer weights this
-    equals the row-clustered analysis of the data with each row repeated s_i times. Balance, ``ess`` and ``weights_`` use the
-    weights w_j of the estimand (the IPW weights; also reported, as a diagnostic, for the
-    naive and regression methods, which do not use them; treated ATT weights are 1) and the
-    unweighted pooled SD sqrt((s_t^2 + s_c^2) / 2) as the standardiser before and after
-    weighting; ``variance_ratio_adjusted`` uses weighted variances. With sampling weights,
-    the unadjusted means and the pooled SD use the sampling weights (variance divisor
+    equals the row-clustered analysis of the data with each row repeated s_i times.
+
+    Balance, ``ess`` and ``weights_`` use the weights w_j of the estimand (the IPW weights;
+    also reported, as a diagnostic, for the naive and regression methods, which do not use
+    them; treated ATT weights are 1). Each SMD is (mean_t - mean_c) / s*, with the same
+    standardiser s* before and after weighting, computed from the unweighted arms and
+    chosen by the estimand as cobalt's default ``s.d.denom`` is: for ATE and ATO the pooled
+    SD sqrt((s_t^2 + s_c^2) / 2) of the pair's two arms; for ATT the SD s_g of the target
+    (treated) arm, ``metadata['att_population']``, for every pair (the population the
+    weights make the arms resemble); a covariate constant in the target arm is standardised
+    by its SD over all rows instead (cobalt's fallback for a zero SD).
+    ``variance_ratio_adjusted`` uses weighted variances. With sampling weights, the
+    unadjusted means and the SDs use the sampling weights (variance divisor
     sum s - sum s^2 / sum s, as cobalt's ``s.weights``), the adjusted means, ``ess`` and
     ``weights_`` the product of sampling and balancing weights.
+
+    ``method="naive"`` uses no model, but the propensity model is still fitted for the
+    balance table, ``ess``, ``weights_``, ``propensity_`` and :meth:`EffectResult.overlap_plot`
+    (which show how far the unadjusted comparison is from balance). Its positivity,
+    extreme-weight and separation warnings are not raised then, as they concern weights the
+    naive estimate does not use; a propensity model that does not converge still raises
+    :class:`~evaluation.errors.ConvergenceError`.
 
     Fits that end in separation (fitted probabilities numerically 0 or 1) stop as R's
     ``glm`` does, on a negligible change of deviance, with a warning. Under near-violations
@@ -1034,9 +1064,10 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     fit = _core(x, a, y, sw, k, binary, method, estimand, target, truncate, want_if=True)
     mu, phi = fit["mu"], fit["phi"]
     w_obs = sw * fit["w"][np.arange(len(a)), a]          # sampling x balancing weight
-    for msg in _positivity_warnings(fit["e_used"], a, w_obs, estimand, target, labels,
-                                    truncate):
-        warnings.warn(msg, UserWarning, stacklevel=2)
+    if method != "naive":  # the naive means use no propensity score: nothing to warn about
+        for msg in _positivity_warnings(fit["e_used"], a, w_obs, estimand, target, labels,
+                                        truncate):
+            warnings.warn(msg, UserWarning, stacklevel=2)
 
     # contrasts: differences and log ratios as linear combinations of influence functions
     zcrit = stats.norm.ppf(1 - alpha / 2)
@@ -1061,7 +1092,7 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     arms = pd.DataFrame({"arm": labels, "estimate": mu, "se": se_a,
                          "ci_lower": mu - zcrit * se_a, "ci_upper": mu + zcrit * se_a,
                          "n": counts.astype(np.int64), "ess": ess.to_numpy()})
-    balance = _balance_table(x, names, a, sw, w_obs, pairs, labels)
+    balance = _balance_table(x, names, a, sw, w_obs, pairs, labels, estimand, target)
     sd_pooled = {}
     for t, c in pairs:
         rt, rc = a == t, a == c

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import comparison, costs, disclosure, effects, measures, survival, synth
+from . import analysis_frame, comparison, costs, disclosure, effects, measures, survival
 from .dictionary import load_dictionary
 from .errors import ConvergenceError, ParameterError
 
@@ -172,7 +172,8 @@ _COLUMN_LABELS.update({
 })
 
 #: Readable labels (sv, en) of model terms and effect-model covariates. Every entry of
-#: synth.EFFECT_COVARIATES must be here (a test checks it) so the texts stay in step with it.
+#: analysis_frame.EFFECT_COVARIATES must be here (a test checks it) so the texts stay in step
+#: with it.
 _TERM_LABELS = {
     "placement_groupinstitution": ("HVB/SiS (mot familjehem)",
                                    "HVB/SiS (against family homes)"),
@@ -205,7 +206,7 @@ _MEASURE_LABELS = {
                                    "cost per avoided breakdown (SEK)"),
 }
 
-_CONFOUNDERS = synth.EFFECT_COVARIATES  # the specification checked by simulate_effects.py
+_CONFOUNDERS = analysis_frame.EFFECT_COVARIATES  # the specification simulate_effects.py checks
 
 
 def _label(key: str, lang: str) -> str:
@@ -265,7 +266,8 @@ def _fmt_count(shown: str, lang: str) -> str:
 
 
 def _confounder_text(lang: str) -> str:
-    """The adjustment set of the effect section in words, from synth.EFFECT_COVARIATES."""
+    """The adjustment set of the effect section in words, from
+    analysis_frame.EFFECT_COVARIATES."""
     ages = [c for c in _CONFOUNDERS if c.startswith("age_")]
     words = []
     if ages:
@@ -981,9 +983,9 @@ class OutcomeReport:
 
     # ------------------------------------------------------------------ effects
     def adjustment(self) -> list[str]:
-        """The confounders of :data:`evaluation.synth.EFFECT_COVARIATES` that vary in the
-        two-arm sample; a column constant there (e.g. no 13-year-olds with ``horizon`` days of
-        follow-up in a small dataset) needs no adjustment and cannot be estimated."""
+        """The confounders of :data:`evaluation.analysis_frame.EFFECT_COVARIATES` that vary in
+        the two-arm sample; a column constant there (e.g. no 13-year-olds with ``horizon`` days
+        of follow-up in a small dataset) needs no adjustment and cannot be estimated."""
         f = self.effect_frame()
         f = f[f["placement_type"].isin([self.treated, self.control])]
         return [c for c in _CONFOUNDERS if f[c].nunique(dropna=True) > 1]
@@ -994,7 +996,8 @@ class OutcomeReport:
             ep = self.tables["episodes"]
             s = pd.to_datetime(ep["start_date"])
             ep = ep[(s >= pd.Timestamp(self.period_start)) & (s <= pd.Timestamp(self.period_end))]
-            frame = synth.effect_frame(ep, horizon=self.horizon, end=str(self.data_end)[:10])
+            frame = analysis_frame.effect_frame(ep, horizon=self.horizon,
+                                                end=str(self.data_end)[:10])
             cost = costs.episode_costs(ep, data_end=self.data_end).set_index("episode_id")
             days = np.minimum(cost["care_days"].astype(float), self.horizon)
             frame[f"cost_{self.horizon}d"] = frame["episode_id"].map(

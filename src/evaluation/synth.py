@@ -27,16 +27,18 @@ True intervention effects
 -------------------------
 ``truth["placement_effects"]`` states the true causal effects of placement type (HVB and SIS
 versus family home FH) on the binary outcome "unplanned ending within 365 (or 730) days",
-analysed in the frame returned by :func:`effect_frame` (one row per episode with that much
-possible follow-up): potential risks under each placement type, ATE (all episodes, and the
-episodes placed in FH or the compared type) and ATT (episodes placed in HVB or SIS), as risk
-differences and ratios. Each episode's risk is computed exactly from the model (numerical
-integration of the competing-risks cumulative incidence given its covariates and municipality
-effect, truncated by the age limit). The *population* values, against which bias and
-coverage should be judged, average these risks over an independent reference sample of
-``TRUTH_REFERENCE_CHILDREN`` children from the same generator (same municipalities); the
-*sample* values average them over the generated episodes. ``EFFECT_CONFOUNDERS`` lists the
-covariates an adjusted analysis needs.
+analysed in the frame returned by :func:`evaluation.analysis_frame.effect_frame` (one row
+per episode with that much possible follow-up): potential risks under each placement type,
+ATE (all episodes, and the episodes placed in FH or the compared type) and ATT (episodes
+placed in HVB or SIS), as risk differences and ratios. Each episode's risk is computed
+exactly from the model (numerical integration of the competing-risks cumulative incidence
+given its covariates and municipality effect, truncated by the age limit). The *population*
+values, against which bias and coverage should be judged, average these risks over an
+independent reference sample of ``TRUTH_REFERENCE_CHILDREN`` children from the same
+generator (same municipalities); the *sample* values average them over the generated
+episodes. ``EFFECT_CONFOUNDERS`` lists the covariates an adjusted analysis needs.
+``effect_frame`` and ``EFFECT_COVARIATES`` live in :mod:`evaluation.analysis_frame` (they
+apply to real data too); this module re-exports them.
 
 Identity numbers and the demo key
 ---------------------------------
@@ -74,6 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .analysis_frame import EFFECT_COVARIATES, effect_frame
 from .dictionary import TABLES, load_dictionary
 from .errors import ParameterError
 
@@ -613,20 +616,11 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
 _GL_V = ((_GL_X + 1.0) / 2.0) ** 2  # nodes of v = w ** 2, w on [0, 1]
 _GL_DV = _GL_W * (_GL_X + 1.0) / 2.0  # weights of w on [0, 1] times dv/dw
 
-#: Columns of :func:`effect_frame` that a correct adjustment for placement type needs.
+#: Columns of :func:`evaluation.analysis_frame.effect_frame` that a correct adjustment for
+#: placement type needs (:data:`EFFECT_COVARIATES` adjusts for them).
 EFFECT_CONFOUNDERS = ("age_at_start", "problem_criminality", "problem_child_substance",
                       "problem_child_mental", "unaccompanied", "care_plan_goal")
 
-#: Columns of :func:`effect_frame` that adjust for :data:`EFFECT_CONFOUNDERS` in a two-arm
-#: analysis (X vs FH): age bands with 13 on its own (observed age mixes children either side
-#: of 13), behaviour and its interaction with age 13+ (how placement is chosen), the problems
-#: and care-plan goal (LONGTERM and CUSTODY_TRANSFER merged: custody transfer is a goal of
-#: young children, almost never in HVB, so its own column separates the propensity model).
-#: ``benchmarks/simulate_effects.py`` checks bias and coverage with exactly this list.
-EFFECT_COVARIATES = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_19_20",
-                     "behaviour", "teen_behaviour", "unaccompanied", "problem_criminality",
-                     "problem_child_substance", "problem_child_mental", "goal_REUNIFICATION",
-                     "goal_longterm_or_custody"]
 
 
 def _cif_unplanned(lp_b: np.ndarray, lp_p: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -768,6 +762,7 @@ def _effects_truth(population: dict[str, Any], sample: dict[str, Any],
                    "end_date - start_date < h days, h in horizons; binary, fully observed for "
                    "episodes in the analysis frame",
         "horizons_days": list(EFFECT_HORIZONS),
+        # The re-export's name is kept in this text so that truth.json stays byte-identical.
         "analysis_frame": f"evaluation.synth.effect_frame(data, horizon=h): every episode "
                           f"(first episodes and re-entries) with start_date at least h days "
                           f"before {end}",
@@ -1051,125 +1046,6 @@ def _truth(seed: int, n: int, codes: np.ndarray, effects: np.ndarray, weights: n
                            "size_weights": {str(c): float(w) for c, w in zip(codes, weights)}},
         "realised": realised,
     }
-
-
-# --------------------------------------------------------------------------------------------
-# Analysis frame for effect estimation
-# --------------------------------------------------------------------------------------------
-
-_AGE_BANDS = (("age_13", 13, 13), ("age_14_15", 14, 15), ("age_16", 16, 16),
-              ("age_17", 17, 17), ("age_18", 18, 18), ("age_19_20", 19, 20))
-_GOALS = ("REUNIFICATION", "LONGTERM", "CUSTODY_TRANSFER")
-
-
-def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
-                 end: str | None = None) -> pd.DataFrame:
-    """One row per episode with ``horizon`` days of possible follow-up: treatment, outcome, confounders.
-
-    This is the frame whose true placement-type effects ``truth["placement_effects"]``
-    states (for ``horizon`` 365 or 730).
-
-    Parameters
-    ----------
-    data : SynthData or DataFrame
-        Output of :func:`generate`, or its ``episodes`` table (then ``end`` is needed).
-    horizon : int, default 365
-        Days. Episodes enter if ``start_date`` is at least ``horizon`` days before the end of
-        the observation window, so the outcome is observed for every row.
-    end : str, optional
-        End of the observation window (ISO date); default the ``generated.end`` of the truth.
-
-    Returns
-    -------
-    DataFrame
-        One row per episode (first episodes and re-entries):
-
-        * ``episode_id``, ``child_id`` (pseudonym; a child's re-entry is a second row, so
-          use it as ``cluster_col``), ``municipality_code``, ``placement_type`` (the
-          treatment), ``care_plan_goal``, ``legal_basis`` (strings);
-        * ``unplanned_<horizon>d``: 1 if the episode ended unplanned (``planned_ending``
-          false) with ``end_date - start_date < horizon`` days, else 0 (the outcome);
-        * ``age_at_start`` (start year minus birth year) and 0/1 floats ready for models:
-          ``age_13``, ``age_14_15``, ``age_16``, ``age_17``, ``age_18``, ``age_19_20``
-          (reference 0-12), ``age_13plus``, ``male``, ``unaccompanied``,
-          ``problem_criminality``, ``problem_child_substance``, ``problem_child_mental``,
-          ``behaviour`` (criminality or child substance use), ``teen_behaviour``
-          (``age_13plus * behaviour``), ``goal_REUNIFICATION``, ``goal_LONGTERM``,
-          ``goal_CUSTODY_TRANSFER`` (reference INDEPENDENT or TREATMENT), their sum
-          ``goal_longterm_or_custody`` and ``lvu_behaviour``
-          (legal basis LVU3, LVU23 or LVU6).
-
-        The confounders of placement type are ``EFFECT_CONFOUNDERS`` (age at start with 13 as
-        its own category, criminality, child substance use, child mental illness,
-        unaccompanied, care plan goal); municipality is prognostic, not a confounder.
-
-    Raises
-    ------
-    ParameterError
-        If ``horizon`` is not a positive integer, ``end`` is missing or not a date, or
-        ``data`` lacks an episodes column.
-
-    Examples
-    --------
-    >>> from evaluation import synth
-    >>> data = synth.generate(n_children=400, n_municipalities=5, seed=2)
-    >>> frame = synth.effect_frame(data)
-    >>> frame[["placement_type", "unplanned_365d", "age_at_start"]].dtypes.astype(str).tolist()
-    ['object', 'int64', 'int64']
-    >>> bool((frame["unplanned_365d"] == 1).any()), "birth_year" in frame
-    (True, False)
-    """
-    if isinstance(data, SynthData):
-        ep = data.tables["episodes"]
-        end = end or data.truth.get("generated", {}).get("end")
-    else:
-        ep = data
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise ParameterError(f"horizon={horizon!r} must be a positive integer (days).")
-    if end is None:
-        raise ParameterError("end (the end of the observation window) is needed when data is "
-                             "an episodes table.")
-    d1 = pd.Timestamp(_to_date(np.array([_parse_date(end, "end")]))[0])
-    needed = ["episode_id", "child_id", "municipality_code", "placement_type", "start_date", "end_date",
-              "planned_ending", "birth_year", "sex", "unaccompanied", "care_plan_goal",
-              "legal_basis", "problem_criminality", "problem_child_substance",
-              "problem_child_mental"]
-    missing = [c for c in needed if c not in ep.columns]
-    if missing:
-        raise ParameterError(f"episodes lacks column(s) {', '.join(missing)} needed by "
-                             "effect_frame.")
-    ep = ep[(d1 - ep["start_date"]).dt.days >= horizon]
-    dur = (ep["end_date"] - ep["start_date"]).dt.days
-    unplanned = ep["end_date"].notna() & ~ep["planned_ending"].fillna(True).astype(bool)
-    age = (ep["start_date"].dt.year - ep["birth_year"]).astype("int64")
-
-    def flag(x: pd.Series) -> np.ndarray:
-        return np.asarray(x, dtype=bool).astype(float)
-
-    out = pd.DataFrame({
-        "episode_id": ep["episode_id"].astype(str).to_numpy(),
-        "child_id": ep["child_id"].astype(str).to_numpy(),
-        "municipality_code": ep["municipality_code"].astype(str).to_numpy(),
-        "placement_type": ep["placement_type"].astype(str).to_numpy(dtype=object),
-        "care_plan_goal": ep["care_plan_goal"].astype(str).to_numpy(dtype=object),
-        "legal_basis": ep["legal_basis"].astype(str).to_numpy(dtype=object),
-        f"unplanned_{horizon}d": (unplanned & (dur < horizon)).to_numpy().astype("int64"),
-        "age_at_start": age.to_numpy(),
-    })
-    for name, lo, hi in _AGE_BANDS:
-        out[name] = flag(age.between(lo, hi))
-    out["age_13plus"] = flag(age >= 13)
-    out["male"] = flag(ep["sex"] == "M")
-    for col in ("unaccompanied", "problem_criminality", "problem_child_substance",
-                "problem_child_mental"):
-        out[col] = flag(ep[col].fillna(False))
-    out["behaviour"] = np.maximum(out["problem_criminality"], out["problem_child_substance"])
-    out["teen_behaviour"] = out["age_13plus"] * out["behaviour"]
-    for g in _GOALS:
-        out[f"goal_{g}"] = flag(ep["care_plan_goal"] == g)
-    out["goal_longterm_or_custody"] = out["goal_LONGTERM"] + out["goal_CUSTODY_TRANSFER"]
-    out["lvu_behaviour"] = flag(ep["legal_basis"].isin(["LVU3", "LVU23", "LVU6"]))
-    return out
 
 
 # --------------------------------------------------------------------------------------------

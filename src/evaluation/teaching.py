@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import disclosure, effects, synth
+from . import analysis_frame, disclosure, effects
 from .errors import ParameterError
 from .outcome_report import _confounder_text
 
@@ -118,8 +118,8 @@ _CHARACTERISTICS = {"age_13plus": ("13 år eller äldre", "aged 13 or over"),
                     "unaccompanied": ("ensamkommande", "unaccompanied")}
 
 #: Confounders adjusted for: the specification whose coverage benchmarks/simulate_effects.py
-#: checks (columns of :func:`evaluation.synth.effect_frame`).
-ADJUSTMENT = synth.EFFECT_COVARIATES
+#: checks (columns of :func:`evaluation.analysis_frame.effect_frame`).
+ADJUSTMENT = analysis_frame.EFFECT_COVARIATES
 
 
 def _fmt(x: float, decimals: int = 3, lang: str = "en") -> str:
@@ -198,7 +198,7 @@ class TeachingCase:
         self.truth, self.treated, self.control = truth, treated, control
         self.horizon, self.lang, self.threshold = int(horizon), lang, threshold
         end = truth.get("generated", {}).get("end")
-        frame = synth.effect_frame(episodes, horizon=self.horizon, end=end)
+        frame = analysis_frame.effect_frame(episodes, horizon=self.horizon, end=end)
         self.frame = frame[frame["placement_type"].isin([treated, control])].reset_index(
             drop=True)
         self.outcome = f"unplanned_{self.horizon}d"

@@ -13,8 +13,8 @@
 #      cross-product (summed within child clusters for the clustered variant).
 #   3. Lunceford & Davidian (2004) closed-form variance of the normalised IPW ATE (their
 #      Delta_IPW,2, eq. 9-10 with the H_beta' E_beta^-1 term), written out.
-#   4. Balance (SMD with the pooled SD of the unweighted arms, weighted variance ratio) and
-#      Kish ESS by their definitions.
+#   4. Balance (SMD with the pooled SD of the unweighted arms, for ATT the SD of the treated
+#      arm; weighted variance ratio) and Kish ESS by their definitions.
 #   5. Three arms: a multinomial PS fitted by Newton here, generalised weights, the same
 #      numerical-Jacobian sandwich.
 # (E-values are checked from the published formulas in tests/test_effects_review.py.)
@@ -178,7 +178,8 @@ for (outcome in c("yb", "yc")) {
 write.csv(do.call(rbind, rows), "tests/reference/review_effects_lunceford.csv",
           row.names = FALSE)
 
-# 4. balance (cobalt's ATE definition: pooled SD of the unweighted arms in both columns),
+# 4. balance (cobalt's default s.d.denom per estimand, the same SD in both columns: the
+# pooled SD of the unweighted arms for ATE and ATO, the SD of the treated arm for ATT),
 # Kish ESS, weighted variance ratio (weights normalised, divisor sum w) per estimand
 rows <- list()
 Xc <- X[, -1]
@@ -187,7 +188,7 @@ for (estimand in c("ATE", "ATT", "ATO")) {
   w <- ifelse(A == 1, tw$w1, tw$w0)
   for (j in seq_len(ncol(Xc))) {
     x <- Xc[, j]
-    sdp <- sqrt((var(x[A == 1]) + var(x[A == 0])) / 2)
+    sdp <- if (estimand == "ATT") sd(x[A == 1]) else sqrt((var(x[A == 1]) + var(x[A == 0])) / 2)
     wm <- function(g) sum(w[A == g] * x[A == g]) / sum(w[A == g])
     wv <- function(g) sum(w[A == g] * (x[A == g] - wm(g))^2) / sum(w[A == g])
     add(estimand = estimand, covariate = colnames(Xc)[j],
