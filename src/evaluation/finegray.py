@@ -191,6 +191,162 @@ class _FineGrayRiskSets:
         s = at_or_after[self.fail_idx] + self.g_fail[:, None] * before[self.fail_idx]
         return s[:, 0], s[:, 1:]
 
+    def competing_tail(self, hh: np.ndarray) -> np.ndarray:
+        """For each competing row j, sum over event times t_k > t_j of G(t_k-) hh_k / G(t_j-)
+        (hh: event times x columns); 0 for the other rows."""
+        tail = np.vstack([np.cumsum((self.g_fail[:, None] * hh)[::-1], axis=0)[::-1],
+                          np.zeros((1, hh.shape[1]))])
+        return np.where(self.ev2[:, None], tail[self.k_le] / self.g_row[:, None], 0.0)
+
+    def psi(self, x: np.ndarray, r: np.ndarray, h: np.ndarray, hx: np.ndarray) -> np.ndarray:
+        """crr's psi_i: sum over censoring times u of q(u)/Y(u) dM^c_i(u) with
+        q(u) = sum_{t_k >= u} h_k G_k sum_{competing j, t_j < u} r_j (x_j - xbar_k) / G_j."""
+        p = x.shape[1]
+        tail_gh = np.r_[np.cumsum((self.g_fail * h)[::-1])[::-1], 0.0]
+        ghx = self.g_fail[:, None] * hx
+        tail_ghx = np.vstack([np.cumsum(ghx[::-1], axis=0)[::-1], np.zeros((1, p))])
+        rx = np.column_stack([r, r[:, None] * x])
+        comp_sum = self.block_sum(np.where(self.ev2[:, None], rx / self.g_row[:, None], 0.0))
+        c_before = np.vstack([np.zeros((1, p + 1)), np.cumsum(comp_sum, axis=0)[:-1]])
+        first_k = np.searchsorted(self.fail_idx, np.arange(self.m), side="left")  # t_k >= u
+        q = c_before[:, 1:] * tail_gh[first_k][:, None] - c_before[:, :1] * tail_ghx[first_k]
+        jump = (self.n_cens / self.n_risk ** 2)[:, None] * q
+        out = -np.cumsum(jump, axis=0)[self.tidx]
+        c = self.cens
+        out[c] += q[self.tidx[c]] / self.n_risk[self.tidx[c], None]
+        return out
+
+
+class _FineGrayGroupedRiskSets(_FineGrayRiskSets):
+    """Risk sets of ``cmprsk::crr(..., cengroup = )``: G estimated within censoring groups.
+
+    A competing row j of group g is weighted G_g(t-)/G_g(t_j-), with G_g the Kaplan–Meier
+    estimate of the censoring distribution among the rows of group g; as crr, G_g(t-) is 0
+    for t after the last time observed in group g. Sums over groups are kept O(n p)
+    whatever the number of groups: within a group every quantity is a step function that
+    changes only at the group's own times, so the "cells" (group, distinct time) carry it
+    and a difference array over the distinct times adds the groups up.
+    """
+
+    def __init__(self, time: np.ndarray, status: np.ndarray, group: np.ndarray) -> None:
+        super().__init__(time, status)
+        m = self.m
+        n_groups = int(group.max()) + 1
+        key = group.astype(np.int64) * m + self.tidx
+        cell_key, self.cell_of_row, count = np.unique(key, return_inverse=True,
+                                                      return_counts=True)
+        self.cell_group = cell_key // m
+        self.cell_t = cell_key % m                                      # distinct-time index
+        n_cells = len(cell_key)
+        first = np.flatnonzero(np.r_[True, np.diff(self.cell_group) != 0])
+        self.cell_seg = np.repeat(np.arange(len(first)), np.diff(np.r_[first, n_cells]))
+        self.cell_first = first
+        self.is_last = np.r_[self.cell_group[1:] != self.cell_group[:-1], True]
+        n_cens = np.bincount(self.cell_of_row, weights=self.cens, minlength=n_cells)
+        total = np.bincount(self.cell_group, weights=count, minlength=n_groups)
+        n_risk = total[self.cell_group] - self._seg_cumsum(count.astype(float)) + count
+        factor = 1.0 - n_cens / n_risk
+        g_after = np.empty(n_cells)
+        for a, b in zip(first, np.r_[first[1:], n_cells]):
+            g_after[a:b] = np.cumprod(factor[a:b])                       # G_g(u)
+        g_before = np.r_[1.0, g_after[:-1]]                              # G_g(u-)
+        g_before[first] = 1.0
+        at_zero = self.utime[self.cell_t] == 0
+        g_before[at_zero] = g_after[at_zero]                             # crr: G_g(0) at 0
+        # G_g(t-) for t in (this cell's time, next cell's time]; 0 after the group's last
+        self.g_step = np.where(self.is_last, 0.0, g_after)
+        self.cell_n_cens, self.cell_n_risk = n_cens, n_risk
+        self.cell_g_before = g_before
+        self.cell_n_ev = np.bincount(self.cell_of_row, weights=self.ev1, minlength=n_cells)
+        self.ev_cells = np.flatnonzero(self.cell_n_ev > 0)
+        self.ev_cell_k = np.searchsorted(self.fail_idx, self.cell_t[self.ev_cells])
+        self.g_row = g_before[self.cell_of_row]
+        # competing rows in cell order, to sum them per cell
+        comp_rows = np.flatnonzero(self.ev2)
+        comp_rows = comp_rows[np.argsort(self.cell_of_row[comp_rows], kind="stable")]
+        self.comp_rows = comp_rows
+        comp_cells = self.cell_of_row[comp_rows]
+        self.comp_starts = np.flatnonzero(np.r_[True, np.diff(comp_cells) != 0])
+        self.comp_cells = comp_cells[self.comp_starts]
+        # next cell's time index within the group (any valid index at a group's last cell)
+        self.cell_t_next = np.r_[self.cell_t[1:], 0]
+        self.cell_t_next[self.is_last] = self.cell_t[self.is_last]
+        # global cumulative sums over event times <= u, by distinct-time index u
+        self.k_le_time = np.searchsorted(self.fail_idx, np.arange(m), side="right")
+        self.n_groups = n_groups
+
+    def _seg_cumsum(self, v: np.ndarray) -> np.ndarray:
+        """Cumulative sum of cell values within each group (inclusive)."""
+        c = np.cumsum(v, axis=0)
+        return c - (c - v)[self.cell_first][self.cell_seg]
+
+    def _seg_tail(self, v: np.ndarray) -> np.ndarray:
+        """Sum of cell values over this and the later cells of the same group."""
+        c = self._seg_cumsum(v)
+        last = np.r_[self.cell_first[1:], len(v)] - 1
+        return c[last][self.cell_seg] - c + v
+
+    def _on_times(self, v: np.ndarray) -> np.ndarray:
+        """Sum over groups of the step functions equal to v[c] on (t_c, t_next(c)] and 0
+        up to the group's first time, evaluated at every distinct time."""
+        diff = np.zeros((self.m + 1,) + v.shape[1:])
+        prev = np.zeros_like(v)
+        prev[1:] = v[:-1]
+        prev[self.cell_first] = 0.0
+        np.add.at(diff, self.cell_t + 1, v - prev)
+        return np.cumsum(diff[:-1], axis=0)
+
+    def _comp_after(self, rx: np.ndarray) -> np.ndarray:
+        """Per cell: sum of rx / G_g(t_j-) over the group's competing rows with t_j <= t_c."""
+        out = np.zeros((len(self.cell_t), rx.shape[1]))
+        rows = self.comp_rows
+        if len(rows):
+            out[self.comp_cells] = np.add.reduceat(rx[rows] / self.g_row[rows, None],
+                                                   self.comp_starts, axis=0)
+        return self._seg_cumsum(out)
+
+    def moments(self, x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rx = np.column_stack([r, r[:, None] * x])
+        at_or_after = np.cumsum(self.block_sum(rx)[::-1], axis=0)[::-1]
+        comp = self._on_times(self.g_step[:, None] * self._comp_after(rx))
+        s = at_or_after[self.fail_idx] + comp[self.fail_idx]
+        return s[:, 0], s[:, 1:]
+
+    def _cell_tail(self, hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell c of group g: sum over event times t_k > t_c of G_g(t_k-) hh_k, and the
+        cumulative sums of hh over event times <= u by distinct time u."""
+        cum = np.vstack([np.zeros((1, hh.shape[1])), np.cumsum(hh, axis=0)])[self.k_le_time]
+        mass = self.g_step[:, None] * (cum[self.cell_t_next] - cum[self.cell_t])
+        return self._seg_tail(mass), cum
+
+    def competing_tail(self, hh: np.ndarray) -> np.ndarray:
+        tail, _ = self._cell_tail(hh)
+        return np.where(self.ev2[:, None], tail[self.cell_of_row] / self.g_row[:, None], 0.0)
+
+    def psi(self, x: np.ndarray, r: np.ndarray, h: np.ndarray, hx: np.ndarray) -> np.ndarray:
+        """crr's psi_i with censoring groups (cmprsk 2.2-11 ``crrvv``): within the row's
+        group g, -sum_{u <= t_i} q_g(u) dN^c_g(u) / Y_g(u)^2, plus q_g(t_i) / Y_g(t_i) if row
+        i is censored, where q_g(u) sums, over the events of interest of group g at t_k >= u,
+        G_g(t_k-) / S0_k sum_{competing j of group g, t_j < u} r_j (x_j - xbar_k) / G_g(t_j-).
+        """
+        p = x.shape[1]
+        rx = np.column_stack([r, r[:, None] * x])
+        c_prev = np.vstack([np.zeros((1, p + 1)), self._comp_after(rx)[:-1]])   # t_j < t_c
+        c_prev[self.cell_first] = 0.0
+        # per event cell: G_g(t-) n_events_g / S0 (= h d_g / d) and the same times xbar
+        k, cells = self.ev_cell_k, self.ev_cells
+        mass = np.zeros((len(self.cell_t), p + 1))
+        scale = self.cell_g_before[cells] * self.cell_n_ev[cells] / self.d[k]
+        mass[cells] = scale[:, None] * np.column_stack([h, hx])[k]
+        tail = self._seg_tail(mass)                                      # t_k >= t_c
+        cell_q = c_prev[:, 1:] * tail[:, :1] - c_prev[:, :1] * tail[:, 1:]
+        jump = (self.cell_n_cens / self.cell_n_risk ** 2)[:, None] * cell_q
+        out = -self._seg_cumsum(jump)[self.cell_of_row]
+        c = self.cens
+        cells = self.cell_of_row[c]
+        out[c] += cell_q[cells] / self.cell_n_risk[cells, None]
+        return out
+
 
 def _fg_pass(rs: _FineGrayRiskSets, x: np.ndarray, beta: np.ndarray) -> tuple[Any, ...]:
     """Log pseudo-likelihood (Breslow ties), score and information at beta."""
@@ -203,9 +359,7 @@ def _fg_pass(rs: _FineGrayRiskSets, x: np.ndarray, beta: np.ndarray) -> tuple[An
     h = rs.d / s0
     # sum_k h_k S2_k = sum_j r_j w_j x_j x_j', with w_j the summed h over the times j is at risk
     cum_h = np.r_[0.0, np.cumsum(h)]
-    gh = rs.g_fail * h
-    tail_gh = np.r_[np.cumsum(gh[::-1])[::-1], 0.0]                   # sum over k >= index
-    w = cum_h[rs.k_le] + np.where(rs.ev2, tail_gh[rs.k_le] / rs.g_row, 0.0)
+    w = cum_h[rs.k_le] + rs.competing_tail(h[:, None])[:, 0]
     info = (x * (r * w)[:, None]).T @ x - (xbar * rs.d[:, None]).T @ xbar
     return loglik, score, info, r, s0, xbar
 
@@ -223,31 +377,15 @@ def _fg_influence(rs: _FineGrayRiskSets, x: np.ndarray, r: np.ndarray, s0: np.nd
     hx = h[:, None] * xbar
     cum_h = np.r_[0.0, np.cumsum(h)]
     cum_hx = np.vstack([np.zeros((1, p)), np.cumsum(hx, axis=0)])
-    gh, ghx = rs.g_fail * h, rs.g_fail[:, None] * hx
-    tail_gh = np.r_[np.cumsum(gh[::-1])[::-1], 0.0]
-    tail_ghx = np.vstack([np.cumsum(ghx[::-1], axis=0)[::-1], np.zeros((1, p))])
     k = rs.k_le
-    a = cum_h[k]
-    ax = cum_hx[k]
-    comp = rs.ev2 / rs.g_row
-    a = a + comp * tail_gh[k]
-    ax = ax + comp[:, None] * tail_ghx[k]
+    tail = rs.competing_tail(np.column_stack([h, hx]))
+    a = cum_h[k] + tail[:, 0]
+    ax = cum_hx[k] + tail[:, 1:]
     resid = -r[:, None] * (x * a[:, None] - ax)
     # dN part: x_i - xbar at the row's own event time (row i's event time is index k_le - 1)
     ev = rs.ev1
     resid[ev] += x[ev] - xbar[k[ev] - 1]
-    # psi: q(u) at each distinct time u (only censoring times are used)
-    rx = np.column_stack([r, r[:, None] * x])
-    comp_sum = rs.block_sum(np.where(rs.ev2[:, None], rx / rs.g_row[:, None], 0.0))
-    c_before = np.vstack([np.zeros((1, p + 1)), np.cumsum(comp_sum, axis=0)[:-1]])
-    first_k = np.searchsorted(rs.fail_idx, np.arange(rs.m), side="left")   # t_k >= u
-    q = c_before[:, 1:] * tail_gh[first_k][:, None] - c_before[:, :1] * tail_ghx[first_k]
-    jump = (rs.n_cens / rs.n_risk ** 2)[:, None] * q
-    cum_jump = np.cumsum(jump, axis=0)
-    psi = -cum_jump[rs.tidx]
-    c = rs.cens
-    psi[c] += q[rs.tidx[c]] / rs.n_risk[rs.tidx[c], None]
-    return resid + psi
+    return resid + rs.psi(x, r, h, hx)
 
 
 def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray) -> tuple[np.ndarray, float, float, int]:
@@ -304,9 +442,23 @@ def _event_codes(data: Any, event_col: str, event_of_interest: Any) -> tuple[np.
     return codes, cause
 
 
+def _censoring_groups(data: pd.DataFrame, cengroup_col: str | None) -> np.ndarray | None:
+    """Codes 0, 1, ... of the censoring groups (in order of appearance), or None."""
+    if cengroup_col is None:
+        return None
+    if not isinstance(cengroup_col, str) or cengroup_col not in data.columns:
+        raise ParameterError(f"cengroup_col names {cengroup_col!r}, which is not a column of "
+                             f"data; available columns: {', '.join(map(str, data.columns))}.")
+    s = data[cengroup_col]
+    refuse_missing(s, cengroup_col, "cengroup_col")
+    codes, _ = pd.factorize(s, sort=False)
+    return codes.astype(np.int64)
+
+
 def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_interest: int,
               covariates: Sequence[str], alpha: float = 0.05,
-              cluster_col: str | None = None) -> FineGrayResult:
+              cluster_col: str | None = None,
+              cengroup_col: str | None = None) -> FineGrayResult:
     """Fine–Gray proportional subdistribution hazards regression (competing risks).
 
     Parameters
@@ -332,6 +484,11 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
         product. ``crr`` has no clusters; the SEs agree within 0.5 % with
         ``survival::finegray`` + ``coxph(..., cluster = child)`` (Breslow ties), which omits
         the psi term. Without it the variance is ``crr``'s.
+    cengroup_col : str, optional
+        Censoring group (e.g. municipality or calendar period, when follow-up ends
+        differently between them): the censoring distribution G is estimated separately
+        within each group, as ``cmprsk::crr(..., cengroup = )`` (see Notes). Any values
+        without missing ones; a column with a single value gives the fit without groups.
 
     Returns
     -------
@@ -349,7 +506,8 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
         - ``exp_estimate``: subdistribution hazard ratio exp(estimate)
 
         ``metadata`` holds ``n``, ``n_events`` (of interest), ``n_competing``, ``n_censored``,
-        ``loglik``, ``loglik_null``, ``iterations``, ``n_clusters`` and versions;
+        ``loglik``, ``loglik_null``, ``iterations``, ``n_clusters``, ``cengroup_col``,
+        ``n_censoring_groups`` (1 without ``cengroup_col``) and versions;
         ``var_``, ``var_naive_`` and ``baseline_`` the matrices and baseline cumulative
         subdistribution hazard. :meth:`FineGrayResult.predict_cumulative_incidence` gives
         covariate-specific cumulative incidence curves.
@@ -357,7 +515,8 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     Raises
     ------
     ParameterError
-        If a column is missing or has missing values, a covariate is constant or neither
+        If a column (including ``cluster_col`` and ``cengroup_col``) is missing or has
+        missing values, a covariate is constant or neither
         numeric nor categorical, durations are negative, cause codes are not non-negative
         integers, ``event_of_interest`` is not among them, or alpha is outside (0, 1).
     ConvergenceError
@@ -372,21 +531,38 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     sum_k [sum_{i in D_k} eta_i - d_k log S0_k], with Breslow handling of ties (d_k events of
     interest at time t_k) and S0_k = sum_j w_j(t_k) exp(eta_j), where w_j(t) = 1 if
     t_j >= t, w_j(t) = G(t-)/G(t_j-) if row j had a competing event before t and 0 otherwise;
-    G is the Kaplan–Meier estimate of the censoring distribution on the whole sample. This
-    is exactly ``cmprsk::crr`` (one censoring group, no time-varying terms; as crr, rows
-    with duration 0 get G(0) instead of G(0-)). Newton–Raphson with step halving runs to
+    G is the Kaplan–Meier estimate of the censoring distribution on the whole sample (or
+    within censoring groups, below). This is exactly ``cmprsk::crr`` (no time-varying
+    terms; as crr, rows with duration 0 get G(0) instead of G(0-)). Newton–Raphson with
+    step halving runs to
     a relative change of 1e-12. The variance is crr's sandwich
     I^-1 (sum_i (eta_i + psi_i)(eta_i + psi_i)') I^-1, where eta_i is the score residual
     and psi_i accounts for estimating G. Every risk-set sum is a prefix or suffix sum over
     the sorted distinct times, so an iteration and the variance cost O(n p) (plus
     O(n p^2) for the information and O(n log n) for one sort): about 2 s for 500,000 rows
     and 8 covariates (``benchmarks/bench_finegray.py``).
+
     Validated against R 4.2.2, cmprsk 2.2-11 (``tests/reference/finegray_reference.R``):
     estimates, SEs and predicted cumulative incidence agree with ``crr``/``predict.crr``
     to a relative tolerance of 1e-6, on data with heavy ties (day and week resolution).
     ``survival::finegray`` + weighted ``coxph`` gives slightly different estimates with
     ties (its censoring weights are evaluated at interval ends); see
     ``tests/test_finegray.py``.
+
+    With ``cengroup_col`` this matches ``crr``'s ``cengroup``: G_g is the Kaplan–Meier
+    estimate of the censoring distribution among the rows of group g, and a competing row j
+    weighs G_g(t-)/G_g(t_j-) with its own group g. As crr, G_g(t-) is 0 after the last time
+    observed in group g (competing rows of g then leave the risk sets), and a group without
+    censored rows has G_g = 1 up to its last time. The psi term is crr's (cmprsk 2.2-11)
+    per group: row i's censoring martingale in its own group g (risk set Y_g), with q_g(u)
+    summing over group g's competing rows and, as crr, group g's events of interest only
+    (summing over all events of interest changed the SEs by less than 0.1 % on the
+    reference data). Within a group every sum is a step function that changes only at the
+    group's own times, so the cost stays O(n p) whatever the number of groups: 290 groups
+    took 1.4 times as long as none on the benchmark data.
+    Validated against ``crr(..., cengroup = )`` (``tests/reference/
+    finegray_cengroup_reference.R``, 2 and 3 groups, a group without censoring, rows at
+    time 0): estimates, SEs and ``predict.crr`` agree to a relative tolerance of 1e-6.
 
     Examples
     --------
@@ -407,6 +583,13 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     ...     {"problem_criminality": True, "institution": True}, times=[365, 730])
     >>> list(cif.columns)
     ['profile', 'time', 'estimate']
+
+    Municipalities whose follow-up ends differently: one censoring distribution each.
+
+    >>> by_mun = fine_gray(ep, "days", "cause", 1, ["problem_criminality", "institution"],
+    ...                    cengroup_col="municipality_code")
+    >>> by_mun.metadata["n_censoring_groups"] == ep["municipality_code"].nunique()
+    True
     """
     alpha = check_alpha(alpha)
     codes, cause = _event_codes(data, event_col, event_of_interest)
@@ -418,7 +601,12 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     x_raw = d["x"][order]
     center = x_raw.mean(axis=0)
     x = x_raw - center
-    rs = _FineGrayRiskSets(d["stop"][order], status[order])
+    groups = _censoring_groups(data, cengroup_col)
+    if groups is None or groups.max() == 0:
+        rs = _FineGrayRiskSets(d["stop"][order], status[order])
+    else:
+        rs = _FineGrayGroupedRiskSets(d["stop"][order], status[order], groups[order])
+    n_groups = 1 if groups is None else int(groups.max()) + 1
     try:
         beta, loglik, loglik0, iterations = _fg_newton(rs, x)
     except ConvergenceError as exc:
@@ -466,9 +654,12 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
                   "event_of_interest": event_of_interest, "loglik": loglik,
                   "loglik_null": loglik0, "iterations": iterations,
                   "variance": ("cluster-summed sandwich (crr influence terms)" if n_clusters
-                               else "sandwich with censoring correction (cmprsk::crr)"),
+                               else "sandwich with censoring correction (cmprsk::crr)")
+                  + (f", censoring distribution per group of {cengroup_col!r}"
+                     if n_groups > 1 else ""),
                   "n_clusters": n_clusters, "duration_col": duration_col,
                   "event_col": event_col, "cluster_col": cluster_col,
+                  "cengroup_col": cengroup_col, "n_censoring_groups": n_groups,
                   "covariates": list(d["names"]),
                   "versions": package_versions("numpy", "pandas", "scipy")},
         var_=var, var_naive_=var_naive, baseline_=baseline, _coding=coding)
