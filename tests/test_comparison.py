@@ -653,3 +653,72 @@ def test_tiny_units_with_only_events_converge_shrink_and_are_hidden(episodes):
     assert (shown.loc[["ZZ1", "ZZ2"], ["n", "observed"]] == "<5").all().all()
     assert (shown.loc[["ZZ1", "ZZ2"], ["observed_rate", "expected", "predicted", "rsr",
                                        "ci_lower", "ci_upper"]] == "").all().all()
+
+
+# --------------------------------------------------------------------------- result plot
+
+
+def _plotted(ax) -> tuple[list[str], list[float]]:
+    """Tick labels and the plotted rsr values (all error-bar series) of a result plot."""
+    values = sorted(float(v) for c in ax.containers for v in c.lines[0].get_ydata())
+    return [t.get_text() for t in ax.get_xticklabels()], values
+
+
+def test_result_plot_hides_the_units_that_to_display_hides():
+    """Same units as the to_display edge cases: A, B, C, H have a hidden observed count
+    (small events, small non-events or complementary suppression), D and I have n < 10."""
+    import matplotlib.pyplot as plt
+
+    res = _crafted([("A", 50, 48), ("B", 12, 9), ("C", 40, 3), ("D", 8, 2), ("E", 100, 30),
+                    ("F", 30, 0), ("G", 30, 30), ("H", 14, 12), ("I", 3, 0)])
+    s = res.summary.set_index("unit")
+    shown = res.to_display(lang="en").set_index("unit")
+    visible = [u for u in s.index if shown.loc[u, "rsr"] != ""]
+    assert sorted(visible) == ["E", "F", "G"]
+    ax = res.plot()
+    labels, values = _plotted(ax)
+    assert labels == list(s.loc[visible, "rsr"].sort_values().index)
+    assert_allclose(values, sorted(s.loc[visible, "rsr"]))
+    legend = ax.get_legend_handles_labels()[1]
+    assert "4 units not shown (small counts)" in legend
+    assert "2 units not shown (n < 10)" in legend
+    # no text anywhere on the Axes names a hidden unit
+    texts = [t.get_text() for t in ax.get_xticklabels()] + [t.get_text() for t in ax.texts]
+    assert not set(texts) & {"A", "B", "C", "D", "H", "I"}
+
+    ax = res.plot(disclosure=False)
+    labels, values = _plotted(ax)
+    assert sorted(labels) == sorted(s.index)
+    assert_allclose(values, sorted(s["rsr"]))
+    assert not any("not shown" in lab for lab in ax.get_legend_handles_labels()[1])
+    plt.close("all")
+
+
+def test_result_plot_follows_to_display_thresholds_on_a_fit(fit):
+    import matplotlib.pyplot as plt
+
+    for threshold, min_denominator in ((5, 10), (3, 20)):
+        shown = fit.to_display(lang="en", threshold=threshold, min_denominator=min_denominator)
+        visible = set(shown.loc[shown["rsr"] != "", "unit"])
+        assert 0 < len(visible) < len(shown)
+        ax = fit.plot(threshold=threshold, min_denominator=min_denominator)
+        labels, values = _plotted(ax)
+        assert set(labels) == visible and len(labels) == len(visible)
+        assert len(values) == len(visible)
+        s = fit.summary
+        n_small = int((s["n"] < min_denominator).sum())
+        legend = ax.get_legend_handles_labels()[1]
+        assert f"{n_small} units not shown (n < {min_denominator})" in legend
+    plt.close("all")
+
+
+def test_result_plot_with_every_unit_hidden_draws_only_the_note():
+    import matplotlib.pyplot as plt
+
+    res = _crafted([("A", 8, 2), ("B", 6, 0)])
+    ax = res.plot()
+    assert _plotted(ax) == ([], [])
+    assert ax.get_legend_handles_labels()[1] == ["2 units not shown (n < 10)"]
+    with pytest.raises(ParameterError, match="disclosure must be True or False"):
+        res.plot(disclosure="no")
+    plt.close("all")
