@@ -321,7 +321,11 @@ class _FineGrayGroupedRiskSets(_FineGrayRiskSets):
 
     def competing_tail(self, hh: np.ndarray) -> np.ndarray:
         tail, _ = self._cell_tail(hh)
-        return np.where(self.ev2[:, None], tail[self.cell_of_row] / self.g_row[:, None], 0.0)
+        # only competing rows divide (G_g(t_j-) > 0 there); other rows may have G_g = 0,
+        # e.g. a group whose only row is censored at time 0
+        comp = np.broadcast_to(self.ev2[:, None], tail[self.cell_of_row].shape)
+        return np.divide(tail[self.cell_of_row], self.g_row[:, None],
+                         out=np.zeros(comp.shape), where=comp)
 
     def psi(self, x: np.ndarray, r: np.ndarray, h: np.ndarray, hx: np.ndarray) -> np.ndarray:
         """crr's psi_i with censoring groups (cmprsk 2.2-11 ``crrvv``): within the row's
@@ -555,9 +559,13 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     observed in group g (competing rows of g then leave the risk sets), and a group without
     censored rows has G_g = 1 up to its last time. The psi term is crr's (cmprsk 2.2-11)
     per group: row i's censoring martingale in its own group g (risk set Y_g), with q_g(u)
-    summing over group g's competing rows and, as crr, group g's events of interest only
-    (summing over all events of interest changed the SEs by less than 0.1 % on the
-    reference data). Within a group every sum is a step function that changes only at the
+    summing over group g's competing rows and, as crr, group g's events of interest only.
+    That restriction is crr's, not the exact influence function: G_g weighs group g's
+    competing rows in the risk sets of every event of interest, and the derivative of the
+    estimate with respect to a case weight sums over all of them. Summing over all events
+    changed the SEs by less than 0.1 % on the reference data and moved them closer to that
+    derivative (on 150 rows in two unlike groups: 5e-5 from it instead of crr's 3e-4); crr's
+    form is kept so that the SEs agree with ``crr``. Within a group every sum is a step function that changes only at the
     group's own times, so the cost stays O(n p) whatever the number of groups: 290 groups
     took 1.4 times as long as none on the benchmark data.
     Validated against ``crr(..., cengroup = )`` (``tests/reference/
