@@ -73,9 +73,18 @@ _NEEDED = ["episode_id", "child_id", "municipality_code", "placement_type", "sta
 
 
 def _end_date(end: str) -> pd.Timestamp:
-    """Midnight of the day ``end`` (the end of the observation window)."""
+    """Midnight of the day ``end`` (the end of the observation window).
+
+    Numbers (read by pandas as nanoseconds since 1970) and empty or missing values (NaT,
+    which would silently give an empty frame) are not dates.
+    """
     try:
-        return pd.Timestamp(pd.Timestamp(end).date())
+        if isinstance(end, (bool, int, float, np.number)):
+            raise TypeError("a number is not a date")
+        ts = pd.Timestamp(end)
+        if pd.isna(ts):
+            raise ValueError("missing date")
+        return pd.Timestamp(ts.date())
     except (ValueError, TypeError) as exc:
         raise ParameterError(f"end={end!r} is not a date (use YYYY-MM-DD).") from exc
 
@@ -130,8 +139,8 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
     ------
     ParameterError
         If ``horizon`` is not a positive integer, ``end`` is missing or not a date, ``data``
-        is neither an episodes table nor has ``tables["episodes"]``, or the episodes lack a
-        column.
+        is neither an episodes table nor has ``tables["episodes"]``, the episodes lack a
+        column, or an episode has no ``start_date`` or ``birth_year``.
 
     Notes
     -----
@@ -173,6 +182,13 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
     if missing:
         raise ParameterError(f"episodes lacks column(s) {', '.join(missing)} needed by "
                              "effect_frame.")
+    for col in ("start_date", "birth_year"):   # required: no row may silently drop out
+        gone = ep[col].isna().to_numpy()
+        if gone.any():
+            raise ParameterError(
+                f"episodes has {int(gone.sum())} missing {col}, first in episode_id "
+                f"{ep['episode_id'].to_numpy()[gone][0]!r}; effect_frame needs both start_date "
+                "and birth_year (validate the episodes, or drop those rows knowingly).")
     ep = ep[(d1 - ep["start_date"]).dt.days >= horizon]
     dur = (ep["end_date"] - ep["start_date"]).dt.days
     unplanned = ep["end_date"].notna() & ~ep["planned_ending"].fillna(True).astype(bool)

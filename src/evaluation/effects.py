@@ -660,8 +660,9 @@ def _balance_table(x: np.ndarray, names: list[str], a: np.ndarray, sw: np.ndarra
                    estimand: str, target: int) -> pd.DataFrame:
     """SMDs before (sampling weights sw only) and after weighting (w_obs, the product of
     sampling and balancing weights), both standardised by the same sw-weighted SD: the
-    pooled SD of the pair's arms (ATE, ATO) or the SD of the target arm (ATT; where that is
-    0, the SD of all rows, as cobalt's zero-SD fallback)."""
+    pooled SD of the pair's arms (ATE, ATO) or the SD of the target arm (ATT). Where that
+    is 0 or undefined (an arm with one row of positive weight), the SD of all rows (ATT) or
+    of the pair's rows (ATE, ATO) is used instead, as cobalt's zero-SD fallback."""
     rows = []
     xs = x[:, 1:]
     if estimand == "ATT":
@@ -677,6 +678,10 @@ def _balance_table(x: np.ndarray, names: list[str], a: np.ndarray, sw: np.ndarra
             sd = sd_att
         else:
             sd = np.sqrt((_weighted_var(xs[rt], sw[rt]) + _weighted_var(xs[rc], sw[rc])) / 2)
+            bad = ~(np.isfinite(sd) & (sd > 0))
+            if bad.any():       # both arms constant (or one positive-weight row): pair's SD
+                rp = rt | rc
+                sd = np.where(bad, np.sqrt(_weighted_var(xs[rp], sw[rp])), sd)
         wt, wc = w_obs[rt], w_obs[rc]
         wmt = wt @ xs[rt] / wt.sum()
         wmc = wc @ xs[rc] / wc.sum()
@@ -802,7 +807,9 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         its weight; cluster-robust as without weights). Balance, ``ess`` and ``weights_`` use
         the product of the sampling and the balancing weights; the bootstrap resamples rows
         (or clusters) with their weights. Rows of weight 0 contribute nothing but are
-        counted in ``n``. All weights 1 give exactly the unweighted results.
+        counted in ``n`` and ``metadata['n_clusters']`` (not in the positivity warnings or
+        the pooled outcome SD of the E-values). All weights 1 give exactly the unweighted
+        results.
 
     Returns
     -------
@@ -835,8 +842,9 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         If a column is missing or has missing values, an option is unknown, a level is not
         in the treatment column, the outcome is not binary when said to be, an arm is
         empty (or has only rows of weight 0), ``treated`` is combined with
-        ``contrasts="all"`` for ATE or ATO, or ``weights_col`` is not numeric or has a
-        missing, negative or infinite value (the message names the first such row).
+        ``contrasts="all"`` for ATE or ATO, ``weights_col`` is not numeric or has a
+        missing, negative or infinite value (the message names the first such row), or
+        ``cluster_col`` has fewer than two clusters (with positive weight).
     ConvergenceError
         If the propensity or a logistic outcome model does not converge (separation).
 
@@ -888,8 +896,11 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     chosen by the estimand as cobalt's default ``s.d.denom`` is: for ATE and ATO the pooled
     SD sqrt((s_t^2 + s_c^2) / 2) of the pair's two arms; for ATT the SD s_g of the target
     (treated) arm, ``metadata['att_population']``, for every pair (the population the
-    weights make the arms resemble); a covariate constant in the target arm is standardised
-    by its SD over all rows instead (cobalt's fallback for a zero SD).
+    weights make the arms resemble). Where that SD is 0 or undefined (a covariate constant
+    in the target arm, or in both arms of the pair; an arm with one row of positive weight)
+    the SD over all rows (ATT) or over the pair's rows (ATE, ATO) is used instead, as
+    cobalt's fallback for a zero SD, so a covariate that separates the arms shows a large
+    SMD rather than 0.
     ``variance_ratio_adjusted`` uses weighted variances. With sampling weights, the
     unadjusted means and the SDs use the sampling weights (variance divisor
     sum s - sum s^2 / sum s, as cobalt's ``s.weights``), the adjusted means, ``ess`` and
@@ -1050,10 +1061,20 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         raise ParameterError(f"outcome_col {outcome_col!r} must be finite.")
     binary = outcome_type == "binary"
     cluster = None if cluster_col is None else pd.factorize(data[cluster_col])[0]
+    if cluster is not None:
+        n_used = len(np.unique(cluster[sw > 0]))
+        if n_used < 2:
+            raise ParameterError(
+                f"cluster_col {cluster_col!r} has {n_used} cluster"
+                + (" with positive weight" if weights_col is not None else "")
+                + "; a cluster-robust variance needs at least two (with one, the summed "
+                "influence function is 0 and every standard error would be 0). Drop "
+                "cluster_col or name the column that identifies the clusters (e.g. the child).")
 
     if method in ("regression", "aipw"):
         for j in range(k):
-            const = np.flatnonzero(np.ptp(x[a == j, 1:], axis=0) == 0) if len(names) else []
+            rj = (a == j) & (sw > 0)        # rows of weight 0 do not identify anything
+            const = np.flatnonzero(np.ptp(x[rj, 1:], axis=0) == 0) if len(names) else []
             if len(const):
                 warnings.warn(
                     f"outcome model of arm {labels[j]!r}: covariate column(s) "
@@ -1065,8 +1086,9 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     mu, phi = fit["mu"], fit["phi"]
     w_obs = sw * fit["w"][np.arange(len(a)), a]          # sampling x balancing weight
     if method != "naive":  # the naive means use no propensity score: nothing to warn about
-        for msg in _positivity_warnings(fit["e_used"], a, w_obs, estimand, target, labels,
-                                        truncate):
+        pos = sw > 0        # rows of weight 0 take no part in the estimate
+        for msg in _positivity_warnings(fit["e_used"][pos], a[pos], w_obs[pos], estimand,
+                                        target, labels, truncate):
             warnings.warn(msg, UserWarning, stacklevel=2)
 
     # contrasts: differences and log ratios as linear combinations of influence functions
@@ -1094,8 +1116,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                          "n": counts.astype(np.int64), "ess": ess.to_numpy()})
     balance = _balance_table(x, names, a, sw, w_obs, pairs, labels, estimand, target)
     sd_pooled = {}
-    for t, c in pairs:
-        rt, rc = a == t, a == c
+    for t, c in pairs:      # rows of weight 0 take no part (nor in the counts)
+        rt, rc = (a == t) & (sw > 0), (a == c) & (sw > 0)
         sd_pooled[f"{labels[t]} vs {labels[c]}"] = float(np.sqrt(
             ((rt.sum() - 1) * _weighted_var(y[rt], sw[rt])
              + (rc.sum() - 1) * _weighted_var(y[rc], sw[rc])) / (rt.sum() + rc.sum() - 2)))

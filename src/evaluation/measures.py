@@ -240,8 +240,9 @@ def design_effect(
     Raises
     ------
     ParameterError
-        If a column is missing, ``y_col`` is not numeric or has missing values,
-        ``cluster_col`` has missing values, or ``kind`` is unknown.
+        If a column is missing, ``y_col`` is not numeric or has missing values (or, for
+        ``kind="proportion"``, values other than 0 and 1), ``cluster_col`` has missing
+        values, or ``kind`` is unknown.
 
     Notes
     -----
@@ -307,6 +308,14 @@ def design_effect(
             f"column {y_col!r} must be numeric without missing values to compute a design "
             "effect; drop or recode the missing units first."
         )
+    if kind == "proportion":
+        other = ~y.astype(float).isin([0.0, 1.0]).to_numpy()
+        if other.any():
+            raise ParameterError(
+                f"column {y_col!r} has values other than 0 and 1 (first "
+                f"{float(y.to_numpy()[other][0])!r}); kind='proportion' is for shares of 0/1 "
+                "values, use kind='mean' for a mean (e.g. of ratings)."
+            )
     if data[cluster_col].isna().any():
         raise ParameterError(
             f"cluster column {cluster_col!r} is missing for {int(data[cluster_col].isna().sum())}"
@@ -566,8 +575,10 @@ def _with_design_effect(
     de = de[[*keys, "n_clusters", "design_effect", "n_effective"]]
     if keys:
         out = out.merge(de, on=keys, how="left", validate="1:1")
-    else:
+    elif len(de):
         out = out.assign(**{c: de[c].to_numpy() for c in de.columns})
+    else:  # no unit in the period: the single 0/0 row has no design effect
+        out = out.assign(n_clusters=0, design_effect=np.nan, n_effective=np.nan)
     deff = out["design_effect"].to_numpy(dtype=float)
     n = out["denominator"].to_numpy(dtype=float)
     if kind == "proportion":
@@ -1523,8 +1534,9 @@ def child_heard_share(
       Graubard 1998), where ``design_effect`` is the ratio-estimator (linearisation)
       variance with children as clusters over the binomial variance, at least 1, computed
       per group row by :func:`design_effect` (validated against R ``survey::svymean``).
-      With follow-ups of a single child in a group row the between-child variance cannot
-      be estimated and the interval, ``design_effect`` and ``n_effective`` are NaN.
+      With follow-ups of a single child (or none) in a group row the between-child
+      variance cannot be estimated and the interval, ``design_effect`` and ``n_effective``
+      are NaN.
     * Young children are included (synthetic and real data record NO for infants); group by
       ``age_group`` to separate them.
     * Source: UN Convention on the Rights of the Child art. 12, SoL 11 kap. 10 §, and the
