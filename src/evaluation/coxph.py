@@ -834,7 +834,7 @@ def _baseline_influence(m: dict[str, Any], grid: np.ndarray) -> dict[str, np.nda
     h = 1.0 / den
     d_haz = rs.time_sum(h)                               # increments of H0 per event time
     prefix_h2 = np.concatenate([[0.0], np.cumsum(rs.time_sum(h * h))])
-    tie_h2 = rs.time_sum(f * h * h)                      # Efron: (1 - l/d) for tied events
+    tie_h2 = rs.time_sum(f * h * h)                      # Efron: the l/d part; 1 - l/d net with prefix_h2
     prefix_h1 = np.vstack([np.zeros((1, x.shape[1])),
                            np.cumsum(rs.time_sum(h[:, None] * a), axis=0)])
     # last event time index <= grid, per stratum (event times are sorted by stratum, time)
