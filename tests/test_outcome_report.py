@@ -319,6 +319,7 @@ def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(s
 
     def warning_kaplan_meier(*args, **kwargs):
         import warnings
+        # 19991231-1234 is personnummer-shaped but fails the Luhn check: not a real number.
         warnings.warn(f"strange curve: 3 row(s) of 1,250 tied (episode {episode}, child "
                       f"{child}, case 19991231-1234)", UserWarning, stacklevel=2)
         return original(*args, **kwargs)
