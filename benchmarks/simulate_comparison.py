@@ -103,7 +103,8 @@ def make_data(rows: int, units: int, sigma: float, null_share: float, seed: int
            + sum(BETA[c] * d[c] for c in ("lvu", "institution", "criminality", "substance")))
     lin = np.asarray(lin, dtype=float)
     b = rng.normal(0.0, sigma / np.sqrt(1.0 - null_share), units)
-    b[rng.permutation(units)[:round(null_share * units)]] = 0.0
+    if null_share > 0:  # (no extra draw otherwise: bench_comparison's data stay the same)
+        b[rng.permutation(units)[:round(null_share * units)]] = 0.0
     d["y"] = (rng.random(m) < special.expit(lin + b[unit])).astype(int)
     return d, b, lin
 
