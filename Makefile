@@ -46,7 +46,7 @@ lint: $(STAMP) ## ruff check
 	$(BIN)/ruff check src tests benchmarks
 
 dictionary: $(STAMP) ## regenerate data dictionary pages and the Excel template
-	cp data_dictionary/dictionary.yaml src/evaluation/dictionary.yaml
+	cp data_dictionary/dictionary.yaml src/evaluation/data/dictionary.yaml
 	$(BIN)/evaluation dictionary --out data_dictionary
 
 bench: $(STAMP) ## national-scale benchmarks (prints time and peak memory; no R)

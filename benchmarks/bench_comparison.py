@@ -1,4 +1,4 @@
-"""Benchmark of ``evaluation.comparison.risk_standardised`` at national scale.
+"""Benchmark of ``evaluation.models.comparison.risk_standardised`` at national scale.
 
 Random data from the model itself (``simulate_comparison.make_data``): ``--units`` units with
 very unequal sizes (log-normal, at least 1 episode), ``--rows`` episodes in all, 6 case-mix
@@ -18,7 +18,7 @@ import time
 
 from simulate_comparison import CASE_MIX, make_data
 
-from evaluation.comparison import risk_standardised
+from evaluation.models.comparison import risk_standardised
 
 SIGMA = 0.3
 

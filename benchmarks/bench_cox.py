@@ -1,4 +1,4 @@
-"""Benchmark of ``evaluation.survival.cox`` with cluster-robust standard errors, and a
+"""Benchmark of ``evaluation.models.coxph.cox`` with cluster-robust standard errors, and a
 comparison with R's ``survival::coxph`` when ``Rscript`` is on PATH.
 
 Random data: 1,000,000 rows x 8 numeric covariates, integer-day durations (many tied event
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.survival import cox
+from evaluation.models.coxph import cox
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(survival))

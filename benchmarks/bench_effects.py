@@ -1,7 +1,7 @@
 """Benchmark: AIPW (ATE) with influence-function SEs on 500,000 episodes x 15 covariates.
 
 Run: ``.venv/bin/python benchmarks/bench_effects.py [n_rows]``. Target: < 10 s on 2 cores.
-Prints the data size, the wall-clock time of :func:`evaluation.effects.estimate_effect` and
+Prints the data size, the wall-clock time of :func:`evaluation.models.effects.estimate_effect` and
 the estimate.
 """
 
@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from evaluation.effects import estimate_effect
+from evaluation.models.effects import estimate_effect
 
 
 def make_data(n: int, seed: int = 1) -> tuple[pd.DataFrame, list[str]]:

@@ -1,4 +1,4 @@
-"""Benchmark of ``evaluation.finegray.fine_gray`` against R ``cmprsk::crr``.
+"""Benchmark of ``evaluation.models.finegray.fine_gray`` against R ``cmprsk::crr``.
 
 Random episodes from a Fine–Gray model (Fine & Gray 1999, section 5 design, times in
 days so that event times tie heavily): 500,000 rows x 8 covariate columns (5 numeric or
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.finegray import fine_gray
+from evaluation.models.finegray import fine_gray
 
 TRUE_LOG_SHR = {"age": 0.04, "boy": 0.2, "lvu": 0.3, "criminality": 0.5, "x_noise": 0.0,
                 "placementHVB": 0.4, "placementNH": -0.2, "placementSIS": 0.6}

@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from evaluation import synth
+from evaluation.data import synth
 
 
 def peak_rss_mib() -> float:

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluation import synth
-from evaluation.validate import validate_files
+from evaluation.data import synth
+from evaluation.data.validate import validate_files
 
 
 def peak_mb() -> float:

@@ -1,7 +1,7 @@
 """Coverage simulation: are the unit intervals of ``risk_standardised`` honest?
 
 Each seed generates one national entry cohort from a known random-intercept logistic model
-and fits :func:`evaluation.comparison.risk_standardised` to it:
+and fits :func:`evaluation.models.comparison.risk_standardised` to it:
 
 * ``--units`` units (default 290, as Sweden's municipalities) of very different sizes: sizes
   proportional to log-normal(0, 1.3) draws, scaled to about ``--rows`` episodes in all
@@ -37,7 +37,7 @@ of sigma_hat, bias, relative bias, RMSE and how often sigma_hat = 0, and the wal
         [--out units.csv]
 
 The default (25 seeds per scenario, 50 fits of about 3 s) runs in a few minutes on two
-cores. Results are in the docstring of :func:`evaluation.comparison.risk_standardised`.
+cores. Results are in the docstring of :func:`evaluation.models.comparison.risk_standardised`.
 
 Findings (2026-11-30)
 ---------------------
@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evaluation.comparison import risk_standardised
+from evaluation.models.comparison import risk_standardised
 
 CASE_MIX = ["age_group", "sex", "lvu", "institution", "criminality", "substance"]
 REFERENCE = {"age_group": "0-12", "sex": "F"}

@@ -1,15 +1,15 @@
 """Coverage simulation: do the effect estimators recover the synthetic data's known truth?
 
-For each seed, :func:`evaluation.synth.generate` makes a dataset;
-:func:`evaluation.analysis_frame.effect_frame` gives one row per episode with 365 days of
+For each seed, :func:`evaluation.data.synth.generate` makes a dataset;
+:func:`evaluation.data.analysis_frame.effect_frame` gives one row per episode with 365 days of
 possible follow-up, restricted here to episodes placed in a family home (FH, control) or an
 HVB home (treated). The effect of HVB versus FH on
-"unplanned ending within 365 days" is estimated by :func:`evaluation.effects.estimate_effect`
+"unplanned ending within 365 days" is estimated by :func:`evaluation.models.effects.estimate_effect`
 with the methods naive, regression, ipw and aipw, for the estimands ATE (in the population of
 FH and HVB episodes: the truth's ``ATE_FH_or_HVB``) and ATT (among HVB episodes: ``ATT``).
 Each estimate is compared with the seed's *population* truth in
 ``truth["placement_effects"]["population"]`` (not the sample average). A second part fits the
-cause-specific Cox model of unplanned ending (:func:`evaluation.survival.cox`, stratified by
+cause-specific Cox model of unplanned ending (:func:`evaluation.models.coxph.cox`, stratified by
 municipality, with the true confounders) and checks coverage of the true log-HR of
 ``placement_type[HVB]`` in ``breakdown_model``.
 
@@ -61,7 +61,7 @@ vs RMS SE 0.0311 (aipw; regression 0.0327, ipw 0.0323), coverage 0.920 (regressi
   shape (30 % young, P(treated) 0.04 there and 0.55 elsewhere) the sandwich SEs of
   regression, ipw and aipw equal the textbook post-stratified variance to 1e-15
   (``tests/test_effects.py::test_ate_se_equals_stratified_variance_in_a_sparse_cell``); that
-  exact estimator and variance, simulated 40,000 times without :mod:`evaluation.effects`,
+  exact estimator and variance, simulated 40,000 times without :mod:`evaluation.models.effects`,
   cover 0.917 at n = 1,500 (truth above 7.0 %, below 1.3 %), 0.944 at 6,000 and 0.949 at
   24,000.
 * **It goes away with size.** ``--children 12000 --seeds 100``: about 70 young HVB
@@ -101,8 +101,8 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 
-from evaluation import synth
-from evaluation.analysis_frame import EFFECT_COVARIATES, effect_frame
+from evaluation.data import synth
+from evaluation.data.analysis_frame import EFFECT_COVARIATES, effect_frame
 
 COVARIATES = EFFECT_COVARIATES
 METHODS = ("naive", "regression", "ipw", "aipw")
@@ -141,9 +141,9 @@ def one_seed(args: tuple[int, int, int, bool, int | None]) -> list[dict]:
     With a fixed-municipality seed, the data keep that seed's municipalities and only the
     children (and the truth's reference sample) are redrawn.
     """
-    from evaluation.effects import estimate_effect
     from evaluation.errors import ConvergenceError
-    from evaluation.survival import cox
+    from evaluation.models.coxph import cox
+    from evaluation.models.effects import estimate_effect
 
     seed, n_children, n_muni, cluster, muni_seed = args
     fixed = None if muni_seed is None else _municipalities_of(muni_seed, n_muni)

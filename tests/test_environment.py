@@ -2,11 +2,10 @@
 
 import re
 import tomllib
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 # conda-forge names that differ from PyPI names
 CONDA_TO_PYPI = {"pyyaml": "pyyaml"}

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import EvaluationError, ParameterError
+from evaluation.errors import EvaluationError, ParameterError
 
 DESCRIPTION = (
     "Follow-up of children placed in out-of-home care: synthetic data, validation, "
@@ -24,7 +24,7 @@ OUTPUT_FILE_STEMS = {"quarantine", "problems"}
 
 
 def _cmd_synth(args: argparse.Namespace) -> str:
-    from . import synth
+    from evaluation.data import synth
 
     if args.children < 1 or args.municipalities < 1:
         raise ParameterError("--children and --municipalities must be at least 1.")
@@ -42,7 +42,7 @@ def _cmd_synth(args: argparse.Namespace) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> str:
-    from .validate import validate_files
+    from evaluation.data.validate import validate_files
 
     files = []
     for f in args.files:
@@ -57,7 +57,7 @@ def _cmd_validate(args: argparse.Namespace) -> str:
 
 
 def _cmd_pseudonymise(args: argparse.Namespace) -> str:
-    from .pseudonymise import load_key, pseudonymise_files
+    from evaluation.data.pseudonymise import load_key, pseudonymise_files
 
     key = load_key(args.key_file)
     summary = pseudonymise_files(args.files, key, args.out)
@@ -65,7 +65,7 @@ def _cmd_pseudonymise(args: argparse.Namespace) -> str:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> str:
-    from .pseudonymise import generate_key
+    from evaluation.data.pseudonymise import generate_key
 
     path = generate_key(args.keyfile)
     return (
@@ -75,7 +75,7 @@ def _cmd_keygen(args: argparse.Namespace) -> str:
 
 
 def _cmd_dictionary(args: argparse.Namespace) -> str:
-    from .docs import write_pages
+    from evaluation.data.pages import write_pages
 
     paths = write_pages(args.out)
     return f"dictionary: wrote {len(paths)} files to {Path(args.out)}: " + ", ".join(
@@ -84,7 +84,7 @@ def _cmd_dictionary(args: argparse.Namespace) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> str:
-    from .report import run_report
+    from evaluation.reporting.run import run_report
 
     params: dict[str, str] = {}
     for name, value in args.parameter or []:

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dictionary import check_language
-from .errors import ParameterError
+from evaluation.checks import check_language
+from evaluation.errors import ParameterError
 
 __all__ = ["ProtectedTable", "protect_counts", "protect_rates"]
 

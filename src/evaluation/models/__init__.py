@@ -1,0 +1,80 @@
+"""Models: survival, competing risks, Cox and Fine-Gray regression, multi-state models,
+intervention effects and the fair comparison of units, each validated against R.
+
+Models read data prepared by :mod:`evaluation.data`; they never import from measures or
+reporting, and they take no ``lang``: wording belongs to reporting.
+"""
+
+from __future__ import annotations
+
+from evaluation.models.comparison import (
+    ComparisonResult,
+    estimate_overdispersion,
+    funnel_limits,
+    funnel_plot,
+    funnel_table,
+    risk_standardised,
+)
+from evaluation.models.coxph import (
+    AdjustedSurvivalResult,
+    CoxResult,
+    PHTestResult,
+    cox,
+)
+from evaluation.models.effects import (
+    EffectResult,
+    estimate_effect,
+)
+from evaluation.models.effects_survival import (
+    WeightedSurvivalResult,
+    weighted_survival,
+)
+from evaluation.models.finegray import (
+    FineGrayResult,
+    fine_gray,
+)
+from evaluation.models.multistate import (
+    JOURNEY_LABELS,
+    PLACEMENT_STATES,
+    StateOccupationResult,
+    journey_states,
+    state_occupation,
+)
+from evaluation.models.survival import (
+    CumulativeIncidenceResult,
+    GrayTestResult,
+    KaplanMeierResult,
+    LogRankResult,
+    cumulative_incidence,
+    kaplan_meier,
+)
+
+__all__ = [
+    "JOURNEY_LABELS",
+    "PLACEMENT_STATES",
+    "AdjustedSurvivalResult",
+    "ComparisonResult",
+    "CoxResult",
+    "CumulativeIncidenceResult",
+    "EffectResult",
+    "FineGrayResult",
+    "GrayTestResult",
+    "KaplanMeierResult",
+    "LogRankResult",
+    "PHTestResult",
+    "StateOccupationResult",
+    "WeightedSurvivalResult",
+    "cox",
+    "cumulative_incidence",
+    "estimate_effect",
+    "estimate_overdispersion",
+    "fine_gray",
+    "funnel_limits",
+    "funnel_plot",
+    "funnel_table",
+    "journey_states",
+    "kaplan_meier",
+    "risk_standardised",
+    "state_occupation",
+    "weighted_survival",
+]

@@ -1,0 +1,709 @@
+"""The Webbkollen overview: distributions of target groups, problems, interventions and results.
+
+SKL's *Webbkollen Barn och Unga* showed bar charts of four sections (DOMAIN.md, section 1):
+target groups (målgrupp), presenting problems (grundproblematik), interventions (insatser) and
+results (resultat), for one municipality beside all municipalities. This module computes those
+tables; every count and share passes through :mod:`evaluation.disclosure` before it is shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.checks import check_language
+from evaluation.data.dictionary import TABLES, load_dictionary
+from evaluation.disclosure import SECONDARY_MARK, protect_counts, protect_rates
+from evaluation.errors import ParameterError
+
+__all__ = [
+    "AGE_GROUPS",
+    "SECTIONS",
+    "attach_latest_followup",
+    "display_table",
+    "distribution",
+    "load_tables",
+    "overview_tables",
+    "section_heading",
+    "section_text",
+    "select_period",
+]
+
+AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
+    ("0-3", 0, 3),
+    ("4-6", 4, 6),
+    ("7-12", 7, 12),
+    ("13-15", 13, 15),
+    ("16-17", 16, 17),
+    ("18-20", 18, 20),
+)
+"""Age groups at the start of an episode: (code, lowest age, highest age)."""
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "target_groups": ("age_group", "sex"),
+    "problems": ("problems",),
+    "interventions": ("placement_type", "legal_basis"),
+    "results": ("goal_attainment", "planned_ending"),
+}
+"""Sections of the overview and the variables shown in each (Webbkollen's four views)."""
+
+_SCOPE = {
+    "selected": {"sv": "Vald kommun", "en": "Selected municipality"},
+    "all": {"sv": "Alla", "en": "All"},
+}
+
+_DERIVED_LABELS = {
+    "age_group": {"sv": "Åldersgrupp vid start", "en": "Age group at start"},
+    "problems": {"sv": "Grundproblematik", "en": "Presenting problems"},
+    "planned_ending": {"sv": "Avslut", "en": "Ending"},
+}
+
+_PLANNED_LABELS = {
+    "PLANNED": {"sv": "Planerat avslut", "en": "Planned ending"},
+    "UNPLANNED": {"sv": "Oplanerat avslut", "en": "Unplanned ending"},
+}
+
+_HEADINGS = {
+    "target_groups": {"sv": "Målgrupp", "en": "Target groups"},
+    "problems": {"sv": "Grundproblematik", "en": "Presenting problems"},
+    "interventions": {"sv": "Insatser", "en": "Interventions"},
+    "results": {"sv": "Resultat", "en": "Results"},
+}
+
+_TEXTS = {
+    "intro": {
+        "sv": (
+            "Översikten visar placeringsepisoder (heldygnsinsatser) som pågick någon gång under "
+            "den valda perioden, för den valda kommunen jämfört med alla kommuner i underlaget. "
+            "Antal under tröskelvärdet visas som \"<5\" och värden som annars skulle kunna "
+            "räknas fram visas som \"..\". Andelar visas inte när nämnaren är mindre än 10."
+        ),
+        "en": (
+            "The overview shows placement episodes (24-hour care interventions) active at any "
+            "time during the selected period, for the selected municipality compared with all "
+            "municipalities in the data. Counts below the threshold are shown as \"<5\" and "
+            "values that could otherwise be recomputed as \"..\". Shares are not shown on "
+            "denominators below 10."
+        ),
+    },
+    "target_groups": {
+        "sv": "Barnens ålder vid placeringens start och kön. Andelen avser episoder.",
+        "en": "The children's age at the start of the placement and sex. Shares are of episodes.",
+    },
+    "problems": {
+        "sv": (
+            "Andel episoder där respektive grundproblematik angavs. Flera problem kan anges för "
+            "samma episod, så andelarna summerar inte till 100 %."
+        ),
+        "en": (
+            "Share of episodes with each presenting problem. Several problems may apply to one "
+            "episode, so the shares do not add up to 100%."
+        ),
+    },
+    "interventions": {
+        "sv": "Placeringsform och lagrum vid placeringens start.",
+        "en": "Placement type and legal basis at the start of the placement.",
+    },
+    "results": {
+        "sv": (
+            "Måluppfyllelse enligt den senaste uppföljningen av varje episod, samt andel "
+            "planerade och oplanerade avslut bland avslutade episoder. Oplanerat avslut betyder "
+            "sammanbrott eller avvikelse."
+        ),
+        "en": (
+            "Goal attainment at the latest follow-up of each episode, and the share of planned "
+            "and unplanned endings among ended episodes. An unplanned ending is a breakdown or "
+            "absconding."
+        ),
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and selecting
+
+
+def load_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Read the pseudonymised CSV files of a data folder, parsing dates.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Folder holding ``episodes.csv`` and optionally ``placements.csv``, ``followups.csv``
+        and ``referrals.csv`` as written by :func:`evaluation.data.synth.write` (UTF-8, comma,
+        ISO dates, booleans ``true``/``false``).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        One frame per table found, keyed by table name. Date columns (per the data
+        dictionary) are ``datetime64``; codes, ids and municipality codes stay strings;
+        booleans are the nullable ``boolean`` dtype.
+
+    Raises
+    ------
+    ParameterError
+        If the folder does not exist or holds no ``episodes.csv``.
+
+    Notes
+    -----
+    Minimal reader with no validation: run ``evaluation validate`` on raw data first.
+    """
+    folder = Path(data_dir)
+    if not (folder / "episodes.csv").is_file():
+        raise ParameterError(
+            f"No episodes.csv in data folder {str(folder)!r}; point data_dir to a folder "
+            "written by `evaluation synth` or by validation (episodes.csv, followups.csv, ...)."
+        )
+    dic = load_dictionary()
+    out: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        path = folder / f"{table}.csv"
+        if not path.is_file():
+            continue
+        cols = dic.table(table)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        for name in df.columns:
+            col = cols.get(name)
+            if col is None:
+                continue
+            if col.type == "date":
+                df[name] = pd.to_datetime(df[name], errors="coerce", format="%Y-%m-%d")
+            elif col.type == "integer":
+                df[name] = pd.to_numeric(df[name], errors="coerce").astype("Int64")
+            elif col.type == "number":
+                df[name] = pd.to_numeric(df[name], errors="coerce")
+            elif col.type == "boolean":
+                low = df[name].str.strip().str.lower()
+                df[name] = low.map(
+                    lambda v: True if v in dic.true_values else (False if v in dic.false_values
+                                                                  else pd.NA)
+                ).astype("boolean")
+        out[table] = df
+    return out
+
+
+def select_period(
+    episodes: pd.DataFrame, period_start: str | pd.Timestamp, period_end: str | pd.Timestamp
+) -> pd.DataFrame:
+    """Keep the episodes active at any time during a period.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes with ``start_date`` and ``end_date`` (NaT while ongoing).
+    period_start, period_end : str or Timestamp
+        First and last day of the period (inclusive), e.g. ``"2019-01-01"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows with ``start_date <= period_end`` and (``end_date`` missing or
+        ``end_date >= period_start``), index unchanged.
+
+    Raises
+    ------
+    ParameterError
+        If a date cannot be parsed or the period ends before it starts.
+    """
+    try:
+        start = pd.Timestamp(period_start)
+        end = pd.Timestamp(period_end)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(
+            f"period_start/period_end must be dates like '2019-01-01'; got {period_start!r}, "
+            f"{period_end!r}."
+        ) from exc
+    if end < start:
+        raise ParameterError(
+            f"period_end {period_end!r} is before period_start {period_start!r}; swap them."
+        )
+    active = (episodes["start_date"] <= end) & (
+        episodes["end_date"].isna() | (episodes["end_date"] >= start)
+    )
+    return episodes.loc[active.fillna(False).astype(bool)]
+
+
+def attach_latest_followup(
+    episodes: pd.DataFrame, followups: pd.DataFrame, columns: tuple[str, ...] = ("goal_attainment",)
+) -> pd.DataFrame:
+    """Add the values of each episode's latest follow-up as columns.
+
+    Parameters
+    ----------
+    episodes : pandas.DataFrame
+        Episodes with ``episode_id``.
+    followups : pandas.DataFrame
+        Follow-ups with ``episode_id``, ``followup_date`` and ``columns``.
+    columns : tuple of str, default ('goal_attainment',)
+        Follow-up columns to copy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``episodes`` with ``columns`` added (missing where an episode has no follow-up with a
+        value); follow-ups without a value in a column are skipped for that column.
+    """
+    out = episodes.copy()
+    fu = followups.sort_values(["episode_id", "followup_date"])
+    for col in columns:
+        latest = fu.loc[fu[col].notna()].groupby("episode_id")[col].last()
+        out[col] = out["episode_id"].map(latest)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Distributions
+
+
+def _age_group(episodes: pd.DataFrame) -> pd.Series:
+    age = episodes["start_date"].dt.year - episodes["birth_year"].astype("Float64")
+    out = pd.Series(pd.NA, index=episodes.index, dtype="object")
+    for code, lo, hi in AGE_GROUPS:
+        out[((age >= lo) & (age <= hi)).fillna(False).astype(bool)] = code
+    return out
+
+
+def _planned(episodes: pd.DataFrame) -> pd.Series:
+    planned = load_dictionary().planned_codes()
+    ended = episodes["end_reason"].notna()
+    if "end_date" in episodes:
+        ended &= episodes["end_date"].notna()
+    out = pd.Series(pd.NA, index=episodes.index, dtype="object")
+    reason = episodes["end_reason"]
+    out[ended & reason.isin(planned)] = "PLANNED"
+    out[ended & ~reason.isin(planned)] = "UNPLANNED"
+    return out
+
+
+def _variable_label(column: str, lang: str) -> str:
+    if column in _DERIVED_LABELS:
+        return _DERIVED_LABELS[column][lang]
+    dic = load_dictionary()
+    for table in ("episodes", "followups"):
+        if column in dic.table(table):
+            return dic.label(table, column, lang)
+    raise ParameterError(f"Unknown column {column!r} for an overview distribution.")
+
+
+def _categorical(
+    values: pd.Series, codes: list[str], labels: list[str], *, threshold: int,
+    min_denominator: int,
+) -> pd.DataFrame:
+    """Counts of each code among non-missing values, protected, with shares."""
+    counts = values.dropna().value_counts().reindex(codes, fill_value=0).astype(int)
+    table = pd.DataFrame({"n": counts.to_numpy()}, index=codes)
+    total_key = "__total__"
+    table.loc[total_key] = int(counts.sum())
+    prot = protect_counts(table, ["n"], threshold=threshold, total_row=total_key)
+    den = pd.Series(int(counts.sum()), index=codes)
+    share = protect_rates(counts, den, min_denominator=min_denominator, threshold=threshold)
+    n_shown = prot.values["n"].loc[codes]
+    den_shown = prot.values["n"].loc[total_key]
+    share = share.where(n_shown.notna() & pd.notna(den_shown))
+    marks = prot.to_display()["n"].loc[codes]
+    return pd.DataFrame({
+        "category": labels,
+        "code": codes,
+        "n": n_shown.to_numpy(),
+        "denominator": float(den_shown),
+        "share": share.to_numpy(),
+        "display": marks.to_numpy(),
+    })
+
+
+def _flags(
+    frame: pd.DataFrame, columns: list[str], labels: list[str], *, threshold: int,
+    min_denominator: int,
+) -> pd.DataFrame:
+    """Share of episodes with each flag True, among episodes where the flag is recorded."""
+    yes = [int((frame[c] == True).sum()) for c in columns]
+    known = [int(frame[c].notna().sum()) for c in columns]
+    table = pd.DataFrame(
+        {"yes": yes, "no": [k - y for k, y in zip(known, yes)], "total": known}, index=columns
+    )
+    prot = protect_counts(table, ["yes", "no"], threshold=threshold, total_col="total",
+                          totals_public=False)
+    share = protect_rates(pd.Series(yes, index=columns), pd.Series(known, index=columns),
+                          min_denominator=min_denominator, threshold=threshold)
+    n_shown = prot.values["yes"]
+    den_shown = prot.values["total"]
+    share = share.where(n_shown.notna() & den_shown.notna())
+    return pd.DataFrame({
+        "category": labels,
+        "code": columns,
+        "n": n_shown.to_numpy(),
+        "denominator": den_shown.to_numpy(),
+        "share": share.to_numpy(),
+        "display": prot.to_display()["yes"].to_numpy(),
+    })
+
+
+def _complement_mask(
+    selected: np.ndarray, total: np.ndarray, threshold: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which selected-unit and all-units counts to hide so that the rest is protected too.
+
+    The report shows the selected municipality beside all municipalities, so a reader can
+    subtract one from the other and obtain the counts of the *other* municipalities. The
+    counts are therefore protected as one table with columns selected, rest and all (the
+    total column, taken as public): a small count among the rest forces suppression of the
+    selected-unit cell in the same line, and the usual secondary suppression follows.
+    """
+    rest = np.asarray(total) - np.asarray(selected)
+    table = pd.DataFrame({"selected": selected, "rest": rest, "all": total})
+    table.loc["__total__"] = table.sum()
+    prot = protect_counts(
+        table, ["selected", "rest"], threshold=threshold, total_row="__total__", total_col="all"
+    )
+    mask = prot.suppressed
+    return (
+        mask["selected"].iloc[:-1].to_numpy(dtype=bool),
+        mask["all"].iloc[:-1].to_numpy(dtype=bool),
+    )
+
+
+def distribution(
+    episodes_selected: pd.DataFrame,
+    column: str,
+    *,
+    municipality: str | None = None,
+    lang: str = "sv",
+    threshold: int = 5,
+    min_denominator: int = 10,
+    followups: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Distribution of one variable for a municipality beside all municipalities, protected.
+
+    Parameters
+    ----------
+    episodes_selected : pandas.DataFrame
+        Episodes to describe (usually :func:`select_period` output), all municipalities.
+    column : str
+        A coded column of episodes (``sex``, ``placement_type``, ``legal_basis``, ...), a
+        boolean column (one row: share with True), or a derived variable: ``age_group``
+        (age at start = ``start_date.year - birth_year``, groups :data:`AGE_GROUPS`),
+        ``problems`` (one row per problem flag of the dictionary group ``problems``),
+        ``goal_attainment`` (latest follow-up per episode; taken from the column if present,
+        otherwise from ``followups``), ``planned_ending`` (derived from ``end_reason`` with
+        the dictionary's planned codes; ended episodes only).
+    municipality : str, optional
+        Four-digit municipality code. None or ``"all"`` gives the scope "all" only.
+    lang : {'sv', 'en'}, default 'sv'
+        Language of labels.
+    threshold : int, default 5
+        Smallest count shown (counts 1 to ``threshold - 1`` are suppressed).
+    min_denominator : int, default 10
+        No share on a denominator below this.
+    followups : pandas.DataFrame, optional
+        Needed for ``goal_attainment`` when the episodes lack that column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per category and scope, selected municipality first:
+
+        - ``variable`` : label of the variable in ``lang``.
+        - ``category`` : label of the category in ``lang``.
+        - ``code`` : the code (or column name for flags).
+        - ``scope`` : ``'Vald kommun'``/``'Selected municipality'`` or ``'Alla'``/``'All'``.
+        - ``n`` : count, float, NaN where suppressed.
+        - ``denominator`` : episodes with a known value (float, NaN where suppressed).
+        - ``share`` : ``n / denominator``, NaN where suppressed or the denominator is small.
+        - ``display`` : the count as text: ``'<5'`` for small counts, ``'..'`` for
+          secondary suppression.
+
+    Raises
+    ------
+    ParameterError
+        If the column is unknown, the municipality is not in the data, or ``goal_attainment``
+        is asked for without follow-ups.
+
+    Notes
+    -----
+    Counts are protected with :func:`evaluation.disclosure.protect_counts` (with the total as
+    a row, or for flags yes/no/total per row) and shares with
+    :func:`evaluation.disclosure.protect_rates`; a share is also hidden whenever its count or
+    denominator is hidden. The two scopes are protected separately: differences between
+    "all" and the selected municipality are not audited.
+    """
+    check_language(lang)
+    dic = load_dictionary()
+    df = episodes_selected
+    if column == "goal_attainment" and column not in df.columns:
+        if followups is None:
+            raise ParameterError(
+                "goal_attainment comes from follow-ups: pass followups= (the followups table)."
+            )
+        df = attach_latest_followup(df, followups)
+
+    if column == "age_group":
+        values = _age_group(df)
+        codes = [c for c, _, _ in AGE_GROUPS]
+        unit = " år" if lang == "sv" else " years"
+        labels = [c.replace("-", "–") + unit for c in codes]
+        kind = "categorical"
+    elif column == "planned_ending":
+        values = _planned(df)
+        codes = ["PLANNED", "UNPLANNED"]
+        labels = [_PLANNED_LABELS[c][lang] for c in codes]
+        kind = "categorical"
+    elif column == "problems":
+        flags = dic.group("episodes", "problems")
+        flags = [c for c in flags if c in df.columns]
+        labels = [dic.label("episodes", c, lang).split(": ", 1)[-1] for c in flags]
+        labels = [lab[:1].upper() + lab[1:] for lab in labels]
+        kind = "flags"
+    else:
+        table = "followups" if column == "goal_attainment" else "episodes"
+        if column not in dic.table(table) or column not in df.columns:
+            raise ParameterError(
+                f"Column {column!r} is not in the episodes; use a coded or boolean column of "
+                "the dictionary or one of: age_group, problems, goal_attainment, planned_ending."
+            )
+        col = dic.column(table, column)
+        if col.type == "code":
+            values = df[column]
+            codes = list(col.code_values)
+            labels = [col.code_label(c, lang) for c in codes]
+            kind = "categorical"
+        elif col.type == "boolean":
+            flags, labels, kind = [column], [col.label[lang]], "flags"
+        else:
+            raise ParameterError(
+                f"Column {column!r} has type {col.type!r}; distribution needs a coded or boolean "
+                "column."
+            )
+
+    scopes: list[tuple[str, pd.Series]] = []
+    all_rows = pd.Series(True, index=df.index)
+    if municipality is not None and str(municipality).lower() != "all":
+        muni = str(municipality)
+        present = sorted(df["municipality_code"].dropna().unique())
+        if muni not in present:
+            raise ParameterError(
+                f"Municipality {muni!r} has no episodes in the selection; available codes: "
+                f"{', '.join(present)} (or 'all')."
+            )
+        scopes.append(("selected", df["municipality_code"] == muni))
+    scopes.append(("all", all_rows))
+
+    parts = []
+    for scope, rows in scopes:
+        rows = rows.fillna(False).astype(bool)
+        if kind == "categorical":
+            part = _categorical(values[rows], codes, labels, threshold=threshold,
+                                min_denominator=min_denominator)
+        else:
+            part = _flags(df.loc[rows], flags, labels, threshold=threshold,
+                          min_denominator=min_denominator)
+        part.insert(2, "scope", _SCOPE[scope][lang])
+        parts.append(part)
+    if len(scopes) == 2:
+        sel_rows = scopes[0][1].fillna(False).astype(bool)
+        if kind == "categorical":
+            sel = values[sel_rows].dropna().value_counts().reindex(codes, fill_value=0)
+            tot = values.dropna().value_counts().reindex(codes, fill_value=0)
+            hide_sel, hide_all = _complement_mask(sel.to_numpy(), tot.to_numpy(), threshold)
+        else:
+            hide_sel = np.zeros(len(flags), dtype=bool)
+            hide_all = np.zeros(len(flags), dtype=bool)
+            for i, c in enumerate(flags):
+                s_yes = int((df.loc[sel_rows, c] == True).sum())
+                s_no = int((df.loc[sel_rows, c] == False).sum())
+                a_yes = int((df[c] == True).sum())
+                a_no = int((df[c] == False).sum())
+                hs, ha = _complement_mask(
+                    np.array([s_yes, s_no]), np.array([a_yes, a_no]), threshold
+                )
+                hide_sel[i], hide_all[i] = hs[0], ha[0]
+        for part, hide in ((parts[0], hide_sel), (parts[1], hide_all)):
+            newly = hide & part["n"].notna().to_numpy()
+            part.loc[newly, ["n", "share"]] = np.nan
+            part.loc[newly, "display"] = SECONDARY_MARK
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "variable", _variable_label(column, lang))
+    out["n"] = out["n"].astype(float)
+    out["denominator"] = out["denominator"].astype(float)
+    out["share"] = out["share"].astype(float)
+    return out
+
+
+def overview_tables(
+    tables: dict[str, pd.DataFrame],
+    municipality: str | None,
+    period_start: str,
+    period_end: str,
+    lang: str = "sv",
+    threshold: int = 5,
+    *,
+    min_denominator: int = 10,
+) -> dict[str, pd.DataFrame]:
+    """All tables of the overview, one per section.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Output of :func:`load_tables` (``episodes`` and ``followups`` are used).
+    municipality : str or None
+        Four-digit municipality code, or ``"all"``/None for all municipalities only.
+    period_start, period_end : str
+        The period; episodes active at any time in it are included.
+    lang : {'sv', 'en'}, default 'sv'
+    threshold : int, default 5
+        Smallest count shown.
+    min_denominator : int, default 10
+        No share on a smaller denominator.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Keys ``target_groups`` (age group, sex), ``problems``, ``interventions`` (placement
+        type, legal basis) and ``results`` (goal attainment, planned vs unplanned ending); each
+        frame has the columns of :func:`distribution`, variables stacked in that order.
+
+    Raises
+    ------
+    ParameterError
+        If a parameter is invalid (see :func:`distribution`, :func:`select_period`).
+    """
+    check_language(lang)
+    if "episodes" not in tables:
+        raise ParameterError("tables must hold 'episodes' (see load_tables).")
+    episodes = select_period(tables["episodes"], period_start, period_end)
+    followups = tables.get("followups")
+    if followups is not None:
+        episodes = attach_latest_followup(episodes, followups)
+    out = {}
+    for section, columns in SECTIONS.items():
+        frames = [
+            distribution(episodes, c, municipality=municipality, lang=lang, threshold=threshold,
+                         min_denominator=min_denominator)
+            for c in columns
+            if not (c == "goal_attainment" and c not in episodes.columns)
+        ]
+        out[section] = pd.concat(frames, ignore_index=True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Presentation
+
+
+def section_heading(section: str, lang: str = "sv") -> str:
+    """Heading of an overview section (``target_groups``, ``problems``, ...) in ``lang``.
+
+    Raises
+    ------
+    ParameterError
+        If the section is unknown.
+    """
+    check_language(lang)
+    if section not in _HEADINGS:
+        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(_HEADINGS)}.")
+    return _HEADINGS[section][lang]
+
+
+def section_text(section: str, lang: str = "sv") -> str:
+    """Narrative text of an overview section, or of ``"intro"``, in ``lang`` (Swedish default).
+
+    Returns
+    -------
+    str
+        Markdown text: for a section, ``## heading`` followed by the explanation.
+
+    Raises
+    ------
+    ParameterError
+        If the section is unknown.
+    """
+    check_language(lang)
+    if section not in _TEXTS:
+        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(_TEXTS)}.")
+    if section == "intro":
+        return _TEXTS[section][lang]
+    return f"## {section_heading(section, lang)}\n\n{_TEXTS[section][lang]}"
+
+
+_TITLE = {
+    "sv": "Översikt: barn och unga i heldygnsvård",
+    "en": "Overview: children and young people in out-of-home care",
+}
+
+
+def report_title(lang: str = "sv") -> str:
+    """Markdown title of the overview report in ``lang``."""
+    check_language(lang)
+    return f"# {_TITLE[lang]}"
+
+
+def selection_text(
+    tables: dict[str, pd.DataFrame],
+    municipality: str,
+    period_start: str,
+    period_end: str,
+    lang: str = "sv",
+    threshold: int = 5,
+) -> str:
+    """One Markdown line stating the selection: unit, period and number of episodes.
+
+    The number of episodes passes the same small-count rule as the tables (below
+    ``threshold`` it is shown as ``<threshold``).
+
+    Returns
+    -------
+    str
+        E.g. ``**Urval:** kommun 0180, perioden 2019-01-01 – 2024-12-31, 871 episoder.``
+    """
+    check_language(lang)
+    episodes = select_period(tables["episodes"], period_start, period_end)
+    everyone = str(municipality).lower() == "all"
+    if not everyone:
+        episodes = episodes[episodes["municipality_code"] == str(municipality)]
+    n = len(episodes)
+    shown = f"<{threshold}" if 0 < n < threshold else str(n)
+    if lang == "sv":
+        unit = "alla kommuner" if everyone else f"kommun {municipality}"
+        return f"**Urval:** {unit}, perioden {period_start} – {period_end}, {shown} episoder."
+    unit = "all municipalities" if everyone else f"municipality {municipality}"
+    return f"**Selection:** {unit}, period {period_start} – {period_end}, {shown} episodes."
+
+
+def _percent(share: float, lang: str) -> str:
+    if share is None or pd.isna(share):
+        return SECONDARY_MARK
+    if lang == "sv":
+        return f"{100 * share:.1f}".replace(".", ",") + " %"
+    return f"{100 * share:.1f}%"
+
+
+def display_table(table: pd.DataFrame, lang: str = "sv") -> pd.DataFrame:
+    """The columns of a distribution table meant for readers, as text.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`distribution` or a value of :func:`overview_tables`.
+    lang : {'sv', 'en'}, default 'sv'
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns category, scope, count (the protected ``display`` text) and share (percent
+        with one decimal, ``'..'`` where hidden), headed in ``lang``. No identifiers, no raw
+        rows.
+    """
+    check_language(lang)
+    heads = {
+        "sv": ("Kategori", "Urval", "Antal", "Andel"),
+        "en": ("Category", "Scope", "Count", "Share"),
+    }[lang]
+    out = pd.DataFrame({
+        heads[0]: table["category"].to_numpy(),
+        heads[1]: table["scope"].to_numpy(),
+        heads[2]: table["display"].to_numpy(),
+        heads[3]: [_percent(s, lang) for s in table["share"]],
+    })
+    return out

@@ -1,0 +1,103 @@
+"""Charts for reports. Every function draws already protected tables and returns the Axes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluation.checks import check_language
+from evaluation.errors import ParameterError
+
+__all__ = ["bar_comparison"]
+
+_SHARE = {"sv": "Andel", "en": "Share"}
+_HIDDEN_NOTE = {
+    "sv": "<5 = färre än tröskelvärdet; .. = dolt för att skydda andra uppgifter",
+    "en": "<5 = fewer than the threshold; .. = hidden to protect other cells",
+}
+
+
+def _percent_formatter(lang: str):
+    from matplotlib.ticker import FuncFormatter
+
+    if lang == "sv":
+        return FuncFormatter(lambda x, _pos: f"{100 * x:.0f} %")
+    return FuncFormatter(lambda x, _pos: f"{100 * x:.0f}%")
+
+
+def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"):
+    """Horizontal bars of shares by category, selected municipality beside all.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`evaluation.reporting.overview.distribution` (columns ``category``, ``scope``,
+        ``share``, ``display``); rows in the order to draw.
+    title : str
+        Title of the chart.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when None.
+    lang : {'sv', 'en'}, default 'sv'
+        Language of the axis label and the note on hidden values.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Raises
+    ------
+    ParameterError
+        If a required column is missing.
+
+    Notes
+    -----
+    Only shares are drawn. A suppressed share (NaN) has no bar; its mark from ``display``
+    (``'<5'`` or ``'..'``; ``'..'`` when the count is shown but the share is hidden) is written
+    at zero. No count is ever written on the chart.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    check_language(lang)
+    missing = [c for c in ("category", "scope", "share", "display") if c not in table.columns]
+    if missing:
+        raise ParameterError(
+            f"bar_comparison needs the columns of overview.distribution; missing: {missing}."
+        )
+    categories = list(dict.fromkeys(table["category"]))
+    scopes = list(dict.fromkeys(table["scope"]))
+    if ax is None:
+        height = max(2.0, 0.32 * len(categories) * max(1, len(scopes)) + 1.0)
+        _fig, ax = plt.subplots(figsize=(7.5, height))
+    palette = dict(zip(scopes, sns.color_palette("colorblind", len(scopes))))
+    shown = table.loc[table["share"].notna()]
+    if len(shown):
+        sns.barplot(
+            data=shown, y="category", x="share", hue="scope", order=categories,
+            hue_order=scopes, palette=palette, orient="h", ax=ax, errorbar=None,
+        )
+    else:
+        ax.set_yticks(range(len(categories)), labels=categories)
+        ax.set_ylim(len(categories) - 0.5, -0.5)
+    width = 0.8 / len(scopes)
+    hidden_any = False
+    for _, row in table.loc[table["share"].isna()].iterrows():
+        shown_mark = str(row["display"])
+        mark = shown_mark if shown_mark == ".." or shown_mark.startswith("<") else ".."
+        y = categories.index(row["category"]) - 0.4 + width * (scopes.index(row["scope"]) + 0.5)
+        ax.text(0.003, y, mark, va="center", ha="left", fontsize=8, color="0.25")
+        hidden_any = True
+    ax.set_xlim(0, max(0.1, float(table["share"].max(skipna=True) or 0) * 1.1))
+    ax.xaxis.set_major_formatter(_percent_formatter(lang))
+    ax.set_xlabel(_SHARE[lang])
+    ax.set_ylabel("")
+    ax.set_title(title)
+    if len(scopes) > 1 or len(shown) == 0:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=palette[s]) for s in scopes]
+        ax.legend(handles, scopes, title=None, loc="lower right", fontsize=8)
+    elif ax.get_legend() is not None:
+        ax.get_legend().remove()
+    if hidden_any:
+        ax.annotate(_HIDDEN_NOTE[lang], xy=(0, -0.12), xycoords="axes fraction", fontsize=7,
+                    color="0.35", va="top", annotation_clip=False)
+    return ax
