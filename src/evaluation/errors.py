@@ -35,3 +35,63 @@ class ConvergenceError(EvaluationError):
 
 class ReportError(EvaluationError):
     """Executing or rendering a report notebook failed."""
+
+
+# --------------------------------------------------------------------------- warnings
+# Warn only when the result is still valid; reports explain a warning by its class (never by
+# its English wording): evaluation.reporting.notes maps each class to a sentence in Swedish and
+# English. Every class derives from UserWarning, so ``pytest.warns(UserWarning)`` and the
+# usual filters keep working.
+
+
+class EvaluationWarning(UserWarning):
+    """Base class of every warning this toolkit gives on purpose."""
+
+
+class SeparationWarning(EvaluationWarning):
+    """A binary model fitted probabilities numerically 0 or 1 (separation)."""
+
+
+class OutcomeSeparationWarning(SeparationWarning):
+    """Separation in an outcome model: some covariate pattern has only one outcome."""
+
+
+class PropensitySeparationWarning(SeparationWarning):
+    """Separation in a propensity model: some covariate pattern occurs in only some arms, so
+    positivity fails there."""
+
+
+class PositivityWarning(EvaluationWarning):
+    """Some rows have an estimated propensity score close to 0 for an arm (lack of overlap)."""
+
+
+class ExtremeWeightsWarning(EvaluationWarning):
+    """A few rows carry a large share of the weight of an arm (low effective sample size)."""
+
+
+class ConstantCovariateWarning(EvaluationWarning):
+    """A covariate is constant within a group, so its coefficient is not identified there."""
+
+
+class BootstrapFailureWarning(EvaluationWarning):
+    """Some bootstrap replicates could not be estimated and were dropped."""
+
+
+class ShortFollowUpWarning(EvaluationWarning):
+    """A horizon lies beyond the last follow-up time; the curve is carried forward."""
+
+
+class ConvergenceWarning(EvaluationWarning):
+    """A fit stopped before it converged; its estimates may be unreliable."""
+
+
+class BoundaryWarning(EvaluationWarning):
+    """A variance was estimated at zero or a matrix was singular (a boundary fit)."""
+
+
+class SmallGroupWarning(EvaluationWarning):
+    """A group in a comparison is small, so its estimate is uncertain."""
+
+
+class CaseMixTermDroppedWarning(SeparationWarning):
+    """A case-mix term was left out of a model because it alone separates the outcome."""

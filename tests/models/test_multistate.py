@@ -16,13 +16,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from evaluation.data.cohort import JOURNEY_LABELS, journey_states
 from evaluation.errors import ParameterError
-from evaluation.models.multistate import (
-    JOURNEY_LABELS,
-    StateOccupationResult,
-    journey_states,
-    state_occupation,
-)
+from evaluation.models.multistate import StateOccupationResult, state_occupation
 from tests.helpers import REFERENCE
 
 HAND_STATES = ["FH", "HVB", "end"]

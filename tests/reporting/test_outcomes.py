@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from evaluation.data import synth
+from evaluation.data.cohort import episode_outcomes
 from evaluation.errors import ConvergenceError
 from evaluation.reporting import outcomes as outcome_report
 from evaluation.reporting import run as report
@@ -104,7 +105,7 @@ def test_episode_outcomes_codes_causes_and_censors_at_data_end():
                        "end_date": pd.to_datetime(["2020-01-31", "2020-03-01", None]),
                        "planned_ending": pd.array([True, False, pd.NA], dtype="boolean"),
                        "placement_type": ["FH", "HVB", "EGET"]})
-    out = outcome_report.episode_outcomes(ep, "2020-12-31")
+    out = episode_outcomes(ep, "2020-12-31")
     assert out["cause"].tolist() == [2, 1, 0]
     assert out["time"].tolist() == [30.0, 60.0, 365.0]
     assert out["placement_group"].tolist() == ["family", "institution", "other"]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from evaluation.data import synth
+from evaluation.data.load import select_period
 from evaluation.errors import ParameterError, ReportError
 from evaluation.reporting import overview
 from evaluation.reporting import run as report
@@ -175,10 +176,10 @@ def test_distribution_age_groups_and_unknown_municipality(small_episodes):
 
 
 def test_select_period_keeps_episodes_active_in_the_period(small_episodes):
-    assert len(overview.select_period(small_episodes, "2022-01-01", "2022-12-31")) == 14
-    assert len(overview.select_period(small_episodes, "2019-01-01", "2019-12-31")) == 0
+    assert len(select_period(small_episodes, "2022-01-01", "2022-12-31")) == 14
+    assert len(select_period(small_episodes, "2019-01-01", "2019-12-31")) == 0
     with pytest.raises(ParameterError, match="before"):
-        overview.select_period(small_episodes, "2022-01-01", "2021-01-01")
+        select_period(small_episodes, "2022-01-01", "2021-01-01")
 
 
 def test_distribution_hides_selected_counts_that_would_reveal_small_counts_elsewhere(small_episodes):

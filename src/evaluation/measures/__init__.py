@@ -14,8 +14,6 @@ from evaluation.measures.costs import (
 )
 from evaluation.measures.episode import (
     MEASURES,
-    age_at_start,
-    age_group,
     breakdown_risk,
     child_heard_share,
     child_rated_themes,
@@ -37,8 +35,6 @@ from evaluation.measures.episode import (
 __all__ = [
     "MEASURES",
     "CostEffectResult",
-    "age_at_start",
-    "age_group",
     "breakdown_risk",
     "care_costs",
     "child_heard_share",

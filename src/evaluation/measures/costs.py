@@ -30,8 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from evaluation.data.cohort import (
+    age_at_start,
+    group_list,
+    period_bounds,
+    require_table,
+    with_groups,
+)
 from evaluation.errors import EvaluationError, ParameterError
-from evaluation.measures.episode import _group_list, _period, _require, _with_groups, age_at_start
 from evaluation.models.results import Result, package_versions
 
 __all__ = [
@@ -46,7 +52,7 @@ _DAY = pd.Timedelta(days=1)
 
 
 def _cost_column(episodes: pd.DataFrame, cost_col: str) -> pd.Series:
-    _require(episodes, [cost_col], "episodes")
+    require_table(episodes, [cost_col], "episodes")
     cost = pd.to_numeric(episodes[cost_col], errors="coerce")
     bad = cost.notna() & ~(cost >= 0)
     if bad.any():
@@ -91,7 +97,7 @@ def episode_costs(episodes: pd.DataFrame, data_end=None,
     0         10   15000.0
     1         29  116000.0
     """
-    _require(episodes, ["episode_id", "start_date", "end_date"], "episodes")
+    require_table(episodes, ["episode_id", "start_date", "end_date"], "episodes")
     cost = _cost_column(episodes, cost_col)
     start = pd.to_datetime(episodes["start_date"])
     end = pd.to_datetime(episodes["end_date"])
@@ -163,10 +169,10 @@ def care_costs(episodes: pd.DataFrame, period_start, period_end, group_cols=None
     ...       t.loc[t.placement_type == "FH", "cost_per_day"].to_numpy()).all())
     True
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "child_id", "start_date", "end_date", "birth_year"],
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "child_id", "start_date", "end_date", "birth_year"],
              "episodes")
-    start, end = _period(period_start, period_end)
+    start, end = period_bounds(period_start, period_end)
     cost = _cost_column(episodes, cost_col)
     s = pd.to_datetime(episodes["start_date"])
     e = pd.to_datetime(episodes["end_date"]).fillna(end + _DAY)
@@ -175,7 +181,7 @@ def care_costs(episodes: pd.DataFrame, period_start, period_end, group_cols=None
     days = (stop - first).dt.days
     keep = (days > 0).to_numpy()
     ep = episodes[keep].copy()
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     ep["_days"] = days[keep].to_numpy()
     ep["_cost"] = (days[keep] * cost[keep]).to_numpy()
     ep["_has_cost"] = cost[keep].notna().to_numpy()
@@ -251,16 +257,16 @@ def cost_per_outcome(episodes: pd.DataFrame, followups: pd.DataFrame, period_sta
     >>> bool(r["cost_per_goal_reached"].iloc[0] >= r["cost_per_planned_ending"].iloc[0] > 0)
     True
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
              "episodes")
-    _require(followups, ["episode_id", "followup_date", "followup_type", "goal_attainment"],
+    require_table(followups, ["episode_id", "followup_date", "followup_type", "goal_attainment"],
              "followups")
-    start, end = _period(period_start, period_end)
+    start, end = period_bounds(period_start, period_end)
     ep = episode_costs(episodes, cost_col=cost_col)
     e = pd.to_datetime(ep["end_date"])
     ep = ep[(e >= start) & (e <= end) & ep["cost_sek"].notna()].copy()
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     ending = followups[followups["followup_type"] == "ENDING"].sort_values(
         ["episode_id", "followup_date"]).drop_duplicates("episode_id", keep="last")
     goal = ep["episode_id"].map(ending.set_index("episode_id")["goal_attainment"])
@@ -483,9 +489,9 @@ def incremental_cost_effect(data: pd.DataFrame, treatment_col: str, cost_col: st
     True
     """
     for col in (treatment_col, cost_col, outcome_col):
-        _require(data, [col], "data")
+        require_table(data, [col], "data")
     if cluster_col is not None:
-        _require(data, [cluster_col], "data")
+        require_table(data, [cluster_col], "data")
     levels = set(pd.Series(data[treatment_col]).dropna().unique())
     for name, lev in (("treated", treated), ("control", control)):
         if lev not in levels:

@@ -32,7 +32,6 @@ Conventions shared by all measures
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -40,12 +39,21 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.checks import check_alpha
+from evaluation.data.cohort import (
+    age_at_start,
+    as_date,
+    data_end_date,
+    entrants,
+    group_list,
+    period_bounds,
+    require_table,
+    stay_days,
+    with_groups,
+)
 from evaluation.errors import ParameterError
 
 __all__ = [
     "MEASURES",
-    "age_at_start",
-    "age_group",
     "breakdown_risk",
     "child_heard_share",
     "child_rated_themes",
@@ -83,7 +91,6 @@ MEASURES = (
 )
 
 RESULT_COLUMNS = ["numerator", "denominator", "value", "ci_lower", "ci_upper"]
-AGE_BREAKS = (0, 13, 21)
 _YEAR = pd.DateOffset(months=12)
 
 
@@ -287,7 +294,7 @@ def design_effect(
         n  n_clusters  estimate  design_effect  n_effective
     0  12           4       0.5            4.0          3.0
     """
-    keys = _group_list(by)
+    keys = group_list(by)
     if not isinstance(y_col, str) or not isinstance(cluster_col, str):
         raise ParameterError(
             f"y_col and cluster_col must be column names, got {y_col!r} and {cluster_col!r}."
@@ -370,138 +377,9 @@ def design_effect(
 
 
 # --------------------------------------------------------------------------- ages
-def age_at_start(
-    episodes: pd.DataFrame, *, date_col: str = "start_date", birth_year_col: str = "birth_year"
-) -> pd.Series:
-    """Age at a date (by default the episode start) in whole years from the birth year.
-
-    Parameters
-    ----------
-    episodes : pandas.DataFrame
-        Table with ``date_col`` and ``birth_year_col``.
-    date_col : str, default "start_date"
-        Date column at which age is taken.
-    birth_year_col : str, default "birth_year"
-        Birth year column.
-
-    Returns
-    -------
-    pandas.Series
-        Nullable integer ages ``date.year - birth_year`` (the age reached during that
-        calendar year), indexed like ``episodes``.
-
-    Raises
-    ------
-    ParameterError
-        If a column is missing.
-
-    Examples
-    --------
-    >>> from evaluation.data import synth
-    >>> ep = synth.generate(50, 3, seed=1).tables["episodes"]
-    >>> bool((age_at_start(ep) >= 0).all())
-    True
-    """
-    _require(episodes, [date_col, birth_year_col], "episodes")
-    dates = pd.to_datetime(episodes[date_col])
-    return (dates.dt.year.astype("Int64") - episodes[birth_year_col].astype("Int64")).rename("age")
-
-
-def age_group(age, breaks: Sequence[int] = AGE_BREAKS) -> pd.Series:
-    """Cut ages into labelled groups such as ``"0-12"`` and ``"13-20"``.
-
-    Parameters
-    ----------
-    age : array_like or pandas.Series
-        Ages in whole years.
-    breaks : sequence of int, default (0, 13, 21)
-        Increasing group limits; group ``i`` holds ``breaks[i] <= age < breaks[i + 1]``.
-
-    Returns
-    -------
-    pandas.Series
-        String labels ``"{lo}-{hi - 1}"``; missing where the age is missing or outside.
-
-    Raises
-    ------
-    ParameterError
-        If ``breaks`` is not strictly increasing with at least two values.
-
-    Examples
-    --------
-    >>> list(age_group([0, 12, 13, 20]))
-    ['0-12', '0-12', '13-20', '13-20']
-    """
-    breaks = list(breaks)
-    if len(breaks) < 2 or any(hi <= lo for lo, hi in itertools.pairwise(breaks)):
-        raise ParameterError(f"breaks must be strictly increasing with >= 2 values, got {breaks}.")
-    s = pd.Series(age) if not isinstance(age, pd.Series) else age
-    s = pd.to_numeric(s.astype("Float64"), errors="coerce")
-    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(breaks)]
-    cut = pd.cut(s.astype(float), bins=breaks, right=False, labels=labels)
-    return pd.Series(cut.astype("string"), index=s.index, name="age_group")
 
 
 # --------------------------------------------------------------------------- helpers
-def _require(data: pd.DataFrame, cols: Sequence[str], table: str) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"{table} must be a pandas DataFrame, got {type(data).__name__}.")
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise ParameterError(
-            f"{table} lacks required column(s) {missing}; pass the validated '{table}' table "
-            "(see data_dictionary/dictionary.yaml)."
-        )
-
-
-def _period(period_start, period_end) -> tuple[pd.Timestamp, pd.Timestamp]:
-    try:
-        start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(
-            f"period bounds must be dates, got {period_start!r}, {period_end!r}."
-        ) from exc
-    if pd.isna(start) or pd.isna(end):
-        raise ParameterError("period_start and period_end must both be given.")
-    if end < start:
-        raise ParameterError(
-            f"period_end {end.date()} is before period_start {start.date()}; swap them."
-        )
-    return start, end
-
-
-def _data_end(data_end, period_end: pd.Timestamp) -> pd.Timestamp:
-    try:
-        d = pd.Timestamp(data_end)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"data_end must be a date, got {data_end!r}.") from exc
-    if pd.isna(d) or d < period_end:
-        raise ParameterError(
-            f"data_end {data_end!r} is before period_end {period_end.date()}; data_end is the "
-            "last date the data cover and must not precede the period."
-        )
-    return d
-
-
-def _group_list(group_cols) -> list[str]:
-    if group_cols is None:
-        return []
-    if isinstance(group_cols, str):
-        return [group_cols]
-    return list(group_cols)
-
-
-def _with_groups(data: pd.DataFrame, groups: list[str], table: str, age: pd.Series) -> pd.DataFrame:
-    """Add a derived ``age_group`` if asked for, and check the group columns exist."""
-    data = data.copy()
-    if "age_group" in groups and "age_group" not in data.columns:
-        data["age_group"] = age_group(age).to_numpy()
-    missing = [g for g in groups if g not in data.columns]
-    if missing:
-        raise ParameterError(
-            f"group column(s) {missing} are not in {table}; use columns of {table} or 'age_group'."
-        )
-    return data
 
 
 def _aggregate(units: pd.DataFrame, groups: list[str], num: str, den: str) -> pd.DataFrame:
@@ -600,16 +478,6 @@ def _with_design_effect(
     return out.drop(columns=["n_clusters"])
 
 
-def _entrants(episodes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    s = pd.to_datetime(episodes["start_date"])
-    return episodes[(s >= start) & (s <= end)].copy()
-
-
-def _stay_days(ep: pd.DataFrame) -> pd.Series:
-    """Full length of stay in days (end - start); NaN for ongoing episodes."""
-    return (pd.to_datetime(ep["end_date"]) - pd.to_datetime(ep["start_date"])).dt.days
-
-
 # --------------------------------------------------------------------------- measures
 def placement_stability(
     episodes: pd.DataFrame,
@@ -673,17 +541,17 @@ def placement_stability(
     >>> list(r.columns)[-5:]
     ['numerator', 'denominator', 'value', 'ci_lower', 'ci_upper']
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
-    _require(placements, ["episode_id", "placement_seq", "start_date"], "placements")
-    start, end = _period(period_start, period_end)
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    require_table(placements, ["episode_id", "placement_seq", "start_date"], "placements")
+    start, end = period_bounds(period_start, period_end)
     if not per > 0:
         raise ParameterError(f"per must be positive, got {per!r}.")
-    ep = _entrants(episodes, start, end)
+    ep = entrants(episodes, start, end)
     age = age_at_start(ep)
-    keep = ~(_stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool)
+    keep = ~(stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool)
     ep = ep[keep]
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     obs_end = pd.to_datetime(ep["end_date"]).where(lambda d: d.notna() & (d <= end), end)
     ep["_den"] = (obs_end - pd.to_datetime(ep["start_date"])).dt.days + 1
     pl = placements[placements["episode_id"].isin(ep["episode_id"])].copy()
@@ -768,11 +636,11 @@ def three_or_more_placements(
        numerator  denominator  value
     0          1            2    0.5
     """
-    groups = _group_list(group_cols)
-    _require(
+    groups = group_list(group_cols)
+    require_table(
         episodes, ["episode_id", "child_id", "start_date", "end_date", "birth_year"], "episodes"
     )
-    _require(placements, ["episode_id", "start_date", "end_date"], "placements")
+    require_table(placements, ["episode_id", "start_date", "end_date"], "placements")
     if isinstance(year, bool) or not isinstance(year, (int, np.integer)):
         raise ParameterError(f"year must be an integer such as 2022, got {year!r}.")
     y0, y1 = pd.Timestamp(int(year), 1, 1), pd.Timestamp(int(year), 12, 31)
@@ -782,7 +650,7 @@ def three_or_more_placements(
         return (s <= y1) & (e.isna() | (e >= y0))
 
     ep = episodes[overlaps(episodes)].copy()
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     pl = placements[placements["episode_id"].isin(ep["episode_id"])]
     pl = pl[overlaps(pl)].merge(ep[["episode_id", "child_id"]], on="episode_id")
     n_pl = pl.groupby("child_id").size()
@@ -845,20 +713,20 @@ def exit_to_permanency_12m(
        numerator  denominator  value
     0          1            2    0.5
     """
-    groups = _group_list(group_cols)
-    _require(
+    groups = group_list(group_cols)
+    require_table(
         episodes,
         ["episode_id", "start_date", "end_date", "birth_year", "end_reason", "destination"],
         "episodes",
     )
-    start, end = _period(period_start, period_end)
-    dend = _data_end(data_end, end)
-    ep = _entrants(episodes, start, end)
+    start, end = period_bounds(period_start, period_end)
+    dend = data_end_date(data_end, end)
+    ep = entrants(episodes, start, end)
     age = age_at_start(ep)
     s = pd.to_datetime(ep["start_date"])
-    keep = ~(_stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool) & (s + _YEAR <= dend)
+    keep = ~(stay_days(ep) < 8) & (age < 18).fillna(False).astype(bool) & (s + _YEAR <= dend)
     ep = ep[keep]
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
     exit_age = age_at_start(ep, date_col="end_date")
     permanent = (ep["destination"] == "PARENTS").fillna(False) | (
@@ -937,17 +805,17 @@ def re_referral_12m(
       age_group  numerator  denominator  value
     0     13-20          1            2    0.5
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "child_id", "end_date", "birth_year"], "episodes")
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "child_id", "end_date", "birth_year"], "episodes")
     ref_cols = ["child_id", "referral_date"] + (
         ["led_to_investigation"] if require_investigation else []
     )
-    _require(referrals, ref_cols, "referrals")
-    start, end = _period(period_start, period_end)
-    dend = _data_end(data_end, end)
+    require_table(referrals, ref_cols, "referrals")
+    start, end = period_bounds(period_start, period_end)
+    dend = data_end_date(data_end, end)
     e = pd.to_datetime(episodes["end_date"])
     ep = episodes[(e >= start) & (e <= end) & (e + _YEAR <= dend)].copy()
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep, date_col="end_date"))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep, date_col="end_date"))
     ref = referrals
     if require_investigation:
         ref = ref[ref["led_to_investigation"].fillna(False).astype(bool)]
@@ -1005,16 +873,16 @@ def planned_ending_share(
        numerator  denominator
     0          3            4
     """
-    groups = _group_list(group_cols)
-    _require(
+    groups = group_list(group_cols)
+    require_table(
         episodes,
         ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
         "episodes",
     )
-    start, end = _period(period_start, period_end)
+    start, end = period_bounds(period_start, period_end)
     e = pd.to_datetime(episodes["end_date"])
     ep = episodes[(e >= start) & (e <= end) & episodes["planned_ending"].notna()].copy()
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     ep["_num"] = ep["planned_ending"].astype(bool).astype("int64")
     ep["_den"] = 1
     return _share(ep, groups, "planned_ending_share", alpha)
@@ -1081,17 +949,17 @@ def goal_attainment_share(
        numerator  denominator
     0          1            2
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "birth_year"], "episodes")
-    _require(followups, ["episode_id", "followup_date", "goal_attainment"], "followups")
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "start_date", "birth_year"], "episodes")
+    require_table(followups, ["episode_id", "followup_date", "goal_attainment"], "followups")
     assessable = ("FULLY", "PARTLY", "NOT")
     bad = [c for c in success if c not in assessable]
     if bad or not success:
         raise ParameterError(
             f"success codes must be a non-empty subset of {assessable}, got {success!r}."
         )
-    start, end = _period(period_start, period_end)
-    ep = _entrants(episodes, start, end)
+    start, end = period_bounds(period_start, period_end)
+    ep = entrants(episodes, start, end)
     fu = followups[
         followups["goal_attainment"].isin(assessable).fillna(False)
         & followups["episode_id"].isin(ep["episode_id"])
@@ -1100,7 +968,7 @@ def goal_attainment_share(
         "episode_id", keep="last"
     )
     ep = ep[ep["episode_id"].isin(latest["episode_id"])]
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     status = ep["episode_id"].map(latest.set_index("episode_id")["goal_attainment"])
     ep["_num"] = status.isin(list(success)).astype("int64").to_numpy()
     ep["_den"] = 1
@@ -1174,19 +1042,19 @@ def breakdown_risk(
     from evaluation.models.survival import cumulative_incidence
 
     _check_alpha(alpha)
-    groups = _group_list(group_cols)
-    _require(
+    groups = group_list(group_cols)
+    require_table(
         episodes,
         ["episode_id", "start_date", "end_date", "planned_ending", "birth_year"],
         "episodes",
     )
-    start, end = _period(period_start, period_end)
-    dend = _data_end(data_end, end)
+    start, end = period_bounds(period_start, period_end)
+    dend = data_end_date(data_end, end)
     hz = np.atleast_1d(np.asarray(horizons, dtype=float))
     if hz.size == 0 or np.isnan(hz).any() or (hz <= 0).any():
         raise ParameterError(f"horizons must be positive numbers of days, got {horizons!r}.")
-    ep = _entrants(episodes, start, end)
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = entrants(episodes, start, end)
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     s = pd.to_datetime(ep["start_date"])
     e = pd.to_datetime(ep["end_date"])
     ended = e.notna() & (e <= dend)
@@ -1222,14 +1090,6 @@ def breakdown_risk(
 
 
 # --------------------------------------------------------------------------- NI 063
-def _date(value, name: str) -> pd.Timestamp:
-    try:
-        d = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a date such as '2022-03-31', got {value!r}.") from exc
-    if pd.isna(d):
-        raise ParameterError(f"{name} must be a date such as '2022-03-31', got {value!r}.")
-    return d
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -1308,10 +1168,10 @@ def long_term_stability(
     >>> bool(r.loc[0, "numerator"] <= r.loc[0, "denominator"])
     True
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
-    _require(placements, ["episode_id", "placement_seq", "start_date"], "placements")
-    census = _date(census_date, "census_date")
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    require_table(placements, ["episode_id", "placement_seq", "start_date"], "placements")
+    census = as_date(census_date, "census_date")
     care = _positive_int(min_care_months, "min_care_months")
     stay = _positive_int(min_placement_months, "min_placement_months")
     max_age = _positive_int(max_age, "max_age")
@@ -1324,7 +1184,7 @@ def long_term_stability(
         & (age < max_age).fillna(False).astype(bool)
     )
     ep = episodes[keep].copy()
-    ep = _with_groups(ep, groups, "episodes", census.year - ep["birth_year"].astype("Int64"))
+    ep = with_groups(ep, groups, "episodes", census.year - ep["birth_year"].astype("Int64"))
     pl = placements[
         placements["episode_id"].isin(ep["episode_id"])
         & (pd.to_datetime(placements["start_date"]) <= census)
@@ -1405,8 +1265,8 @@ def re_entry_12m(
     """
     from evaluation.data.dictionary import load_dictionary
 
-    groups = _group_list(group_cols)
-    _require(
+    groups = group_list(group_cols)
+    require_table(
         episodes,
         ["episode_id", "child_id", "start_date", "end_date", "birth_year", "destination"],
         "episodes",
@@ -1418,13 +1278,13 @@ def re_entry_12m(
         raise ParameterError(
             f"destinations must be a non-empty subset of {known}, got {destinations!r}."
         )
-    start, end = _period(period_start, period_end)
-    dend = _data_end(data_end, end)
-    ep = _entrants(episodes, start, end)
+    start, end = period_bounds(period_start, period_end)
+    dend = data_end_date(data_end, end)
+    ep = entrants(episodes, start, end)
     s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
     home = ep["destination"].isin(dest).fillna(False).astype(bool)
     keep = (
-        ~(_stay_days(ep) < 8)
+        ~(stay_days(ep) < 8)
         & (age_at_start(ep) < 18).fillna(False).astype(bool)
         & (s + pd.DateOffset(months=24) <= dend)
         & e.notna()
@@ -1433,7 +1293,7 @@ def re_entry_12m(
         & (age_at_start(ep, date_col="end_date") < 18).fillna(False).astype(bool)
     )
     ep = ep[keep]
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     later = episodes[["child_id", "start_date"]].rename(columns={"start_date": "_next"})
     pairs = ep[["episode_id", "child_id", "end_date"]].merge(later, on="child_id")
     nxt, ed = pd.to_datetime(pairs["_next"]), pd.to_datetime(pairs["end_date"])
@@ -1468,7 +1328,7 @@ def _followups_in_window(
     age = pd.to_datetime(fu["followup_date"]).dt.year.astype("Int64") - fu["birth_year"].astype(
         "Int64"
     )
-    return _with_groups(fu, groups, "episodes or followups", age)
+    return with_groups(fu, groups, "episodes or followups", age)
 
 
 def child_heard_share(
@@ -1554,9 +1414,9 @@ def child_heard_share(
     >>> bool(c.loc[0, "design_effect"] >= 1 and c.loc[0, "ci_lower"] <= r.loc[0, "ci_lower"])
     True
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "birth_year"], "episodes")
-    _require(followups, ["episode_id", "followup_date", "child_heard"], "followups")
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "birth_year"], "episodes")
+    require_table(followups, ["episode_id", "followup_date", "child_heard"], "followups")
     codes = ("YES", "PARTLY", "NO")
     succ = (success,) if isinstance(success, str) else tuple(success)
     bad = [c for c in succ if c not in codes]
@@ -1565,7 +1425,7 @@ def child_heard_share(
             f"success codes must be a non-empty subset of {codes}, got {success!r}."
         )
     cluster = _cluster_col(cluster_col, episodes)
-    start, end = _period(period_start, period_end)
+    start, end = period_bounds(period_start, period_end)
     fu = _followups_in_window(followups, episodes, start, end, groups, [cluster] if cluster else [])
     fu = fu[fu["child_heard"].notna()].copy()
     fu["_num"] = fu["child_heard"].isin(succ).astype("int64")
@@ -1659,7 +1519,7 @@ def child_rated_themes(
     >>> bool((c["value"] == r["value"]).all() and (c["design_effect"] >= 1).all())
     True
     """
-    groups = _group_list(group_cols)
+    groups = group_list(group_cols)
     if themes is None:
         from evaluation.data.dictionary import load_dictionary
 
@@ -1668,10 +1528,10 @@ def child_rated_themes(
     if not themes:
         raise ParameterError("themes must name at least one theme column of followups.")
     _check_alpha(alpha)
-    _require(episodes, ["episode_id", "birth_year"], "episodes")
-    _require(followups, ["episode_id", "followup_date", *themes], "followups")
+    require_table(episodes, ["episode_id", "birth_year"], "episodes")
+    require_table(followups, ["episode_id", "followup_date", *themes], "followups")
     cluster = _cluster_col(cluster_col, episodes)
-    start, end = _period(period_start, period_end)
+    start, end = period_bounds(period_start, period_end)
     extra = [cluster] if cluster else []
     fu = _followups_in_window(followups, episodes, start, end, groups, extra)
     id_vars = list(dict.fromkeys([*groups, *extra]))
@@ -1788,14 +1648,14 @@ def reviews_on_time(
     >>> bool(r.loc[0, "denominator"] > 0)
     True
     """
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
-    _require(followups, ["episode_id", "followup_date", "followup_type"], "followups")
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    require_table(followups, ["episode_id", "followup_date", "followup_type"], "followups")
     months = _positive_int(interval_months, "interval_months")
     tol = _positive_int(tolerance_days, "tolerance_days", minimum=0)
     cluster = _cluster_col(cluster_col, episodes)
-    start, end = _period(period_start, period_end)
-    dend = _data_end(data_end, end)
+    start, end = period_bounds(period_start, period_end)
+    dend = data_end_date(data_end, end)
     episodes = episodes.reset_index(drop=True)  # row labels below must be unique
     s, e = pd.to_datetime(episodes["start_date"]), pd.to_datetime(episodes["end_date"])
     live = episodes[(s <= end) & (e.isna() | (e > start))]
@@ -1820,7 +1680,7 @@ def reviews_on_time(
     rows["_due"] = dues["_due"].to_numpy()
     rows["_id"] = np.arange(len(rows))
     age = rows["_due"].dt.year.astype("Int64") - rows["birth_year"].astype("Int64")
-    rows = _with_groups(rows, groups, "episodes", age)
+    rows = with_groups(rows, groups, "episodes", age)
     is_review = followups["followup_type"].eq("FOLLOWUP").fillna(False).astype(bool)
     fu = followups[is_review][["episode_id", "followup_date"]]
     pairs = rows[["_id", "episode_id", "_due"]].merge(fu, on="episode_id")
@@ -1906,15 +1766,15 @@ def length_of_stay(
     from evaluation.models.survival import kaplan_meier
 
     _check_alpha(alpha)
-    groups = _group_list(group_cols)
-    _require(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
-    start, end = _period(period_start, period_end)
-    dend = _data_end(data_end, end)
+    groups = group_list(group_cols)
+    require_table(episodes, ["episode_id", "start_date", "end_date", "birth_year"], "episodes")
+    start, end = period_bounds(period_start, period_end)
+    dend = data_end_date(data_end, end)
     qs = np.atleast_1d(np.asarray(quantiles, dtype=float))
     if qs.size == 0 or np.isnan(qs).any() or (qs <= 0).any() or (qs >= 1).any():
         raise ParameterError(f"quantiles must be numbers in (0, 1), got {quantiles!r}.")
-    ep = _entrants(episodes, start, end)
-    ep = _with_groups(ep, groups, "episodes", age_at_start(ep))
+    ep = entrants(episodes, start, end)
+    ep = with_groups(ep, groups, "episodes", age_at_start(ep))
     s, e = pd.to_datetime(ep["start_date"]), pd.to_datetime(ep["end_date"])
     ended = e.notna() & (e <= dend)
     ep["_time"] = (e.where(ended, dend) - s).dt.days.astype(float)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from evaluation.models.comparison import (
     ComparisonResult,
+    check_separation,
     estimate_overdispersion,
     funnel_limits,
     funnel_plot,
@@ -34,10 +35,7 @@ from evaluation.models.finegray import (
     fine_gray,
 )
 from evaluation.models.multistate import (
-    JOURNEY_LABELS,
-    PLACEMENT_STATES,
     StateOccupationResult,
-    journey_states,
     state_occupation,
 )
 from evaluation.models.survival import (
@@ -50,8 +48,6 @@ from evaluation.models.survival import (
 )
 
 __all__ = [
-    "JOURNEY_LABELS",
-    "PLACEMENT_STATES",
     "AdjustedSurvivalResult",
     "ComparisonResult",
     "CoxResult",
@@ -64,6 +60,7 @@ __all__ = [
     "PHTestResult",
     "StateOccupationResult",
     "WeightedSurvivalResult",
+    "check_separation",
     "cox",
     "cumulative_incidence",
     "estimate_effect",
@@ -72,7 +69,6 @@ __all__ = [
     "funnel_limits",
     "funnel_plot",
     "funnel_table",
-    "journey_states",
     "kaplan_meier",
     "risk_standardised",
     "state_occupation",

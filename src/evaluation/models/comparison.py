@@ -31,7 +31,7 @@ from evaluation.disclosure import protect_counts, protect_rates
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.results import Result, package_versions
 
-__all__ = ["ComparisonResult", "estimate_overdispersion", "funnel_limits", "funnel_plot",
+__all__ = ["ComparisonResult", "check_separation", "estimate_overdispersion", "funnel_limits", "funnel_plot",
            "funnel_table", "risk_standardised"]
 
 FLAGS = ("better", "no different", "worse")
@@ -307,12 +307,12 @@ def _design(data: Any, outcome_col: str, unit_col: str, case_mix: Sequence[str],
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise ParameterError("the case-mix terms are collinear (e.g. a level that coincides "
                              "with another column); drop one of them.")
-    _check_separation(data, y, outcome_col, case_mix)
+    check_separation(data, y, outcome_col, case_mix)
     return {"y": y, "x": x, "names": names, "unit": unit_codes, "units": units,
             "reference": levels_used}
 
 
-def _check_separation(data: pd.DataFrame, y: np.ndarray, outcome_col: str,
+def check_separation(data: pd.DataFrame, y: np.ndarray, outcome_col: str,
                       case_mix: Sequence[str]) -> None:
     """Raise if one case-mix column on its own separates the outcome (infinite fixed effect).
 

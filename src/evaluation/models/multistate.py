@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from evaluation.checks import (
     refuse_date_times,
     refuse_missing,
 )
+from evaluation.data.cohort import DEFAULT_INITIAL, JOURNEY_LABELS
 from evaluation.errors import ParameterError
 from evaluation.models.results import (
     Result,
@@ -38,34 +38,11 @@ from evaluation.models.results import (
 )
 
 __all__ = [
-    "JOURNEY_LABELS",
-    "PLACEMENT_STATES",
     "StateOccupationResult",
-    "journey_states",
     "state_occupation",
 ]
 
-DEFAULT_INITIAL = "(s0)"  # R survcheck2's name for an unnamed initial state
 
-#: Default mapping of placement types (placements.placement_type) to journey states.
-#: SB (supported housing, stödboende) is a staffed, non-family setting and goes with HVB/SiS;
-#: EGET (own home/other) is not an institution and goes with the family-type settings.
-#: Both choices are judgements (confidence L); pass ``placement_states`` to change them.
-PLACEMENT_STATES: dict[str, str] = {
-    "FH": "family_home", "NH": "family_home", "FFH": "family_home", "JH": "family_home",
-    "EGET": "family_home", "HVB": "residential", "SIS": "residential", "SB": "residential",
-}
-
-#: Swedish and English labels of the journey states (used by plots; Swedish is the default).
-JOURNEY_LABELS: dict[str, dict[str, str]] = {
-    "investigation": {"sv": "Under utredning", "en": "Under investigation"},
-    "family_home": {"sv": "I familjehem", "en": "In family home"},
-    "residential": {"sv": "I HVB/SiS/stödboende", "en": "In HVB/SiS/supported housing"},
-    "ended_planned": {"sv": "Avslutad planerat", "en": "Ended as planned"},
-    "ended_unplanned": {"sv": "Avslutad oplanerat", "en": "Ended unplanned"},
-    "re_referred": {"sv": "Återaktualiserad", "en": "Re-referred"},
-    DEFAULT_INITIAL: {"sv": "Starttillstånd", "en": "Initial state"},
-}
 
 _TIME_LABEL = {"sv": "tid", "en": "time"}
 _PROB_LABEL = {"sv": "andel i tillståndet", "en": "probability in state"}
@@ -691,237 +668,5 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
 
 
 # --------------------------------------------------------------------------- journey data
-_ORIGINS = ("placement", "referral")
-_JOURNEY_COLUMNS = ["episode_id", "tstart", "tstop", "state", "istate", "first_setting"]
 
 
-def _dates(frame: pd.DataFrame, col: str, table: str) -> pd.Series:
-    if col not in frame.columns:
-        raise ParameterError(f"tables[{table!r}] has no column {col!r}; it needs the "
-                             "dictionary's columns (see data_dictionary/dictionary.yaml).")
-    try:
-        return pd.to_datetime(frame[col])
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"column {col!r} of tables[{table!r}] must hold dates.") from exc
-
-
-def journey_states(tables: Mapping[str, pd.DataFrame], origin: str = "placement",
-                   data_end: str | pd.Timestamp | None = None,
-                   placement_states: Mapping[str, str] | None = None,
-                   covariates: Sequence[str] = ("municipality_code", "legal_basis", "sex"),
-                   ) -> pd.DataFrame:
-    """Counting-process data of the child's journey, one row per interval per episode.
-
-    Parameters
-    ----------
-    tables : mapping of str to DataFrame
-        The toolkit's tables, as ``evaluation.data.synth.generate(...).tables`` or validated data:
-        ``episodes`` (required: ``episode_id, child_id, start_date, end_date,
-        placement_type, planned_ending``), ``placements`` (optional: moves between settings)
-        and ``referrals`` (optional: re-referrals, and the investigation phase).
-    origin : {"placement", "referral"}
-        Time 0: the episode's start date, or the date of the referral that opened it (the
-        latest referral of the child on or before the start date and after the child's
-        previous episode, preferring referrals that led to an investigation); the time from
-        that referral to the start is then spent in state ``investigation``. Episodes
-        without such a referral start directly in their first placement.
-    data_end : date, optional
-        The last day covered by the data; follow-up is censored at the end of this day.
-        Default: the latest date found in the tables (pass the extract date when known).
-    placement_states : mapping, optional
-        State of each placement type; default :data:`PLACEMENT_STATES` (FH, NH, FFH, JH, EGET
-        -> ``family_home``; HVB, SIS, SB -> ``residential``). Every type in the data must
-        be mapped.
-    covariates : sequence of str
-        Episode columns copied to every row (e.g. for ``group_col``); missing ones are skipped.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per interval (``tstart``, ``tstop``] in days since the origin, sorted by
-        ``episode_id`` and ``tstart``:
-
-        - ``episode_id``: the episode (the id for :func:`state_occupation`)
-        - ``tstart``, ``tstop``: interval in days (float)
-        - ``state``: the state entered at ``tstop``, or ``""`` if follow-up is censored
-        - ``istate``: the state during the interval
-        - ``first_setting``: the state of the first placement (``family_home`` or
-          ``residential`` by default), for grouping
-        - the ``covariates`` found on ``episodes``
-
-    Raises
-    ------
-    ParameterError
-        If a table or column is missing, ``origin`` is unknown, a placement type is not
-        mapped, or an ended episode lacks ``planned_ending``.
-
-    Notes
-    -----
-    States (labels in :data:`JOURNEY_LABELS`):
-
-    - ``investigation``: referred, not yet placed (only with ``origin="referral"``);
-    - ``family_home`` / ``residential``: in care, by the type of the current placement;
-      consecutive placements of the same state are one stay;
-    - ``ended_planned`` / ``ended_unplanned``: the episode has ended, by ``planned_ending``
-      (derived from the end reason: breakdowns and absconding are unplanned; death, moving
-      and "other" count as planned, as in the dictionary);
-    - ``re_referred`` (absorbing): after the ending, the child's first new referral dated
-      after the end date, or the start of a new episode, whichever comes first.
-
-    Day convention: day 0 is the origin date. A move takes effect on the next placement's
-    start date; an ending, a re-referral and censoring take effect at the end of their day
-    (time = days from the origin to the date + 1), so a one-day episode has length 1 and a
-    referral on the day after the end date still leaves one day in the ended state.
-    Referrals on the end date itself do not count as re-referrals. Children who died stay
-    in the ended state until the data end (they cannot be re-referred). Placements of zero
-    days are skipped. Episodes starting after ``data_end`` are dropped; episodes still
-    running at ``data_end`` and ended episodes not re-referred by then are censored at
-    ``data_end``. Each episode is its own id, so a child's re-entry episode is also followed
-    from its own start. The cohort is placed children; referrals that never led to a
-    placement are not part of it.
-
-    Examples
-    --------
-    >>> from evaluation.data.synth import generate
-    >>> tables = generate(n_children=100, n_municipalities=2, seed=3).tables
-    >>> d = journey_states(tables, data_end="2024-12-31")
-    >>> fit = state_occupation(d, "episode_id", "tstart", "tstop", "state",
-    ...                        initial_state="istate", group_col="first_setting")
-    >>> sorted(fit.states_)
-    ['ended_planned', 'ended_unplanned', 'family_home', 're_referred', 'residential']
-    """
-    if origin not in _ORIGINS:
-        raise ParameterError(f"origin must be one of {_ORIGINS}, got {origin!r}.")
-    if "episodes" not in tables:
-        raise ParameterError("tables must contain 'episodes' (and optionally 'placements', "
-                             "'referrals').")
-    ep = tables["episodes"]
-    for col in ("episode_id", "child_id", "placement_type", "planned_ending"):
-        if col not in ep.columns:
-            raise ParameterError(f"tables['episodes'] has no column {col!r}; it needs the "
-                                 "dictionary's columns (see data_dictionary/dictionary.yaml).")
-    mapping = dict(PLACEMENT_STATES if placement_states is None else placement_states)
-    ep_start = _dates(ep, "start_date", "episodes")
-    ep_end = _dates(ep, "end_date", "episodes")
-    pl = tables.get("placements")
-    rf = tables.get("referrals")
-    candidates = [ep_start.max(), ep_end.max()]
-    if pl is not None:
-        pl = pl.assign(start_date=_dates(pl, "start_date", "placements"),
-                       end_date=_dates(pl, "end_date", "placements"))
-        candidates += [pl["start_date"].max(), pl["end_date"].max()]
-    if rf is not None:
-        rf = rf.assign(referral_date=_dates(rf, "referral_date", "referrals"))
-        candidates.append(rf["referral_date"].max())
-    end_day = (pd.Timestamp(data_end) if data_end is not None
-               else max(d for d in candidates if pd.notna(d)))
-    types = set(ep["placement_type"].dropna().astype(str))
-    if pl is not None:
-        types |= set(pl["placement_type"].dropna().astype(str))
-    unmapped = sorted(types - set(mapping))
-    if unmapped:
-        raise ParameterError(f"placement type(s) {unmapped} have no state in "
-                             f"placement_states; map every type, e.g. {PLACEMENT_STATES}.")
-    backwards = (ep_end < ep_start).to_numpy(dtype=bool)
-    if backwards.any():
-        i = int(np.flatnonzero(backwards)[0])
-        raise ParameterError(f"episode {ep['episode_id'].iloc[i]!r} ends before it starts; "
-                             "validate the data first (evaluation validate).")
-    missing_planned = ep_end.notna() & ep["planned_ending"].isna()
-    if missing_planned.any():
-        i = int(np.flatnonzero(missing_planned.to_numpy())[0])
-        raise ParameterError(f"episode {ep['episode_id'].iloc[i]!r} has an end_date but no "
-                             "planned_ending; derive it from end_reason (validate the data).")
-
-    day0 = pd.Timestamp("1970-01-01")
-
-    def days(s: pd.Series) -> np.ndarray:
-        return ((s - day0).dt.days).to_numpy(dtype=float)  # NaN for NaT
-
-    stays: dict[Any, list[tuple[float, str]]] = {}
-    if pl is not None:
-        pl_sorted = pl.sort_values(["episode_id", "start_date", "placement_seq"]
-                                   if "placement_seq" in pl.columns
-                                   else ["episode_id", "start_date"], kind="mergesort")
-        pl_days = days(pl_sorted["start_date"])
-        for e_id, s, t in zip(pl_sorted["episode_id"].tolist(), pl_days,
-                              pl_sorted["placement_type"].astype(str).tolist()):
-            stays.setdefault(e_id, []).append((s, mapping[t]))
-    child_events: dict[Any, list[float]] = {}   # dates that count as re-referral
-    child_refs: dict[Any, list[tuple[float, bool]]] = {}
-    if rf is not None:
-        led = (rf["led_to_investigation"].fillna(False).astype(bool).tolist()
-               if "led_to_investigation" in rf.columns else [True] * len(rf))
-        for c, r, lead in zip(rf["child_id"].tolist(), days(rf["referral_date"]), led):
-            child_events.setdefault(c, []).append(r)
-            child_refs.setdefault(c, []).append((r, lead))
-    starts = days(ep_start)
-    ends = days(ep_end)
-    child = ep["child_id"].tolist()
-    for c, s in zip(child, starts):
-        child_events.setdefault(c, []).append(s)
-    prev_end: dict[Any, float] = {}
-    order = np.lexsort((starts, np.asarray([str(c) for c in child])))
-    previous = np.full(len(ep), -np.inf)
-    for i in order:
-        previous[i] = prev_end.get(child[i], -np.inf)
-        if not np.isnan(ends[i]):
-            prev_end[child[i]] = ends[i]
-    last = float((end_day - day0).days)
-    planned = ep["planned_ending"].fillna(False).astype(bool).tolist()
-    rows: list[tuple[Any, float, float, str, str, str, int]] = []
-    for i, e_id in enumerate(ep["episode_id"].tolist()):
-        s = starts[i]
-        if s > last:
-            continue
-        settings = [(max(t, s), st) for t, st in stays.get(e_id, []) if t <= last]
-        if not settings or settings[0][0] > s:
-            settings.insert(0, (s, mapping[str(ep["placement_type"].iloc[i])]))
-        o = s
-        if origin == "referral":
-            window = [(r, lead) for r, lead in child_refs.get(child[i], [])
-                      if previous[i] < r <= s]
-            if window:
-                led_refs = [r for r, lead in window if lead]
-                o = max(led_refs) if led_refs else max(r for r, _ in window)
-        ended = not np.isnan(ends[i]) and ends[i] <= last
-        stop_day = (ends[i] if ended else last) + 1 - o
-        # Path of (time the state begins, state): investigation, stays, ending.
-        path: list[tuple[float, str]] = []
-        if o < s:
-            path.append((0.0, "investigation"))
-        for t, st in settings:
-            if t - o >= stop_day:
-                break
-            if path and path[-1][1] == st:
-                continue
-            if path and t - o <= path[-1][0]:
-                path[-1] = (path[-1][0], st)  # zero-length stay: replaced by the next one
-                if len(path) > 1 and path[-2][1] == st:
-                    path.pop()
-                continue
-            path.append((t - o, st))
-        first_setting = next(st for _, st in path if st != "investigation")
-        if ended:
-            path.append((stop_day, "ended_planned" if planned[i] else "ended_unplanned"))
-            after = [r for r in child_events.get(child[i], []) if r > ends[i]]
-            nxt = min(after) if after else np.inf
-            if nxt <= last:
-                path.append((nxt + 1 - o, "re_referred"))
-                censor_at = None
-            else:
-                censor_at = last + 1 - o
-        else:
-            censor_at = stop_day
-        for (t0, st0), (t1, st1) in pairwise(path):
-            rows.append((e_id, t0, t1, st1, st0, first_setting, i))
-        if censor_at is not None and censor_at > path[-1][0]:
-            rows.append((e_id, path[-1][0], censor_at, "", path[-1][1], first_setting, i))
-    out = pd.DataFrame(rows, columns=[*_JOURNEY_COLUMNS, "_row"])
-    for col in covariates:
-        if col in ep.columns:
-            out[col] = ep[col].to_numpy()[out["_row"].to_numpy()]
-    out = out.drop(columns="_row")
-    out["tstart"] = out["tstart"].astype(float)
-    out["tstop"] = out["tstop"].astype(float)
-    return out.sort_values(["episode_id", "tstart"], kind="mergesort").reset_index(drop=True)

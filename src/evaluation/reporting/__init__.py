@@ -6,21 +6,16 @@ The last stage of the flow: it may import from every other stage, none imports f
 from __future__ import annotations
 
 from evaluation.reporting.outcomes import (
-    PLACEMENT_GROUPS,
     OutcomeReport,
-    episode_outcomes,
 )
 from evaluation.reporting.overview import (
     AGE_GROUPS,
     SECTIONS,
-    attach_latest_followup,
     display_table,
     distribution,
-    load_tables,
     overview_tables,
     section_heading,
     section_text,
-    select_period,
 )
 from evaluation.reporting.plots import (
     bar_comparison,
@@ -36,21 +31,16 @@ from evaluation.reporting.teaching import (
 
 __all__ = [
     "AGE_GROUPS",
-    "PLACEMENT_GROUPS",
     "SECTIONS",
     "OutcomeReport",
     "TeachingCase",
-    "attach_latest_followup",
     "bar_comparison",
     "display_table",
     "distribution",
-    "episode_outcomes",
     "load_case",
-    "load_tables",
     "notebook_parameters",
     "overview_tables",
     "run_report",
     "section_heading",
     "section_text",
-    "select_period",
 ]

@@ -41,6 +41,7 @@ import pandas as pd
 
 from evaluation import disclosure, measures
 from evaluation.data import analysis_frame
+from evaluation.data.cohort import PLACEMENT_GROUPS, episode_outcomes
 from evaluation.data.dictionary import load_dictionary
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.measures import costs
@@ -48,11 +49,8 @@ from evaluation.models import comparison, effects, survival
 from evaluation.models.coxph import cox
 from evaluation.models.finegray import fine_gray
 
-__all__ = ["PLACEMENT_GROUPS", "OutcomeReport", "episode_outcomes"]
+__all__ = ["OutcomeReport"]
 
-#: Placement types grouped into the settings compared in the report.
-PLACEMENT_GROUPS = {"FH": "family", "NH": "family", "FFH": "family", "JH": "family",
-                    "HVB": "institution", "SIS": "institution", "SB": "other", "EGET": "other"}
 
 _TEXT: dict[str, dict[str, str]] = {
     "title": {"sv": "# Utfall och effekter av placeringar",
@@ -281,43 +279,6 @@ def _confounder_text(lang: str) -> str:
     words += [_term(c, lang) for c in _CONFOUNDERS if not c.startswith("age_")]
     last = " och " if lang == "sv" else " and "
     return ", ".join(words[:-1]) + last + words[-1] if len(words) > 1 else "".join(words)
-
-
-def episode_outcomes(episodes: pd.DataFrame, data_end) -> pd.DataFrame:
-    """Time to ending and its cause for each episode, ready for the survival estimators.
-
-    Parameters
-    ----------
-    episodes : pandas.DataFrame
-        Validated episodes table.
-    data_end : date-like
-        Last date the data cover; ongoing episodes are censored there.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The episodes with ``time`` (days from start to end or ``data_end``), ``ended``
-        (0/1), ``cause`` (0 ongoing, 1 unplanned ending, 2 planned ending) and
-        ``placement_group`` (family / institution / other, :data:`PLACEMENT_GROUPS`).
-
-    Examples
-    --------
-    >>> from evaluation.data import synth
-    >>> ep = synth.generate(200, 4, seed=1).tables["episodes"]
-    >>> out = episode_outcomes(ep, "2024-12-31")
-    >>> sorted(out["cause"].unique().tolist())
-    [0, 1, 2]
-    """
-    end = pd.Timestamp(data_end)
-    out = episodes.copy()
-    stop = pd.to_datetime(out["end_date"]).fillna(end)
-    out["time"] = (stop - pd.to_datetime(out["start_date"])).dt.days.astype(float)
-    ended = out["end_date"].notna().to_numpy()
-    planned = out["planned_ending"].astype("boolean").fillna(True).to_numpy(dtype=bool)
-    out["ended"] = ended.astype(int)
-    out["cause"] = np.where(~ended, 0, np.where(planned, 2, 1))
-    out["placement_group"] = out["placement_type"].map(PLACEMENT_GROUPS).fillna("other")
-    return out
 
 
 def _truncate_curve(summary: pd.DataFrame, at_risk: pd.DataFrame | None,
@@ -949,7 +910,8 @@ class OutcomeReport:
     def journey(self):
         """State occupation of the journey since placement start (cached)."""
         if "journey" not in self._cache:
-            from evaluation.models.multistate import journey_states, state_occupation
+            from evaluation.data.cohort import journey_states
+            from evaluation.models.multistate import state_occupation
 
             tabs = {k: v for k, v in self.tables.items()
                     if k in ("episodes", "placements", "referrals")}
@@ -1106,7 +1068,7 @@ class OutcomeReport:
             case_mix = []
             for col in _COMPARISON_CASE_MIX:
                 try:  # a term that alone separates the outcome has an infinite effect
-                    comparison._check_separation(f, y, outcome, [col])
+                    comparison.check_separation(f, y, outcome, [col])
                     case_mix.append(col)
                 except ParameterError:
                     warnings.warn(f"comparison: case-mix term {col!r} left out of the model "

@@ -159,7 +159,7 @@ def load_case(data_dir: str | Path, treated: str = "HVB", control: str = "FH",
         If there is no ``truth.json`` (the lesson needs the known answer), or the truth has no
         effect for this contrast and horizon.
     """
-    from evaluation.reporting.overview import load_tables
+    from evaluation.data.load import load_tables
 
     folder = Path(data_dir)
     truth_path = folder / "truth.json"
