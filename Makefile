@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+TSTAMP := $(VENV)/.installed-test-stamp
 DEMO   := reports/demo
 export MPLBACKEND := Agg
 
@@ -21,6 +22,12 @@ $(STAMP): pyproject.toml
 	  && $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --compile-bytecode -e . ruff \
 	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e . ruff
 	@touch $(STAMP)
+
+# The test extra (pytest, hypothesis, lifelines): only `make test` needs it.
+$(TSTAMP): $(STAMP)
+	@$(BIN)/python -m uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[test]' \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(TSTAMP)
 
 install: $(STAMP) ## create .venv (if missing) and install the package with its dependencies
 
@@ -39,7 +46,7 @@ demo: $(STAMP) ## synthetic data -> validation -> overview, outcomes/effects and
 	@echo "              $(CURDIR)/$(DEMO)/02-outcomes-and-effects.html"
 	@echo "              $(CURDIR)/$(DEMO)/03-teaching-confounding.html (teaching: known truth)"
 
-test: $(STAMP) ## run the test suite (no R needed)
+test: $(TSTAMP) ## run the test suite (no R needed; installs the test extra)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff check

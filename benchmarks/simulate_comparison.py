@@ -122,7 +122,7 @@ def one_seed(seed: int, null_share: float, args: argparse.Namespace
     """Fit one data set; per-unit rows (truth, interval, flag) and sigma_hat."""
     d, b, lin = make_data(args.rows, args.units, args.sigma, null_share, seed)
     fit = risk_standardised(d, "y", "unit", CASE_MIX, reference=REFERENCE,
-                            n_sims=args.n_sims, seed=seed)
+                            n_draws=args.n_sims, seed=seed)
     s = fit.summary
     truth = true_rsr(d, b, lin)
     out = pd.DataFrame({"null_share": null_share, "seed": seed, "unit": s["unit"],

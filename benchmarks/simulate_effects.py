@@ -72,7 +72,7 @@ vs RMS SE 0.0311 (aipw; regression 0.0327, ipw 0.0323), coverage 0.920 (regressi
 * **The truth is the right target.** The sample truth stays close to the population truth
   (sd 0.0005 over 800 data sets with municipalities fixed, mean 0.0467 against 0.0466) and
   coverage against it is the same (0.92); the reference sample uses the frame's restriction (start at least h
-  days before the end, tested in ``tests/test_synth.py``). The population truth depends on the
+  days before the end, tested in ``tests/data/test_synth.py``). The population truth depends on the
   seed's municipalities (sd 0.003 across seeds), which is why sd_error, not empirical_sd, is
   to be compared with the SE. Clustering by child changes nothing (6 % have two episodes).
 * **Naive.** Its binomial SE is exact given the municipalities (fixed: SD 0.0204 = SE
@@ -102,6 +102,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data import synth
+from evaluation.data.synth import generator as synth_generator
 from evaluation.data.analysis_frame import EFFECT_COVARIATES, effect_frame
 
 COVARIATES = EFFECT_COVARIATES
@@ -132,7 +133,7 @@ def _municipalities_of(seed: int, n_muni: int) -> tuple:
     """The municipalities (codes, size weights, effects) that ``synth.generate`` draws for
     ``seed`` (from the first of its seven spawned streams)."""
     rng_m = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(7)[0])
-    return synth._municipalities(rng_m, n_muni)
+    return synth_generator.municipalities(rng_m, n_muni)
 
 
 def one_seed(args: tuple[int, int, int, bool, int | None]) -> list[dict]:
@@ -147,7 +148,7 @@ def one_seed(args: tuple[int, int, int, bool, int | None]) -> list[dict]:
 
     seed, n_children, n_muni, cluster, muni_seed = args
     fixed = None if muni_seed is None else _municipalities_of(muni_seed, n_muni)
-    with (mock.patch.object(synth, "_municipalities", lambda rng, n: fixed)
+    with (mock.patch.object(synth_generator, "municipalities", lambda rng, n: fixed)
           if fixed is not None else nullcontext()):
         data = synth.generate(n_children=n_children, n_municipalities=n_muni, seed=seed)
     truth = data.truth["placement_effects"]["population"]["values"]["365"]["contrasts"]
@@ -185,7 +186,7 @@ def one_seed(args: tuple[int, int, int, bool, int | None]) -> list[dict]:
                 })
     cf = _cox_frame(data.tables["episodes"], data.truth["generated"]["end"])
     try:  # a placement type with no event in a seed (rare): counted as a failure
-        fit = cox(cf, "time", "event", COX_COVARIATES, strata="municipality_code")
+        fit = cox(cf, "time", "event", COX_COVARIATES, strata_col="municipality_code")
     except ConvergenceError:
         return rows
     r = fit.summary.loc["pt_HVB"]

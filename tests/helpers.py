@@ -19,3 +19,14 @@ REFERENCE = ROOT / "tests" / "reference"
 def read_reference(name: str, **kwargs) -> pd.DataFrame:
     """A CSV of ``tests/reference/`` (written by one of the R scripts there)."""
     return pd.read_csv(REFERENCE / name, **kwargs)
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def wilson(k, n, alpha: float = 0.05):
+    """The Wilson interval of statsmodels (the reference the measures' shares are checked
+    against): ``proportion_confint(k, n, alpha, method="wilson")``."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    return proportion_confint(k, n, alpha=alpha, method="wilson")

@@ -197,11 +197,14 @@ def check_times(times: Any) -> np.ndarray:
     return horizons
 
 
-def check_weights(values: pd.Series, col: str, arg: str = "weights_col") -> np.ndarray:
+def check_weights(values: pd.Series, col: str, arg: str = "weights_col", *,
+                  kind: str = "weights", ids: Any = None, id_name: str = "id") -> np.ndarray:
     """Row weights of column ``col`` as floats: numeric, finite, non-negative, positive total.
 
     Missing values are refused first (:func:`refuse_missing`). Used for sampling and case
-    weights alike; :func:`check_case_weights` adds "constant within id".
+    weights alike; :func:`check_case_weights` adds "constant within id". ``kind`` names the
+    weights in the message (e.g. ``"case weights"``); with ``ids`` (one per row) a bad row is
+    named by its id too.
 
     Examples
     --------
@@ -213,19 +216,24 @@ def check_weights(values: pd.Series, col: str, arg: str = "weights_col") -> np.n
     evaluation.errors.ParameterError: column 'w' (weights_col) is 0 in every row; weights must have a positive total.
     """
     refuse_missing(values, col, arg)
+    per_id = ids is not None
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        raise ParameterError(f"column {col!r} ({arg}) must be numeric weights (finite, "
-                             f"non-negative), got dtype {values.dtype}.")
+        raise ParameterError(f"column {col!r} ({arg}) must be numeric {kind} (finite, "
+                             f"non-negative{', one per ' + id_name if per_id else ''}), got "
+                             f"dtype {values.dtype}.")
     w = values.to_numpy(dtype=float)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        where = (f"{id_name} {np.asarray(ids, dtype=object)[i]!r}, value {float(w[i])!r}"
+                 if per_id else f"value {float(w[i])!r}")
         raise ParameterError(f"column {col!r} ({arg}) must be finite and non-negative; "
-                             f"{int(bad.sum())} value(s) are not, first at row {i} (value "
-                             f"{float(w[i])!r}). Fix or drop those rows.")
+                             f"{int(bad.sum())} value(s) are not, first at row {i} ({where}). "
+                             f"Fix or drop those {id_name + 's' if per_id else 'rows'}.")
     if not w.sum() > 0:
-        raise ParameterError(f"column {col!r} ({arg}) is 0 in every row; weights must "
-                             "have a positive total.")
+        raise ParameterError(f"column {col!r} ({arg}) is 0 "
+                             f"{'for every ' + id_name if per_id else 'in every row'}; weights "
+                             "must have a positive total.")
     return w
 
 
@@ -238,7 +246,7 @@ def check_case_weights(values: pd.Series, ids: Any, col: str, id_name: str = "id
     >>> check_case_weights(pd.Series([2.0, 2.0, 1.0]), ["a", "a", "b"], "w").tolist()
     [2.0, 2.0, 1.0]
     """
-    w = check_weights(values, col, arg)
+    w = check_weights(values, col, arg, kind="case weights", ids=ids, id_name=id_name)
     ids = np.asarray(ids, dtype=object)  # plain Python values in messages
     by_id = pd.Series(w).groupby(pd.Series(ids, dtype=object), sort=False)
     low, high = by_id.transform("min").to_numpy(), by_id.transform("max").to_numpy()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import openpyxl
 import pytest
 import yaml
 
+from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.dictionary import TABLES, load_dictionary
 from evaluation.data.io import read_tables
-from evaluation.data.validate import validate_dataset, validate_table
+from evaluation.data.validate import validate_table
 from tests.helpers import ROOT
-
 
 
 def _raw_yaml() -> dict:

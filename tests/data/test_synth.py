@@ -11,6 +11,7 @@ import pytest
 
 from evaluation.data import analysis_frame, synth
 from evaluation.data.dictionary import TABLES, load_dictionary
+from evaluation.data.synth.truth import cif_unplanned
 from evaluation.errors import ParameterError
 
 N_CHILDREN = 3000
@@ -323,7 +324,7 @@ def test_cumulative_incidence_integration_matches_adaptive_quadrature():
     rng = np.random.default_rng(7)
     lp_b, lp_p = rng.normal(0, 1, 40), rng.normal(0, 1.2, 40)
     upper = np.r_[0.0, 1.0, rng.uniform(0, 800, 38)]
-    got = synth._cif_unplanned(lp_b, lp_p, upper)
+    got = cif_unplanned(lp_b, lp_p, upper)
     want = np.array([direct(a, b, u) if u > 0 else 0.0 for a, b, u in zip(lp_b, lp_p, upper)])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
@@ -383,12 +384,13 @@ def test_exact_risks_agree_with_the_simulated_outcomes(data):
             assert abs(y.mean() - p) < 3.5 * np.sqrt(p * (1 - p) / len(y)), (h, arm)
 
 
-def test_effect_frame_and_covariates_are_re_exported_from_analysis_frame():
-    """They moved to evaluation.data.analysis_frame; synth keeps the old names as the same objects
-    (their own tests are in tests/test_analysis_frame.py)."""
-    assert synth.effect_frame is analysis_frame.effect_frame
-    assert synth.EFFECT_COVARIATES is analysis_frame.EFFECT_COVARIATES
-    assert {"effect_frame", "EFFECT_COVARIATES"} <= set(synth.__all__)
+def test_effect_frame_and_covariates_have_one_address_in_analysis_frame():
+    """effect_frame and EFFECT_COVARIATES live only in evaluation.data.analysis_frame (their own
+    tests are in tests/data/test_analysis_frame.py); synth does not re-export them and the
+    generator never imports the analysis frame."""
+    assert not hasattr(synth, "effect_frame") and not hasattr(synth, "EFFECT_COVARIATES")
+    assert {"effect_frame", "EFFECT_COVARIATES"}.isdisjoint(synth.__all__)
+    assert analysis_frame.effect_frame.__module__ == "evaluation.data.analysis_frame"
 
 
 def test_known_truth_adjusted_effect_is_recovered_naive_is_biased(data):

@@ -6,15 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.data.io import RawTable
-from evaluation.data.validate import (
-    QUARANTINE_COLUMNS,
-    parse_date,
-    parse_number,
-    validate_dataset,
-    validate_files,
-    validate_table,
-)
+from evaluation.data.crosscheck import validate_dataset
+from evaluation.data.io import QUARANTINE_COLUMNS, RawTable
+from evaluation.data.rules import parse_date, parse_number
+from evaluation.data.validate import validate_files, validate_table
 
 EP_COLS = [
     "episode_id",

@@ -10,8 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.io import read_table
-from evaluation.data.validate import validate_dataset, validate_table
+from evaluation.data.validate import validate_table
 from evaluation.errors import DataValidationError
 
 COLUMNS = [

@@ -1,4 +1,5 @@
-"""Costs: hand-computed care days and costs, and the incremental cost per avoided breakdown."""
+"""Costs: hand-computed care days and costs (measures.costs), and the incremental cost per
+avoided breakdown (models.cost_effect)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from evaluation.errors import ParameterError
+from evaluation.errors import BootstrapFailureWarning, ParameterError
 from evaluation.measures import costs
+from evaluation.models.cost_effect import CostEffectResult, incremental_cost_effect
 
 
 def _episodes() -> pd.DataFrame:
@@ -115,15 +117,15 @@ def _cost_effect_data(n: int, seed: int) -> tuple[pd.DataFrame, float, float]:
 
 def test_incremental_cost_effect_recovers_truth_and_naive_does_not():
     d, true_dc, true_rd = _cost_effect_data(4000, seed=11)
-    r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], treated="B", control="A",
-                                      cluster_col="child", n_bootstrap=100, seed=5)
+    r = incremental_cost_effect(d, "t", "cost", "y", ["x"], treated="B", control="A",
+                                cluster_col="child", n_bootstrap=100, seed=5)
     s = r.summary.set_index("measure")
     assert s.loc["cost_difference", "ci_lower"] < true_dc < s.loc["cost_difference", "ci_upper"]
     assert s.loc["risk_difference", "ci_lower"] < true_rd < s.loc["risk_difference", "ci_upper"]
     assert s.loc["cost_per_avoided_breakdown", "estimate"] == pytest.approx(
         s.loc["cost_difference", "estimate"] / -s.loc["risk_difference", "estimate"])
-    naive = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], treated="B", control="A",
-                                          method="naive", n_bootstrap=50, seed=5)
+    naive = incremental_cost_effect(d, "t", "cost", "y", ["x"], treated="B", control="A",
+                                    method="naive", n_bootstrap=50, seed=5)
     ns = naive.summary.set_index("measure")
     assert not ns.loc["cost_difference", "ci_lower"] < true_dc < ns.loc["cost_difference",
                                                                          "ci_upper"]
@@ -133,10 +135,10 @@ def test_incremental_cost_effect_recovers_truth_and_naive_does_not():
 
 def test_incremental_cost_effect_bootstrap_is_seeded_and_ceac_is_monotone():
     d, _, _ = _cost_effect_data(1200, seed=2)
-    a = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=50,
-                                      seed=9)
-    b = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=50,
-                                      seed=9)
+    a = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=50,
+                                seed=9)
+    b = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=50,
+                                seed=9)
     pd.testing.assert_frame_equal(a.summary, b.summary)
     curve = a.ceac([0, 1e5, 1e6, 1e7])
     p = curve["probability_cost_effective"].to_numpy()
@@ -155,8 +157,8 @@ def test_incremental_cost_effect_without_effect_leaves_icer_interval_missing():
     d = pd.DataFrame({"t": np.where(rng.random(n) < 0.5, "B", "A"), "x": rng.normal(size=n)})
     d["cost"] = 1000 + 100 * (d["t"] == "B") + rng.normal(0, 50, n)
     d["y"] = (rng.random(n) < 0.3).astype(int)  # no effect on breakdown
-    r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=60,
-                                      seed=1)
+    r = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", n_bootstrap=60,
+                                seed=1)
     icer = r.summary.set_index("measure").loc["cost_per_avoided_breakdown"]
     assert np.isnan(icer["ci_lower"]) and np.isnan(icer["ci_upper"])
     assert "contains 0" in r.metadata["icer_note"]
@@ -165,9 +167,9 @@ def test_incremental_cost_effect_without_effect_leaves_icer_interval_missing():
 def test_incremental_cost_effect_rejects_unknown_level_and_continuous_outcome():
     d, _, _ = _cost_effect_data(200, seed=1)
     with pytest.raises(ParameterError, match="treated='C' is not a level of 't'"):
-        costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "C", "A", seed=1)
+        incremental_cost_effect(d, "t", "cost", "y", ["x"], "C", "A", seed=1)
     with pytest.raises(ParameterError, match="must be 0/1"):
-        costs.incremental_cost_effect(d, "t", "cost", "x", ["x"], "B", "A", seed=1)
+        incremental_cost_effect(d, "t", "cost", "x", ["x"], "B", "A", seed=1)
 
 
 # --------------------------------------------------------------------------- review (issue 4)
@@ -195,8 +197,8 @@ def test_icer_quadrant_and_ceac_by_hand(cost_shift, risk_b, quadrant):
     P(wtp x avoided - cost difference > 0); at wtp = 0 it is P(cost difference < 0) and
     for a huge wtp P(avoided > 0)."""
     d = _quadrant_data(cost_shift, risk_b)
-    r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="naive",
-                                      n_bootstrap=60, seed=4)
+    r = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="naive",
+                                n_bootstrap=60, seed=4)
     s = r.summary.set_index("measure")["estimate"]
     b, a = d[d["t"] == "B"], d[d["t"] == "A"]
     dc = b["cost"].mean() - a["cost"].mean()
@@ -225,8 +227,8 @@ def test_cluster_bootstrap_resamples_whole_children_as_documented():
     from evaluation.models.effects import estimate_effect
 
     d = _quadrant_data(20_000, 0.1, n=300, seed=8)
-    r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="ipw",
-                                      cluster_col="child", n_bootstrap=50, seed=12)
+    r = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="ipw",
+                                cluster_col="child", n_bootstrap=50, seed=12)
     sub = d.reset_index(drop=True)
     codes, uniq = pd.factorize(sub["child"])
     rng = np.random.default_rng(12)
@@ -255,7 +257,7 @@ def test_cluster_bootstrap_is_not_fooled_by_duplicated_episodes():
     se = {}
     for name, frame, cl in (("once", d, None), ("rows", tripled, None),
                             ("children", tripled, "child")):
-        s = costs.incremental_cost_effect(frame, *args, cluster_col=cl, **kw).summary
+        s = incremental_cost_effect(frame, *args, cluster_col=cl, **kw).summary
         se[name] = s.set_index("measure")["se"]
     for m in ("cost_difference", "risk_difference"):
         assert se["children"][m] == pytest.approx(se["once"][m], rel=1e-9)
@@ -266,7 +268,7 @@ def test_ceac_accepts_a_single_value_and_rejects_invalid_ones():
     draws = pd.DataFrame({"cost_difference": [1000.0, -500.0, 2000.0],
                           "risk_difference": [-0.01, -0.02, 0.01],
                           "avoided": [0.01, 0.02, -0.01]})
-    r = costs.CostEffectResult(summary=pd.DataFrame(), metadata={}, draws=draws)
+    r = CostEffectResult(summary=pd.DataFrame(), metadata={}, draws=draws)
     # wtp 1e5: net benefits 0, 2500, -3000 -> only the second is positive
     assert r.ceac(1e5)["probability_cost_effective"].tolist() == [pytest.approx(1 / 3)]
     assert r.ceac([0, 2e5])["probability_cost_effective"].tolist() == [
@@ -298,10 +300,11 @@ def test_failed_bootstrap_replicates_are_counted_and_warned_about():
     d = _tiny_arm_data(n_treated=3)
     expected_failed = _resamples_without_arm_b(3, len(d), 100, seed=1)
     assert 0 < expected_failed <= 10            # the seed gives some failures, not too many
-    with pytest.warns(UserWarning, match=rf"^{expected_failed} of 100 bootstrap replicates"
-                                         r".*First error: ParameterError: .*single level"):
-        r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A",
-                                          method="naive", n_bootstrap=100, seed=1)
+    with pytest.warns(BootstrapFailureWarning,
+                      match=rf"^{expected_failed} of 100 bootstrap replicates"
+                            r".*First error: ParameterError: .*single level"):
+        r = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A",
+                                    method="naive", n_bootstrap=100, seed=1)
     m = r.metadata
     assert m["bootstrap_failed"] == expected_failed
     assert m["n_bootstrap_used"] == len(r.draws) == 100 - expected_failed
@@ -314,8 +317,8 @@ def test_bootstrap_without_failures_neither_warns_nor_records_any():
     d = _tiny_arm_data(n_treated=40)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        r = costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A",
-                                          method="naive", n_bootstrap=50, seed=1)
+        r = incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A",
+                                    method="naive", n_bootstrap=50, seed=1)
     assert r.metadata["bootstrap_failed"] == 0 and r.metadata["bootstrap_first_error"] is None
     assert r.metadata["n_bootstrap_used"] == 50
 
@@ -327,5 +330,5 @@ def test_bootstrap_with_more_than_a_tenth_failing_is_refused():
     assert expected_failed > 10
     with pytest.raises(ParameterError, match=rf"^{expected_failed} of 100 bootstrap replicates"
                                              r".*more than the 10% allowed.*single level"):
-        costs.incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="naive",
-                                      n_bootstrap=100, seed=1)
+        incremental_cost_effect(d, "t", "cost", "y", ["x"], "B", "A", method="naive",
+                                n_bootstrap=100, seed=1)

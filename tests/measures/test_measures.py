@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.rates import confint_poisson
 
 from evaluation import measures as m
 from evaluation.data import synth
 from evaluation.data.cohort import age_at_start, age_group
 from evaluation.errors import ParameterError
-from tests.helpers import REFERENCE
+from tests.helpers import REFERENCE, wilson
 
 RESULT = ["numerator", "denominator", "value", "ci_lower", "ci_upper"]
 
@@ -49,10 +48,6 @@ def episodes(rows: list[dict]) -> pd.DataFrame:
     df = frame(full, ("start_date", "end_date"))
     df["planned_ending"] = df["planned_ending"].astype("boolean")
     return df
-
-
-def wilson(k, n, alpha=0.05):
-    return proportion_confint(k, n, alpha=alpha, method="wilson")
 
 
 # --------------------------------------------------------------------------- intervals
@@ -1295,7 +1290,7 @@ def test_reviews_on_time_ignores_row_labels_and_missing_follow_up_types():
 
 
 def test_reviews_and_child_heard_recover_the_synthetic_truth(synth_tables):
-    """The generator (evaluation.data.synth._followups) holds a FOLLOWUP every 182 days +- U{-30..30}
+    """The generator (evaluation.data.synth.generator._followups) holds a FOLLOWUP every 182 days +- U{-30..30}
     days, each missed with probability 0.08, and records child_heard as YES/PARTLY/NO with
     probabilities 0.62/0.25/0.13 from age 4. Hence: with a tolerance of 45 days every held
     review is on time (truth 0.92); with 14 days, 29 of the 61 equally likely offsets are

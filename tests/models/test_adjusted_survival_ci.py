@@ -36,7 +36,7 @@ ATE_MODELS = {
     # coxph(Surv(time, event) ~ treat + age + placement, ties = "breslow"); placement
     "three": ("placement", {}),
     # coxph(Surv(time, event) ~ treat + age + placement + strata(muni), ties = "breslow")
-    "strata": ("placement", {"strata": "muni"}),
+    "strata": ("placement", {"strata_col": "muni"}),
     # "three" with ate's iid summed within child in R (rowsum), then sqrt(colSums(^2))
     "three_cluster": ("placement", {"cluster_col": "child"}),
 }
@@ -184,7 +184,7 @@ def test_influence_functions_are_derivatives_with_respect_to_a_case_weight(episo
     the derivative of the estimate when row k's case weight moves from 1 (refit with
     weights, central difference). This checks the Efron form, which riskRegression does
     not implement exactly."""
-    kwargs = {"strata": strata, "entry_col": entry}
+    kwargs = {"strata_col": strata, "entry_col": entry}
     fit = cox(episodes, duration, "event", COVS, ties=ties, **kwargs)
     adj = fit.adjusted_survival(episodes, "placement", times=WEEKS if duration == "weeks"
                                 else TIMES, conf_type="plain",

@@ -21,12 +21,15 @@ from evaluation.models.comparison import (
     ComparisonResult,
     _design,
     _Laplace,
+    risk_standardised,
+)
+from evaluation.models.funnel import (
     estimate_overdispersion,
     funnel_limits,
     funnel_plot,
     funnel_table,
-    risk_standardised,
 )
+from evaluation.reporting.comparison_table import comparison_display
 from tests.helpers import REFERENCE as REF
 
 CASE_MIX = ["age_group", "sex", "lvu", "placement_type", "problem_criminality",
@@ -170,7 +173,7 @@ def test_unit_effects_recover_synth_municipality_effects(seed):
     data, truth = reference_episodes(seed=seed, n_children=2500 if seed == 7 else 4000,
                                      n_municipalities=40 if seed == 7 else 50)
     res = risk_standardised(data, "y", "unit", CASE_MIX, reference=REFERENCE_LEVELS,
-                            n_sims=100)
+                            n_draws=100)
     s = res.summary
     true = s["unit"].map(truth["breakdown_model"]["municipality_effects"]).to_numpy()
     assert np.corrcoef(s["effect"], true)[0, 1] > 0.5
@@ -198,7 +201,7 @@ def _small_units(seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_small_units_are_shrunk_to_the_overall_rate_and_not_flagged(seed):
-    res = risk_standardised(_small_units(seed), "y", "unit", ["x"], n_sims=300)
+    res = risk_standardised(_small_units(seed), "y", "unit", ["x"], n_draws=300)
     s = res.summary
     p = res.metadata["overall_rate"]
     small = s["n"] <= 10
@@ -225,7 +228,7 @@ def test_identical_units_give_sigma_zero_and_the_logistic_fit():
     y = (rng.random(40) < 1 / (1 + np.exp(-(-0.5 + x)))).astype(int)
     data = pd.DataFrame({"unit": np.repeat(list("ABCDE"), 40), "x": np.tile(x, 5),
                          "y": np.tile(y, 5)})
-    res = risk_standardised(data, "y", "unit", ["x"], n_sims=200)
+    res = risk_standardised(data, "y", "unit", ["x"], n_draws=200)
     assert res.sigma_ == 0.0 and res.metadata["sigma_at_boundary"]
     logit = sm.Logit(data["y"], sm.add_constant(data[["x"]])).fit(disp=0, tol=1e-12)
     assert_allclose(res.fixed_effects["estimate"], logit.params, rtol=1e-7)
@@ -274,7 +277,7 @@ def test_flags_follow_the_interval_and_the_direction(episodes, fit):
 
 
 def test_intervals_are_reproducible_with_the_seed(episodes):
-    args = {"reference": REFERENCE_LEVELS, "n_sims": 200}
+    args = {"reference": REFERENCE_LEVELS, "n_draws": 200}
     first = risk_standardised(episodes, "y", "unit", CASE_MIX, **args).summary
     again = risk_standardised(episodes, "y", "unit", CASE_MIX, **args).summary
     assert_allclose(again["ci_lower"], first["ci_lower"], rtol=0, atol=0)
@@ -285,8 +288,8 @@ def test_intervals_are_reproducible_with_the_seed(episodes):
     assert ((other["ci_lower"] - first["ci_lower"]).abs() < 0.15 * width).all()
 
 
-def test_to_display_suppresses_small_counts_and_rates(fit):
-    shown = fit.to_display(lang="sv")
+def test_comparison_display_suppresses_small_counts_and_rates(fit):
+    shown = comparison_display(fit, lang="sv")
     s = fit.summary
     assert list(shown.columns) == ["unit", "n", "observed", "observed_rate", "expected",
                                    "predicted", "rsr", "ci_lower", "ci_upper", "flag"]
@@ -317,7 +320,7 @@ def test_to_display_suppresses_small_counts_and_rates(fit):
     assert (shown["expected"][hidden_obs & ~under10] != "").all()  # case mix only
     assert (shown["rsr"][big] != "").all()
     assert set(shown["flag"]) <= {"bättre", "ingen skillnad", "sämre"}
-    assert set(fit.to_display(lang="en")["flag"]) <= set(s["flag"].astype(str))
+    assert set(comparison_display(fit, lang="en")["flag"]) <= set(s["flag"].astype(str))
     # the raw summary is untouched
     assert pd.api.types.is_integer_dtype(s["n"])
 
@@ -443,12 +446,12 @@ def test_funnel_table_marks_units_outside_the_limits():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"outcome_col": "nope"}, "'nope' is not in data"),
+    ({"outcome_col": "nope"}, "outcome_col='nope' is not a column of data"),
     ({"case_mix": ["sex", "sex"]}, "duplicate"),
     ({"reference": {"placement_type": "XX"}}, "reference level 'XX'"),
     ({"reference": {"lvu": 1}}, "numeric or boolean"),
     ({"alpha": 1.5}, "alpha"),
-    ({"n_sims": 10}, "n_sims"),
+    ({"n_draws": 10}, "n_draws"),
 ])
 def test_risk_standardised_rejects_bad_parameters(episodes, kwargs, message):
     args = {"outcome_col": "y", "unit_col": "unit", "case_mix": CASE_MIX,
@@ -587,7 +590,7 @@ def test_funnel_limits_equal_exact_rational_enumeration(p0):
 def test_funnel_interpolated_limit_is_continuous_in_the_tail_probability():
     """The interpolation makes the limit continuous where r_p jumps: just below and above a
     cdf value P(Y <= r) the limits meet at r / n (Spiegelhalter 2005, A.1.1)."""
-    from evaluation.models.comparison import _binomial_limit
+    from evaluation.models.funnel import _binomial_limit
 
     n, p0 = 40, 0.2
     cdf = np.cumsum([comb(n, r) * p0 ** r * (1 - p0) ** (n - r) for r in range(n + 1)])
@@ -611,12 +614,12 @@ def _crafted(rows: list[tuple[str, int, int]]) -> ComparisonResult:
     return ComparisonResult(summary=s, metadata={"overall_rate": 0.3})
 
 
-def test_to_display_edge_cases_hide_every_route_to_a_small_count():
+def test_comparison_display_edge_cases_hide_every_route_to_a_small_count():
     """Hand-made units: few non-events (secondary suppression of the events), few events,
     n below 10, n below 5 with no events, all events, no events."""
     res = _crafted([("A", 50, 48), ("B", 12, 9), ("C", 40, 3), ("D", 8, 2), ("E", 100, 30),
                     ("F", 30, 0), ("G", 30, 30), ("H", 14, 12), ("I", 3, 0)])
-    shown = res.to_display(lang="en").set_index("unit")
+    shown = comparison_display(res, lang="en").set_index("unit")
     num = {c: pd.to_numeric(shown[c], errors="coerce") for c in ("n", "observed")}
     for c in ("n", "observed"):
         assert not num[c].between(1, 4).any(), c
@@ -641,14 +644,14 @@ def test_tiny_units_with_only_events_converge_shrink_and_are_hidden(episodes):
     tiny = pd.concat([episodes, episodes.iloc[[0]].assign(unit="ZZ1", y=1),
                       episodes.iloc[[1, 2]].assign(unit="ZZ2", y=1)], ignore_index=True)
     res = risk_standardised(tiny, "y", "unit", CASE_MIX, reference=REFERENCE_LEVELS,
-                            n_sims=200)
+                            n_draws=200)
     s = res.summary.set_index("unit")
     overall = res.metadata["overall_rate"]
     for unit in ("ZZ1", "ZZ2"):
         assert s.loc[unit, "observed_rate"] == 1.0
         assert overall < s.loc[unit, "rsr"] < 1.5 * overall
         assert s.loc[unit, "flag"] == "no different"
-    shown = res.to_display(lang="en").set_index("unit")
+    shown = comparison_display(res, lang="en").set_index("unit")
     assert (shown.loc[["ZZ1", "ZZ2"], ["n", "observed"]] == "<5").all().all()
     assert (shown.loc[["ZZ1", "ZZ2"], ["observed_rate", "expected", "predicted", "rsr",
                                        "ci_lower", "ci_upper"]] == "").all().all()
@@ -663,15 +666,15 @@ def _plotted(ax) -> tuple[list[str], list[float]]:
     return [t.get_text() for t in ax.get_xticklabels()], values
 
 
-def test_result_plot_hides_the_units_that_to_display_hides():
-    """Same units as the to_display edge cases: A, B, C, H have a hidden observed count
+def test_result_plot_hides_the_units_that_comparison_display_hides():
+    """Same units as the comparison_display edge cases: A, B, C, H have a hidden observed count
     (small events, small non-events or complementary suppression), D and I have n < 10."""
     import matplotlib.pyplot as plt
 
     res = _crafted([("A", 50, 48), ("B", 12, 9), ("C", 40, 3), ("D", 8, 2), ("E", 100, 30),
                     ("F", 30, 0), ("G", 30, 30), ("H", 14, 12), ("I", 3, 0)])
     s = res.summary.set_index("unit")
-    shown = res.to_display(lang="en").set_index("unit")
+    shown = comparison_display(res, lang="en").set_index("unit")
     visible = [u for u in s.index if shown.loc[u, "rsr"] != ""]
     assert sorted(visible) == ["E", "F", "G"]
     ax = res.plot()
@@ -693,11 +696,11 @@ def test_result_plot_hides_the_units_that_to_display_hides():
     plt.close("all")
 
 
-def test_result_plot_follows_to_display_thresholds_on_a_fit(fit):
+def test_result_plot_follows_comparison_display_thresholds_on_a_fit(fit):
     import matplotlib.pyplot as plt
 
     for threshold, min_denominator in ((5, 10), (3, 20)):
-        shown = fit.to_display(lang="en", threshold=threshold, min_denominator=min_denominator)
+        shown = comparison_display(fit, lang="en", threshold=threshold, min_denominator=min_denominator)
         visible = set(shown.loc[shown["rsr"] != "", "unit"])
         assert 0 < len(visible) < len(shown)
         ax = fit.plot(threshold=threshold, min_denominator=min_denominator)

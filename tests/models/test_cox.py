@@ -41,7 +41,7 @@ MODELS = {
     "entry_cluster": {"covariates": COVS, "entry_col": "entry", "cluster_col": "child"},
     # coxph(Surv(entry, stop, status == 2) ~ x1 + x2 + x3 + strata(muni), ties = "efron",
     #       cluster = child)
-    "strata_entry_cluster": {"covariates": COVS, "entry_col": "entry", "strata": "muni",
+    "strata_entry_cluster": {"covariates": COVS, "entry_col": "entry", "strata_col": "muni",
                              "cluster_col": "child"},
     # coxph(Surv(stop, status == 2) ~ x1 + placement, ties = "efron", cluster = child)
     "factor_cluster": {"covariates": ["x1", "placement"], "cluster_col": "child"},
@@ -85,7 +85,7 @@ def test_cox_summary_columns_are_numeric_and_consistent(episodes):
 
 
 def test_cox_score_residuals_sum_to_zero_at_the_estimate(episodes):
-    fit = cox(episodes, "stop", "event", COVS, entry_col="entry", strata="muni")
+    fit = cox(episodes, "stop", "event", COVS, entry_col="entry", strata_col="muni")
     assert fit.score_residuals_.shape == (len(episodes), 3)
     assert_allclose(fit.score_residuals_.sum(axis=0), 0.0, atol=1e-8)
 
@@ -108,9 +108,9 @@ def test_cox_plot_returns_axes(episodes):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"covariates": ["nope"]}, "covariates names 'nope', which is not a column"),
+        ({"covariates": ["nope"]}, "covariates='nope' is not a column"),
         ({"covariates": []}, "covariates is empty"),
-        ({"covariates": COVS, "cluster_col": "kid"}, "cluster_col names 'kid'"),
+        ({"covariates": COVS, "cluster_col": "kid"}, "cluster_col='kid' is not a column"),
         ({"covariates": COVS, "alpha": 1.5}, "alpha must be"),
         ({"covariates": ["x1", "x1"]}, "duplicate"),
     ],
@@ -182,7 +182,7 @@ EXTRA_MODELS = {
     # cluster = child
     "w_frac_entry_strata_cluster": {"covariates": COVS, "weights_col": "wfrac",
                                     "cluster_col": "child", "entry_col": "entry",
-                                    "strata": "muni"},
+                                    "strata_col": "muni"},
     # Surv(stop, status == 2) ~ x1 + placement, weights = wfrac
     "w_frac_factor": {"covariates": ["x1", "placement"], "weights_col": "wfrac"},
     # Surv(stop, status == 2) ~ x1 + x2 + x3, ties = "breslow"
@@ -196,9 +196,9 @@ EXTRA_MODELS = {
     # Surv(stop, status == 2) ~ x1 + placement + x3
     "factor": {"covariates": ["x1", "placement", "x3"]},
     # Surv(stop, status == 2) ~ x1 + x2 + x3 + strata(muni)
-    "strata": {"covariates": COVS, "strata": "muni"},
+    "strata": {"covariates": COVS, "strata_col": "muni"},
     # Surv(entry, stop, status == 2) ~ x1 + x2 + x3 + strata(muni)
-    "entry_strata": {"covariates": COVS, "strata": "muni", "entry_col": "entry"},
+    "entry_strata": {"covariates": COVS, "strata_col": "muni", "entry_col": "entry"},
     # Surv(stop, status == 2) ~ x1 + placement, ties = "breslow"
     "breslow_factor": {"covariates": ["x1", "placement"], "ties": "breslow"},
 }
@@ -335,7 +335,7 @@ def test_cox_rejects_bad_weights(episodes, value, match):
 def test_cox_rejects_bad_ties_and_weights_column(episodes):
     with pytest.raises(ParameterError, match="ties must be 'efron' or 'breslow'"):
         cox(episodes, "stop", "event", COVS, ties="exact")
-    with pytest.raises(ParameterError, match="weights_col names 'wt', which is not a column"):
+    with pytest.raises(ParameterError, match="weights_col='wt' is not a column"):
         cox(episodes, "stop", "event", COVS, weights_col="wt")
     with pytest.raises(ParameterError, match=r"'muni' \(weights_col\) must be numeric"):
         cox(episodes, "stop", "event", COVS, weights_col="muni")
@@ -403,12 +403,12 @@ def test_adjusted_survival_defaults_and_errors(weighted):
         fit.adjusted_survival(weighted, "placement", levels=["home"])
     with pytest.raises(ParameterError, match=r"'x1' is numeric with \d+ distinct values"):
         fit.adjusted_survival(weighted, "x1")
-    with pytest.raises(ParameterError, match="data has no column 'x2'"):
+    with pytest.raises(ParameterError, match="covariates='x2' is not a column of data"):
         fit.adjusted_survival(weighted.drop(columns="x2"), "placement")
-    stratified = cox(weighted, "stop", "event", COVS, strata="muni")
+    stratified = cox(weighted, "stop", "event", COVS, strata_col="muni")
     with pytest.raises(ParameterError, match=r"row 0 of data is in a stratum \(muni\) that"):
         stratified.adjusted_survival(weighted.assign(muni="D"), "x2")
-    with pytest.raises(ParameterError, match="data has no column 'muni'"):
+    with pytest.raises(ParameterError, match="strata_col='muni' is not a column of data"):
         stratified.adjusted_survival(weighted.drop(columns="muni"), "x2")
 
 
@@ -418,7 +418,7 @@ def test_adjusted_survival_stratified_matches_r(weighted):
     summary(survfit(fit, newdata = nd), times, extend = TRUE)$surv."""
     ref = pd.read_csv(REF / "cox_extra_adjsurv_strata.csv")
     fit = cox(weighted, "stop", "event", ["x1", "placement"], entry_col="entry",
-              strata="muni")
+              strata_col="muni")
     adj = fit.adjusted_survival(weighted, "placement", times=np.unique(ref["time"]))
     merged = ref.merge(adj.summary, on=["group", "time"], suffixes=("_r", ""),
                        validate="1:1")
@@ -450,7 +450,7 @@ def test_adjusted_survival_and_ph_test_reject_bad_inputs(weighted):
         fit.adjusted_survival(weighted, "x2", levels=[])
     with pytest.raises(ParameterError, match="levels of numeric 'x2' must be finite numbers"):
         fit.adjusted_survival(weighted, "x2", levels=[np.nan])
-    with pytest.raises(ParameterError, match="column 'x1' of data has missing values"):
+    with pytest.raises(ParameterError, match=r"column 'x1' \(covariates\) has \d+ missing value"):
         fit.adjusted_survival(weighted.assign(x1=np.nan), "x2")
     with pytest.raises(ParameterError, match="data has no rows"):
         fit.adjusted_survival(weighted.iloc[:0], "x2")

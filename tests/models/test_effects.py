@@ -490,7 +490,7 @@ def test_naive_method_raises_no_positivity_warning_but_keeps_the_balance(estiman
         warnings.simplefilter("error")
         naive = estimate_effect(df, "a", "y", ["x"], method="naive", estimand=estimand)
         boot = estimate_effect(df, "a", "y", ["x"], method="naive", estimand=estimand,
-                               bootstrap=20, seed=1)
+                               n_bootstrap=20, seed=1)
     pd.testing.assert_frame_equal(naive.balance, ipw.balance, check_exact=True)
     assert naive.balance.loc[0, "smd_unadjusted"] > 1  # the diagnostic is still there
     np.testing.assert_array_equal(naive.weights_, ipw.weights_)
@@ -521,7 +521,7 @@ def test_naive_method_is_silent_about_a_separated_propensity_model():
 
 
 def test_cluster_bootstrap_is_seeded_and_independent_of_n_jobs(ref_data):
-    kw = {"method": "aipw", "cluster_col": "child", "bootstrap": 150, "seed": 3}
+    kw = {"method": "aipw", "cluster_col": "child", "n_bootstrap": 150, "seed": 3}
     one = estimate_effect(ref_data, "treat", "yb", COVS, **kw)
     two = estimate_effect(ref_data, "treat", "yb", COVS, n_jobs=2, **kw)
     pd.testing.assert_frame_equal(one.summary, two.summary)

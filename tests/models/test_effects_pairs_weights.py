@@ -153,7 +153,7 @@ def test_all_pairs_follow_into_balance_e_values_and_plot(ref_data):
 
 
 def test_all_pairs_bootstrap_follows_the_pairs(ref_data):
-    fit = _quiet(ref_data, "arm3", "yc", COVS, method="ipw", contrasts="all", bootstrap=60,
+    fit = _quiet(ref_data, "arm3", "yc", COVS, method="ipw", contrasts="all", n_bootstrap=60,
                  seed=11, cluster_col="child")
     boot = fit.bootstrap_
     s = fit.summary.set_index("contrast")
@@ -311,21 +311,21 @@ def test_weighted_balance_and_ess_use_the_product_of_weights(wdata):
 
 def test_weighted_bootstrap_resamples_rows_with_their_weights(wdata):
     kw = {"method": "aipw", "weights_col": "w_frac", "cluster_col": "child", "seed": 5}
-    fit = _quiet(wdata, "arm3", "yb", WCOVS, contrasts="all", bootstrap=80, **kw)
-    again = _quiet(wdata, "arm3", "yb", WCOVS, contrasts="all", bootstrap=80, n_jobs=2, **kw)
+    fit = _quiet(wdata, "arm3", "yb", WCOVS, contrasts="all", n_bootstrap=80, **kw)
+    again = _quiet(wdata, "arm3", "yb", WCOVS, contrasts="all", n_bootstrap=80, n_jobs=2, **kw)
     pd.testing.assert_frame_equal(fit.summary, again.summary)
     influence = fit.metadata["summary_influence"]
     assert_allclose(fit.summary["estimate"], influence["estimate"], rtol=1e-12)
     ratio = fit.summary["se"] / influence["se"]
     assert ((ratio > 0.6) & (ratio < 1.5)).all(), ratio
     # the replicates are weighted: the unweighted bootstrap centres elsewhere
-    plain = _quiet(wdata, "arm3", "yb", WCOVS, contrasts="all", bootstrap=80,
+    plain = _quiet(wdata, "arm3", "yb", WCOVS, contrasts="all", n_bootstrap=80,
                    **{**kw, "weights_col": None})
     assert not np.allclose(fit.bootstrap_.mean(), plain.bootstrap_.mean(), rtol=1e-3)
     assert_allclose(fit.bootstrap_.mean(), fit.arms["estimate"].to_numpy(), atol=0.02)
 
 
-BAD_FINITE = r"weights_col 'w' must be finite and non-negative; 1 value\(s\) are not, "
+BAD_FINITE = r"column 'w' \(weights_col\) must be finite and non-negative; 1 value\(s\) are not, "
 MISSING = r"column 'w' \(weights_col\) has 1 missing value\(s\), "
 
 
@@ -344,7 +344,7 @@ def test_other_weight_errors_name_the_problem(wdata):
     with pytest.raises(ParameterError, match="weights_col='nope' is not a column"):
         estimate_effect(wdata, "treat", "yb", WCOVS, weights_col="nope")
     d = wdata.assign(w="a")
-    with pytest.raises(ParameterError, match="weights_col 'w' must be numeric"):
+    with pytest.raises(ParameterError, match=r"column 'w' \(weights_col\) must be numeric"):
         estimate_effect(d, "treat", "yb", WCOVS, weights_col="w")
     d = wdata.assign(w=np.where(wdata["arm3"] == "SIS", 0.0, 1.0))
     with pytest.raises(ParameterError, match=r"arm\(s\) \['SIS'\] have only rows of weight 0 "

@@ -274,7 +274,7 @@ def test_cluster_bootstrap_replicates_resample_whole_children(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = estimate_effect(data, "treat", "yb", COVS, method="ipw", cluster_col="child",
-                              bootstrap=20, seed=7)
+                              n_bootstrap=20, seed=7)
     codes, uniq = pd.factorize(data["child"])
     rows_of = [np.flatnonzero(codes == k) for k in range(len(uniq))]
     for r, seq in enumerate(np.random.SeedSequence(7).spawn(20)[:3]):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from evaluation.data import synth
+from evaluation.data.analysis_frame import effect_frame
 from evaluation.errors import ParameterError
 from evaluation.models.effects_survival import _points, _table, weighted_survival
 from tests.helpers import REFERENCE as REF
@@ -155,7 +156,7 @@ def test_summary_is_consistent_with_arms(ref_data):
 @pytest.fixture(scope="module")
 def synth_frame():
     data = synth.generate(n_children=6000, n_municipalities=30, seed=21)
-    frame = synth.effect_frame(data, horizon=365)
+    frame = effect_frame(data, horizon=365)
     ep = data.tables["episodes"].set_index("episode_id").loc[frame["episode_id"]]
     end = pd.Timestamp(data.truth["generated"]["end"])
     stop = ep["end_date"].fillna(end)
@@ -201,14 +202,14 @@ def test_bootstrap_se_is_close_to_robust_se(synth_frame):
     rob = weighted_survival(frame, "days", "status", "placement_type", cov, treated="HVB",
                             control="FH", horizons=[365])
     boot = weighted_survival(frame, "days", "status", "placement_type", cov, treated="HVB",
-                             control="FH", horizons=[365], se_method="bootstrap", n_boot=60,
+                             control="FH", horizons=[365], se_method="bootstrap", n_bootstrap=60,
                              seed=3)
     pd.testing.assert_series_equal(rob.summary["estimate"], boot.summary["estimate"])
     ratio = boot.summary["se"] / rob.summary["se"]
     assert ratio.between(0.6, 1.5).all(), ratio.tolist()
     again = weighted_survival(frame, "days", "status", "placement_type", cov, treated="HVB",
                               control="FH", horizons=[365], se_method="bootstrap",
-                              n_boot=60, seed=3)
+                              n_bootstrap=60, seed=3)
     pd.testing.assert_frame_equal(boot.summary, again.summary)
 
 

@@ -303,5 +303,5 @@ def test_missing_censoring_group_raises_naming_the_column_and_row(value):
 
 
 def test_unknown_cengroup_column_raises_listing_the_columns():
-    with pytest.raises(ParameterError, match="cengroup_col names 'kommun'.*available columns"):
+    with pytest.raises(ParameterError, match="cengroup_col='kommun' is not a column.*available columns"):
         _fit("data", 1, cengroup_col="kommun")

@@ -18,7 +18,7 @@ from numpy.testing import assert_allclose
 from scipy import stats
 
 from evaluation.errors import ParameterError
-from evaluation.models.survival import cumulative_incidence
+from evaluation.models.competing_risks import cumulative_incidence
 from tests.helpers import REFERENCE
 
 RTOL = 1e-10  # R writes 15 significant digits; the agreement found is ~1e-13 or closer

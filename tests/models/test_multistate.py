@@ -245,7 +245,7 @@ def test_competing_risks_special_case_equals_cumulative_incidence(episodes):
     Only the estimate is compared: cuminc's delta-method variance differs from survfit's
     infinitesimal jackknife.
     """
-    from evaluation.models.survival import cumulative_incidence
+    from evaluation.models.competing_risks import cumulative_incidence
 
     d = episodes.assign(start=0.0, state=episodes["status"].map(
         {0: "", 1: "planned", 2: "unplanned"}))
@@ -441,7 +441,7 @@ def test_at_reads_step_values_p0_before_and_nan_after():
         fit.at([np.nan])
 
 
-def test_plot_stacks_states_with_swedish_default_and_english_labels():
+def test_plot_stacks_states_with_swedish_default_labels():
     import matplotlib.pyplot as plt
 
     d = journey_states(journey_tables(), data_end="2021-12-31")
@@ -451,9 +451,7 @@ def test_plot_stacks_states_with_swedish_default_and_english_labels():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [JOURNEY_LABELS[s]["sv"] for s in fit.states_]
     assert len(ax.collections) == len(fit.states_)
-    ax_en = fit.plot(lang="en")
-    assert JOURNEY_LABELS["re_referred"]["en"] in [t.get_text()
-                                                   for t in ax_en.get_legend().get_texts()]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("tid", "andel i tillståndet")
     grouped = state_occupation(d, "episode_id", "tstart", "tstop", "state",
                                initial_state="istate", group_col="first_setting")
     axes = grouped.plot()
@@ -462,6 +460,29 @@ def test_plot_stacks_states_with_swedish_default_and_english_labels():
     assert axes[0].get_legend() is None and axes[1].get_legend() is not None
     with pytest.raises(ParameterError, match="group"):
         grouped.plot(ax=ax)
+    plt.close("all")
+
+
+def test_plot_draws_the_labels_it_is_given_for_states_groups_and_axes():
+    """A report in English passes English labels: the model itself takes no language."""
+    import matplotlib.pyplot as plt
+
+    d = journey_states(journey_tables(), data_end="2021-12-31")
+    english = {s: labels["en"] for s, labels in JOURNEY_LABELS.items()}
+    fit = state_occupation(d, "episode_id", "tstart", "tstop", "state",
+                           initial_state="istate")
+    ax_en = fit.plot(labels=english, xlabel="time", ylabel="probability in state")
+    assert [t.get_text() for t in ax_en.get_legend().get_texts()] == [
+        english.get(s, s) for s in fit.states_]
+    assert JOURNEY_LABELS["re_referred"]["en"] in [t.get_text()
+                                                   for t in ax_en.get_legend().get_texts()]
+    assert (ax_en.get_xlabel(), ax_en.get_ylabel()) == ("time", "probability in state")
+    grouped = state_occupation(d, "episode_id", "tstart", "tstop", "state",
+                               initial_state="istate", group_col="first_setting")
+    axes = grouped.plot(labels=english, xlabel="time")
+    assert [a.get_title() for a in axes] == [JOURNEY_LABELS["family_home"]["en"],
+                                             JOURNEY_LABELS["residential"]["en"]]
+    assert [a.get_xlabel() for a in axes] == ["time", "time"]
     plt.close("all")
 
 

@@ -23,7 +23,8 @@ from numpy.testing import assert_allclose
 from scipy import stats
 
 from evaluation.errors import ParameterError
-from evaluation.models.survival import cumulative_incidence, kaplan_meier
+from evaluation.models.competing_risks import cumulative_incidence
+from evaluation.models.survival import kaplan_meier
 from tests.helpers import REFERENCE
 
 FAMILY_TYPES = ("FH", "NH", "FFH", "JH")

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from evaluation.data import synth
+from evaluation.data.analysis_frame import EFFECT_COVARIATES
 from evaluation.data.cohort import episode_outcomes
 from evaluation.errors import ConvergenceError
 from evaluation.reporting import outcomes as outcome_report
@@ -131,13 +132,13 @@ def small():
 
 
 def test_effect_text_names_every_adjusted_confounder(data):
-    for c in synth.EFFECT_COVARIATES:
+    for c in EFFECT_COVARIATES:
         assert c in outcome_report._TERM_LABELS, c  # a new covariate needs a label
     for lang in ("sv", "en"):
         rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30",
                                            "2024-12-31", lang=lang)
         text = rep.text("effect_text")
-        for c in synth.EFFECT_COVARIATES:
+        for c in EFFECT_COVARIATES:
             if not c.startswith("age_"):
                 assert outcome_report._term(c, lang) in text, (lang, c)
         assert "{" not in text
@@ -257,9 +258,9 @@ def test_confounders_constant_in_a_small_sample_are_left_out_not_fatal(small):
                                        horizon=730)
     f = rep.effect_frame()
     f = f[f["placement_type"].isin(["HVB", "FH"])]
-    constant = [c for c in synth.EFFECT_COVARIATES if f[c].nunique() == 1]
+    constant = [c for c in EFFECT_COVARIATES if f[c].nunique() == 1]
     assert constant  # this small sample has one (no 13-year-olds with two years' follow-up)
-    assert rep.adjustment() == [c for c in synth.EFFECT_COVARIATES if c not in constant]
+    assert rep.adjustment() == [c for c in EFFECT_COVARIATES if c not in constant]
     assert len(rep.effect_table()) == 4
 
 

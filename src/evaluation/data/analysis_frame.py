@@ -24,8 +24,8 @@ outcomes-and-effects report (:mod:`evaluation.reporting.outcomes`, on real data)
 case (:mod:`evaluation.reporting.teaching`) and the coverage simulation. On synthetic data the frame is
 exactly the population whose true effects ``truth["placement_effects"]`` states.
 
-The module depends only on the episodes table, not on the generator; :mod:`evaluation.data.synth`
-re-exports :func:`effect_frame` and :data:`EFFECT_COVARIATES` for older code.
+The module depends only on the episodes table, not on the generator (which never imports it
+either): this is the one address of :func:`effect_frame` and :data:`EFFECT_COVARIATES`.
 
 Examples
 --------
@@ -39,15 +39,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from evaluation.checks import require_columns
 from evaluation.errors import ParameterError
-
-if TYPE_CHECKING:  # only for the annotation: this module never imports synth at run time
-    from evaluation.data.synth import SynthData
 
 __all__ = ["EFFECT_COVARIATES", "effect_frame"]
 
@@ -62,6 +60,14 @@ EFFECT_COVARIATES = ["age_13", "age_14_15", "age_16", "age_17", "age_18", "age_1
                      "behaviour", "teen_behaviour", "unaccompanied", "problem_criminality",
                      "problem_child_substance", "problem_child_mental", "goal_REUNIFICATION",
                      "goal_longterm_or_custody"]
+
+
+class HasTables(Protocol):
+    """Anything with ``tables["episodes"]`` (and optionally a ``truth``), e.g.
+    :class:`evaluation.data.synth.SynthData`."""
+
+    tables: Mapping[str, pd.DataFrame]
+
 
 _AGE_BANDS = (("age_13", 13, 13), ("age_14_15", 14, 15), ("age_16", 16, 16),
               ("age_17", 17, 17), ("age_18", 18, 18), ("age_19_20", 19, 20))
@@ -89,7 +95,7 @@ def _end_date(end: str) -> pd.Timestamp:
         raise ParameterError(f"end={end!r} is not a date (use YYYY-MM-DD).") from exc
 
 
-def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
+def effect_frame(data: HasTables | pd.DataFrame, horizon: int = 365,
                  end: str | None = None) -> pd.DataFrame:
     """One row per episode with ``horizon`` days of follow-up: treatment, outcome, confounders.
 
@@ -178,10 +184,7 @@ def effect_frame(data: SynthData | pd.DataFrame, horizon: int = 365,
         raise ParameterError("end (the end of the observation window) is needed when data is "
                              "an episodes table.")
     d1 = _end_date(end)
-    missing = [c for c in _NEEDED if c not in ep.columns]
-    if missing:
-        raise ParameterError(f"episodes lacks column(s) {', '.join(missing)} needed by "
-                             "effect_frame.")
+    require_columns(ep, _NEEDED, table="episodes")
     for col in ("start_date", "birth_year"):   # required: no row may silently drop out
         gone = ep[col].isna().to_numpy()
         if gone.any():

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.data.dictionary import TABLES, Column, Dictionary, load_dictionary
 from evaluation.checks import check_language
+from evaluation.data.dictionary import TABLES, Column, Dictionary, load_dictionary
 
 __all__ = [
     "FIXED_TIMESTAMP",

@@ -43,8 +43,13 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import load_dictionary
-from evaluation.errors import DataValidationError, EvaluationError, ParameterError, PseudonymKeyError
 from evaluation.data.io import QUARANTINE_COLUMNS
+from evaluation.errors import (
+    DataValidationError,
+    EvaluationError,
+    ParameterError,
+    PseudonymKeyError,
+)
 
 __all__ = [
     "InvalidIdentityNumber",

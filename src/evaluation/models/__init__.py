@@ -7,21 +7,14 @@ reporting, and they take no ``lang``: wording belongs to reporting.
 
 from __future__ import annotations
 
-from evaluation.models.comparison import (
-    ComparisonResult,
-    check_separation,
-    estimate_overdispersion,
-    funnel_limits,
-    funnel_plot,
-    funnel_table,
-    risk_standardised,
+from evaluation.models.comparison import ComparisonResult, check_separation, risk_standardised
+from evaluation.models.competing_risks import (
+    CumulativeIncidenceResult,
+    GrayTestResult,
+    cumulative_incidence,
 )
-from evaluation.models.coxph import (
-    AdjustedSurvivalResult,
-    CoxResult,
-    PHTestResult,
-    cox,
-)
+from evaluation.models.cox_adjusted import AdjustedSurvivalResult, PHTestResult
+from evaluation.models.coxph import CoxResult, cox
 from evaluation.models.effects import (
     EffectResult,
     estimate_effect,
@@ -34,18 +27,17 @@ from evaluation.models.finegray import (
     FineGrayResult,
     fine_gray,
 )
+from evaluation.models.funnel import (
+    estimate_overdispersion,
+    funnel_limits,
+    funnel_plot,
+    funnel_table,
+)
 from evaluation.models.multistate import (
     StateOccupationResult,
     state_occupation,
 )
-from evaluation.models.survival import (
-    CumulativeIncidenceResult,
-    GrayTestResult,
-    KaplanMeierResult,
-    LogRankResult,
-    cumulative_incidence,
-    kaplan_meier,
-)
+from evaluation.models.survival import KaplanMeierResult, LogRankResult, kaplan_meier
 
 __all__ = [
     "AdjustedSurvivalResult",

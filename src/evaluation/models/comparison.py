@@ -1,19 +1,14 @@
-"""Fair comparison of units (municipalities, providers): risk-standardised rates and funnels.
+"""Fair comparison of units (municipalities, providers): risk-standardised rates.
 
 :func:`risk_standardised` fits the US CFSR risk-standardised performance model, a multilevel
 logistic regression with a random intercept per unit and case-mix fixed effects, by maximum
 likelihood with the Laplace approximation (as ``lme4::glmer(..., nAGQ = 1)``), and reports per
 unit the observed, expected and predicted events, the risk-standardised rate with an interval
-and a flag. :func:`funnel_limits` and :func:`funnel_plot` draw Spiegelhalter's (2005) funnel
-plot of proportions against unit size with exact binomial limits.
+and a flag. Funnel plots of the same units are in
+:mod:`evaluation.models.funnel`.
 
 Compare entry cohorts (all episodes starting in a window, followed for the same time), never
 exit samples or point-in-time counts: those over-represent long stays (Chapin Hall's rule).
-
-Examples
---------
->>> funnel_limits([20, 200], p0=0.25, levels=[0.95]).round(3).to_dict("list")
-{'n': [20, 200], 'lower_0.95': [0.051, 0.189], 'upper_0.95': [0.429, 0.309]}
 """
 
 from __future__ import annotations
@@ -26,17 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from evaluation.checks import check_language
-from evaluation.disclosure import protect_counts, protect_rates
+from evaluation.checks import check_alpha, refuse_missing, require_columns, require_dataframe
+from evaluation.disclosure import protect_counts
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.results import Result, package_versions
 
-__all__ = ["ComparisonResult", "check_separation", "estimate_overdispersion", "funnel_limits", "funnel_plot",
-           "funnel_table", "risk_standardised"]
+__all__ = ["FLAGS", "ComparisonResult", "check_separation", "risk_standardised"]
 
 FLAGS = ("better", "no different", "worse")
-_FLAG_LABELS = {"sv": {"better": "bättre", "no different": "ingen skillnad", "worse": "sämre"},
-                "en": {f: f for f in FLAGS}}
 _MODE_TOL = 1e-12
 _MODE_MAX_ITER = 100
 
@@ -67,61 +59,16 @@ class ComparisonResult(Result):
     vcov_: np.ndarray | None = None
     rsr_draws_: np.ndarray | None = None
 
-    def to_display(self, lang: str = "sv", decimals: int = 3, threshold: int = 5,
-                   min_denominator: int = 10) -> pd.DataFrame:
-        """Per-unit table as strings with disclosure control (for reports).
+    def disclosure_masks(self, threshold: int = 5, min_denominator: int = 10
+                         ) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray]:
+        """Shown n and observed (strings) and the masks ``small`` and ``hidden`` of disclosure
+        control, per unit in the order of ``summary``: what :meth:`plot` leaves out and
+        :func:`evaluation.reporting.comparison_table.comparison_display` blanks.
 
-        Parameters
-        ----------
-        lang : {'sv', 'en'}, default 'sv'
-            Language of the flags (``bättre / ingen skillnad / sämre``).
-        decimals : int, default 3
-            Decimals of rates and ratios (expected and predicted events get 1).
-        threshold : int, default 5
-            Counts 1 to ``threshold - 1`` of ``n``, ``observed`` and the non-events
-            ``n - observed`` are suppressed (shown as ``"<threshold"``), with secondary
-            suppression (``".."``) so that no hidden count follows from the others
-            (:func:`evaluation.disclosure.protect_counts` on the table observed,
-            not observed, n with n as row total); the crude rate follows
-            :func:`evaluation.disclosure.protect_rates`.
-        min_denominator : int, default 10
-            Units with fewer episodes show no rates at all (crude or model-based) and no
-            expected or predicted events; their flag is still shown. Wherever the observed
-            count is hidden, so are the predicted events, the risk-standardised rate and its
-            interval (the unit's estimated effect is a monotone function of its count, so they
-            would reveal it); the expected events depend on case mix only and stay.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``unit, n, observed, observed_rate, expected, predicted, rsr, ci_lower,
-            ci_upper, flag``, all strings; suppressed cells are ``"<5"``, ``".."`` or ``""``.
-        """
-        check_language(lang)
-        s = self.summary
-        shown_n, shown_obs, small, hidden = self._protected(threshold, min_denominator)
-        rate = protect_rates(s["observed"].reset_index(drop=True),
-                             s["n"].reset_index(drop=True), min_denominator=min_denominator,
-                             threshold=threshold)
-
-        def fmt(values: pd.Series, digits: int, mask: np.ndarray = small) -> list[str]:
-            return ["" if hide or pd.isna(v) else f"{v:.{digits}f}"
-                    for v, hide in zip(values.to_numpy(), mask, strict=True)]
-
-        return pd.DataFrame({
-            "unit": s["unit"].astype(str).to_numpy(),
-            "n": shown_n.to_numpy(), "observed": shown_obs.to_numpy(),
-            "observed_rate": ["" if pd.isna(v) else f"{v:.{decimals}f}" for v in rate],
-            "expected": fmt(s["expected"], 1), "predicted": fmt(s["predicted"], 1, hidden),
-            "rsr": fmt(s["rsr"], decimals, hidden),
-            "ci_lower": fmt(s["ci_lower"], decimals, hidden),
-            "ci_upper": fmt(s["ci_upper"], decimals, hidden),
-            "flag": [_FLAG_LABELS[lang][str(f)] for f in s["flag"]],
-        })
-
-    def _protected(self, threshold: int, min_denominator: int
-                   ) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray]:
-        """Shown n and observed (strings), and the masks behind :meth:`to_display`.
+        Counts 1 to ``threshold - 1`` of ``n``, ``observed`` and the non-events
+        ``n - observed`` are suppressed, with secondary suppression so that no hidden count
+        follows from the others (:func:`evaluation.disclosure.protect_counts` on the table
+        observed, not observed, n with n as row total).
 
         ``small``: n below ``min_denominator`` (no rates at all); ``hidden``: ``small`` or an
         observed count that is not shown, i.e. the units whose predicted events,
@@ -150,7 +97,7 @@ class ComparisonResult(Result):
         ax : matplotlib Axes, optional
             Axes to draw on (a new figure if None).
         disclosure : bool, default True
-            Draw only the units whose rate and interval :meth:`to_display` shows (with the
+            Draw only the units whose rate and interval may be shown (:meth:`disclosure_masks` (with the
             same ``threshold`` and ``min_denominator``): a unit with fewer than
             ``min_denominator`` episodes, or whose observed count is hidden (a small count of
             events or non-events, or a complementary suppression), is neither drawn nor
@@ -160,7 +107,7 @@ class ComparisonResult(Result):
             working on their own data in a secure environment: every unit is then drawn and
             named, and the plot must not be published.
         threshold, min_denominator : int, default 5 and 10
-            As :meth:`to_display`.
+            As :meth:`disclosure_masks`.
 
         Returns
         -------
@@ -188,7 +135,7 @@ class ComparisonResult(Result):
         >>> sorted(ax.get_legend_handles_labels()[1])
         ['1 unit not shown (n < 10)', '1 unit not shown (small counts)', 'no different']
 
-        C has 3 episodes; A's 12 events are hidden too (as in :meth:`to_display`), since with
+        C has 3 episodes; A's 12 events are hidden too (as in :meth:`disclosure_masks`), since with
         the published total of events they would give C's 1 event back.
         """
         import matplotlib.pyplot as plt
@@ -197,7 +144,7 @@ class ComparisonResult(Result):
             raise ParameterError(f"disclosure must be True or False, got {disclosure!r}.")
         s = self.summary.reset_index(drop=True)
         if disclosure:
-            _, _, small, hidden = self._protected(threshold, min_denominator)
+            _, _, small, hidden = self.disclosure_masks(threshold, min_denominator)
         else:
             small = hidden = np.zeros(len(s), dtype=bool)
         ax = ax if ax is not None else plt.subplots()[1]
@@ -230,22 +177,18 @@ class ComparisonResult(Result):
 def _design(data: Any, outcome_col: str, unit_col: str, case_mix: Sequence[str],
             reference: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate the inputs of :func:`risk_standardised`; return arrays and term names."""
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    require_dataframe(data)
     if isinstance(case_mix, str):
         case_mix = [case_mix]
     case_mix = list(case_mix)
     if len(set(case_mix)) != len(case_mix):
         raise ParameterError(f"case_mix has duplicate names: {case_mix}.")
     reference = dict(reference or {})
-    for col in [outcome_col, unit_col, *case_mix]:
-        if col not in data.columns:
-            raise ParameterError(f"column {col!r} is not in data; available columns: "
-                                 f"{', '.join(map(str, data.columns))}.")
-        n_missing = int(data[col].isna().sum())
-        if n_missing:
-            raise ParameterError(f"column {col!r} has {n_missing} missing value(s); drop or "
-                                 "impute those rows first.")
+    named = {"outcome_col": outcome_col, "unit_col": unit_col, "case_mix": case_mix}
+    require_columns(data, named)
+    for arg, col in [("outcome_col", outcome_col), ("unit_col", unit_col),
+                     *(("case_mix", c) for c in case_mix)]:
+        refuse_missing(data[col], col, arg)
     for col in reference:
         if col not in case_mix:
             raise ParameterError(f"reference names {col!r}, which is not in case_mix "
@@ -530,8 +473,8 @@ def _fit_glmm(y: np.ndarray, x: np.ndarray, unit: np.ndarray) -> dict[str, Any]:
 
 def _simulate_rsr(y: np.ndarray, x: np.ndarray, unit: np.ndarray, beta: np.ndarray,
                   sigma: float, cov: np.ndarray, u_hat: np.ndarray, overall: float,
-                  n_sims: int, seed: int, max_cells: int = 1_000_000) -> np.ndarray:
-    """Draws (n_sims x units) of rsr from the approximate posterior (see risk_standardised).
+                  n_draws: int, seed: int, max_cells: int = 1_000_000) -> np.ndarray:
+    """Draws (n_draws x units) of rsr from the approximate posterior (see risk_standardised).
 
     ``cov`` is the covariance of (beta, log sigma), or of beta alone when sigma = 0. Rows
     are sorted by unit once so that per-unit sums of a (draws x rows) block are
@@ -549,10 +492,10 @@ def _simulate_rsr(y: np.ndarray, x: np.ndarray, unit: np.ndarray, beta: np.ndarr
 
     centre = beta if sigma == 0 else np.append(beta, np.log(sigma))
     chol = np.linalg.cholesky(cov + 1e-14 * np.eye(len(centre)))
-    out = np.empty((n_sims, n_units))
-    chunk = max(1, min(n_sims, max_cells // len(ys)))
-    for first in range(0, n_sims, chunk):
-        k = min(chunk, n_sims - first)
+    out = np.empty((n_draws, n_units))
+    chunk = max(1, min(n_draws, max_cells // len(ys)))
+    for first in range(0, n_draws, chunk):
+        k = min(chunk, n_draws - first)
         theta = centre + rng.standard_normal((k, len(centre))) @ chol.T
         lin = theta[:, :p] @ xs.T                               # draws x rows
         sig = np.exp(theta[:, p:]) if sigma > 0 else np.zeros((k, 1))
@@ -580,9 +523,9 @@ def _simulate_rsr(y: np.ndarray, x: np.ndarray, unit: np.ndarray, beta: np.ndarr
 
 
 def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
-                      case_mix: Sequence[str], alpha: float = 0.05,
+                      case_mix: Sequence[str], *, alpha: float = 0.05,
                       reference: Mapping[str, Any] | None = None,
-                      higher_is_worse: bool = True, n_sims: int = 1000,
+                      higher_is_worse: bool = True, n_draws: int = 1000,
                       seed: int = 1) -> ComparisonResult:
     """Risk-standardised rates of units (CFSR): multilevel logistic model with case mix.
 
@@ -606,7 +549,7 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
     higher_is_worse : bool, default True
         Whether a higher rate of the outcome is worse (True for breakdowns; False for e.g.
         exits to permanency).
-    n_sims : int, default 1000
+    n_draws : int, default 1000
         Simulation draws behind the unit intervals.
     seed : int, default 1
         Seed of the simulation (same seed, same intervals).
@@ -632,15 +575,15 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
         ``fixed_effects`` holds ``estimate, se, z, ci_lower, ci_upper, p_value,
         exp_estimate`` per term; ``sigma_`` the random-intercept SD; ``metadata`` ``n``,
         ``n_units``, ``n_events``, ``overall_rate``, ``loglik``, ``sigma``, reference levels,
-        the simulation settings and versions. :meth:`ComparisonResult.to_display` gives the
-        table with disclosure control.
+        the simulation settings and versions. :func:`evaluation.reporting.comparison_table.comparison_display`
+        gives the table with disclosure control.
 
     Raises
     ------
     ParameterError
         If a column is missing or has missing values, the outcome is not 0/1 or has one value
         only, a case-mix term is constant or collinear, a reference level does not occur,
-        or alpha or n_sims is invalid; also, before any fitting, if a case-mix column on its
+        or alpha or n_draws is invalid; also, before any fitting, if a case-mix column on its
         own separates the outcome (a level, or a value of a 0/1 column, whose rows all have
         outcome 0 or all 1, or a numeric threshold splitting the outcomes): its fixed effect
         would be infinite. The message names column, level and outcome value; merge the level
@@ -721,18 +664,15 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
     ...                   "hvb": ep["placement_type"].isin(["HVB", "SIS"]),
     ...                   "criminality": ep["problem_criminality"]})
     >>> fit = risk_standardised(d, "breakdown", "municipality", ["hvb", "criminality"],
-    ...                         n_sims=200)
+    ...                         n_draws=200)
     >>> list(fit.summary.columns[:6])
     ['unit', 'n', 'observed', 'observed_rate', 'expected', 'predicted']
     >>> set(fit.summary["flag"]) <= {"better", "no different", "worse"}
     True
-    >>> list(fit.to_display(lang="sv").columns[:3])   # disclosure-controlled strings
-    ['unit', 'n', 'observed']
     """
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}.")
-    if not isinstance(n_sims, (int, np.integer)) or isinstance(n_sims, bool) or n_sims < 100:
-        raise ParameterError(f"n_sims must be a whole number of at least 100, got {n_sims!r}.")
+    alpha = check_alpha(alpha)
+    if not isinstance(n_draws, (int, np.integer)) or isinstance(n_draws, bool) or n_draws < 100:
+        raise ParameterError(f"n_draws must be a whole number of at least 100, got {n_draws!r}.")
     if not isinstance(higher_is_worse, (bool, np.bool_)):
         raise ParameterError(f"higher_is_worse must be True or False, got {higher_is_worse!r}.")
     d = _design(data, outcome_col, unit_col, case_mix, reference)
@@ -761,7 +701,7 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
     predicted = lap._sum(mu1)
     effect_sd = sigma / np.sqrt(1 + sigma ** 2 * lap._sum(mu1 * (1 - mu1)))
 
-    draws = _simulate_rsr(y, x, unit, beta, sigma, fit["cov"], fit["u"], overall, n_sims, seed)
+    draws = _simulate_rsr(y, x, unit, beta, sigma, fit["cov"], fit["u"], overall, n_draws, seed)
     rsr = predicted / expected * overall
     ci_lower, ci_upper = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
     above, below = ci_lower > overall, ci_upper < overall
@@ -786,329 +726,6 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
                   "higher_is_worse": bool(higher_is_worse),
                   "interval": "simulation from the approximate posterior ((beta, log sigma) "
                               "~ normal; unit effect | beta, sigma ~ Laplace), percentiles",
-                  "n_sims": int(n_sims), "seed": seed, "iterations": fit["iterations"],
+                  "n_draws": int(n_draws), "seed": seed, "iterations": fit["iterations"],
                   "versions": package_versions("numpy", "pandas", "scipy")},
         fixed_effects=fixed, sigma_=sigma, vcov_=vcov, rsr_draws_=draws)
-
-
-# --------------------------------------------------------------------------- funnel plots
-
-
-def funnel_limits(n: Any, p0: float, levels: Sequence[float] = (0.95, 0.998),
-                  overdispersion: float | None = None) -> pd.DataFrame:
-    """Control limits of a funnel plot for a proportion (Spiegelhalter 2005).
-
-    Parameters
-    ----------
-    n : int or array of int
-        Unit sizes (denominators), at least 1.
-    p0 : float
-        Target proportion, strictly between 0 and 1 (usually the overall rate).
-    levels : sequence of float, default (0.95, 0.998)
-        Two-sided coverage of each pair of limits (about 2 and 3 standard errors).
-    overdispersion : float, optional
-        Multiplicative overdispersion factor phi >= 1 (see :func:`estimate_overdispersion`).
-        With it the limits are the normal approximation p0 -+ z sqrt(phi p0 (1 - p0) / n),
-        cut to [0, 1].
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per ``n``: ``n``, then ``lower_<level>`` and ``upper_<level>`` per level (e.g.
-        ``lower_0.95``, ``upper_0.998``), all proportions.
-
-    Raises
-    ------
-    ParameterError
-        If ``n`` has values below 1 or not whole, ``p0`` is not in (0, 1), a level is not in
-        (0, 1), or ``overdispersion`` is below 1.
-
-    Notes
-    -----
-    Without overdispersion the limits are exact binomial with Spiegelhalter's interpolation
-    (2005, appendix A.1.1), so that they are smooth in n: for the tail probability p (e.g.
-    0.025 and 0.975 for 95 %), r_p = the smallest r with P(Y <= r) >= p for Y ~ Bin(n, p0)
-    (R ``qbinom``), alpha = (P(Y <= r_p) - p) / (P(Y <= r_p) - P(Y <= r_p - 1)), and the
-    limit is (r_p - alpha) / n, cut to [0, 1] (it is negative when r_p = 0). Validated against the same formula written in R with
-    ``qbinom``/``pbinom`` (``tests/reference/comparison_reference.R``) to 1e-6.
-    Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional performance.
-    Statistics in Medicine 24, 1185-1202.
-
-    Examples
-    --------
-    >>> lim = funnel_limits([10, 100, 1000], p0=0.2)
-    >>> list(lim.columns)
-    ['n', 'lower_0.95', 'upper_0.95', 'lower_0.998', 'upper_0.998']
-    >>> bool((lim["upper_0.95"].diff().dropna() < 0).all())   # the funnel narrows
-    True
-    """
-    nn = np.atleast_1d(np.asarray(n, dtype=float))
-    if nn.ndim != 1 or (nn < 1).any() or (nn != np.round(nn)).any() or not np.isfinite(nn).all():
-        raise ParameterError("n must hold whole unit sizes of at least 1.")
-    if not (isinstance(p0, (int, float, np.floating)) and 0 < p0 < 1):
-        raise ParameterError(f"p0 must be a proportion strictly between 0 and 1, got {p0!r}.")
-    levels = [float(lev) for lev in levels]
-    if not levels or any(not 0 < lev < 1 for lev in levels):
-        raise ParameterError(f"levels must be coverages strictly between 0 and 1, got {levels}.")
-    if overdispersion is not None and not (np.isfinite(overdispersion) and overdispersion >= 1):
-        raise ParameterError(f"overdispersion must be a factor phi >= 1 (or None), got "
-                             f"{overdispersion!r}; use max(phi, 1) for an estimate below 1.")
-    out = {"n": nn.astype(np.int64)}
-    for lev in levels:
-        for side, prob in (("lower", (1 - lev) / 2), ("upper", (1 + lev) / 2)):
-            if overdispersion is None:
-                limit = _binomial_limit(nn, p0, prob)
-            else:
-                z = stats.norm.ppf(prob)
-                limit = np.clip(p0 + z * np.sqrt(overdispersion * p0 * (1 - p0) / nn), 0, 1)
-            out[f"{side}_{lev:g}"] = limit
-    return pd.DataFrame(out)
-
-
-def _binomial_limit(n: np.ndarray, p0: float, prob: float) -> np.ndarray:
-    """Spiegelhalter's interpolated exact binomial limit (r_p - alpha) / n."""
-    r = stats.binom.ppf(prob, n, p0)
-    cdf_r = stats.binom.cdf(r, n, p0)
-    cdf_below = stats.binom.cdf(r - 1, n, p0)
-    a = (cdf_r - prob) / (cdf_r - cdf_below)
-    return np.clip((r - a) / n, 0.0, 1.0)
-
-
-def estimate_overdispersion(observed: Any, n: Any, p0: float, winsor: float = 0.1) -> float:
-    """Multiplicative overdispersion phi from winsorised z-scores (Spiegelhalter 2005).
-
-    Parameters
-    ----------
-    observed, n : array of int
-        Events and unit sizes, one value per unit.
-    p0 : float
-        Target proportion in (0, 1).
-    winsor : float, default 0.1
-        Share of z-scores set to the percentile at each end (10 % as in the paper).
-
-    Returns
-    -------
-    float
-        phi = mean of the squared winsorised z-scores, z_i = (y_i/n_i - p0) /
-        sqrt(p0 (1 - p0) / n_i). Values near 1 mean no overdispersion; Spiegelhalter
-        compares I phi with a chi-squared distribution on I - 1 degrees of freedom.
-
-    Raises
-    ------
-    ParameterError
-        If the arrays differ in length, have fewer than 3 units, or hold invalid counts.
-
-    Notes
-    -----
-    Percentiles are numpy's default (linear interpolation, R ``quantile`` type 7); the
-    paper does not fix the definition.
-
-    Examples
-    --------
-    >>> round(estimate_overdispersion([5, 20, 9, 14], [50, 100, 60, 80], p0=0.15), 3)
-    0.559
-    """
-    obs = np.asarray(observed, dtype=float)
-    nn = np.asarray(n, dtype=float)
-    if obs.shape != nn.shape or obs.ndim != 1 or len(obs) < 3:
-        raise ParameterError("observed and n must be equally long 1-D arrays of at least 3 "
-                             "units.")
-    if (nn < 1).any() or (obs < 0).any() or (obs > nn).any():
-        raise ParameterError("counts must satisfy 0 <= observed <= n and n >= 1.")
-    if not 0 < p0 < 1 or not 0 <= winsor < 0.5:
-        raise ParameterError("p0 must be in (0, 1) and winsor in [0, 0.5).")
-    z = (obs / nn - p0) / np.sqrt(p0 * (1 - p0) / nn)
-    lo, hi = np.quantile(z, [winsor, 1 - winsor])
-    return float(np.mean(np.clip(z, lo, hi) ** 2))
-
-
-def funnel_table(data: pd.DataFrame | ComparisonResult, p0: float | None = None,
-                 levels: Sequence[float] = (0.95, 0.998),
-                 overdispersion: float | str | None = None, unit_col: str = "unit",
-                 n_col: str = "n", observed_col: str = "observed") -> pd.DataFrame:
-    """Units with their proportion, funnel limits and whether they fall outside them.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame or ComparisonResult
-        One row per unit with counts (``n_col``, ``observed_col``) and a ``unit_col``, or a
-        result of :func:`risk_standardised` (its ``summary``; the proportion plotted is then
-        the indirectly standardised rate observed / expected x overall rate, and the
-        binomial limits for n episodes at the overall rate are an approximation for it:
-        exact only when every episode has the same expected probability).
-    p0 : float, optional
-        Target proportion; default the overall proportion sum(observed) / sum(n).
-    levels : sequence of float, default (0.95, 0.998)
-        Coverages of the limits.
-    overdispersion : float or 'estimate', optional
-        phi for :func:`funnel_limits`; ``'estimate'`` uses :func:`estimate_overdispersion`
-        (an estimate below 1 is set to 1: no underdispersion correction).
-    unit_col, n_col, observed_col : str
-        Column names for a DataFrame.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``unit, n, observed, proportion``, the limit columns of :func:`funnel_limits` and
-        ``outside``: the largest level whose limits the proportion is outside (0.0 if
-        inside all).
-
-    Raises
-    ------
-    ParameterError
-        If a column is missing or ``overdispersion`` is not a number, 'estimate' or None.
-
-    Examples
-    --------
-    >>> units = pd.DataFrame({"unit": ["a", "b", "c", "d"], "n": [40, 200, 90, 15],
-    ...                       "observed": [30, 30, 14, 3]})
-    >>> funnel_table(units)["outside"].tolist()
-    [0.998, 0.95, 0.0, 0.0]
-    """
-    if isinstance(data, ComparisonResult):
-        s = data.summary
-        p0 = data.metadata["overall_rate"] if p0 is None else p0
-        prop = (s["observed"] / s["expected"] * data.metadata["overall_rate"]).to_numpy()
-        table = pd.DataFrame({"unit": s["unit"], "n": s["n"], "observed": s["observed"],
-                              "proportion": prop})
-    elif isinstance(data, pd.DataFrame):
-        for col in (unit_col, n_col, observed_col):
-            if col not in data.columns:
-                raise ParameterError(f"column {col!r} is not in data; available columns: "
-                                     f"{', '.join(map(str, data.columns))}.")
-        table = pd.DataFrame({"unit": data[unit_col].to_numpy(),
-                              "n": data[n_col].to_numpy(dtype=np.int64),
-                              "observed": data[observed_col].to_numpy(dtype=np.int64)})
-        table["proportion"] = table["observed"] / table["n"]
-        p0 = float(table["observed"].sum() / table["n"].sum()) if p0 is None else p0
-    else:
-        raise ParameterError(f"data must be a DataFrame of unit counts or a ComparisonResult, "
-                             f"got {type(data).__name__}.")
-    if isinstance(overdispersion, str):
-        if overdispersion != "estimate":
-            raise ParameterError(f"overdispersion must be a number, 'estimate' or None, got "
-                                 f"{overdispersion!r}.")
-        overdispersion = max(1.0, estimate_overdispersion(table["proportion"] * table["n"],
-                                                          table["n"], p0))
-    limits = funnel_limits(table["n"], p0, levels, overdispersion)
-    out = pd.concat([table.reset_index(drop=True), limits.drop(columns="n")], axis=1)
-    outside = np.zeros(len(out))
-    for lev in sorted(float(v) for v in levels):
-        beyond = (out["proportion"] < out[f"lower_{lev:g}"]) | \
-                 (out["proportion"] > out[f"upper_{lev:g}"])
-        outside = np.where(beyond, lev, outside)
-    out["outside"] = outside
-    return out
-
-
-def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, p0: float | None = None,
-                levels: Sequence[float] = (0.95, 0.998),
-                overdispersion: float | str | None = None, min_n: int = 10,
-                label_outside: bool = True, disclosure: bool = True, **columns: str):
-    """Funnel plot: proportion against unit size with control limits (Spiegelhalter 2005).
-
-    Parameters
-    ----------
-    data : pandas.DataFrame or ComparisonResult
-        As :func:`funnel_table`.
-    ax : matplotlib Axes, optional
-        Axes to draw on (a new figure if None).
-    p0, levels, overdispersion
-        As :func:`funnel_table` (computed from all units, drawn or not).
-    min_n : int, default 10
-        Units smaller than this are not drawn. With ``disclosure=False`` set 1 to draw all.
-    label_outside : bool, default True
-        Write the unit next to drawn points outside the outermost limits (a unit that is
-        not drawn is never named).
-    disclosure : bool, default True
-        Leave out every unit whose rate :func:`evaluation.disclosure.protect_rates` would
-        hide with its project defaults (denominator below 10, or a small count of events or
-        of non-events): a point's position gives its n and proportion, hence its count. How
-        many were left out is written in the legend (``"3 units not shown (small
-        counts)"``). Set False only for analysts working on their own data in a secure
-        environment: every unit with ``n >= min_n`` is then drawn, small counts included,
-        and the plot must not be published.
-    **columns
-        ``unit_col``, ``n_col``, ``observed_col`` for a DataFrame.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The Axes; points outside the limits are drawn in red (95 %) or dark red (99.8 %).
-
-    Raises
-    ------
-    ParameterError
-        As :func:`funnel_table`, or if ``disclosure`` is not True or False.
-
-    Notes
-    -----
-    For a :class:`ComparisonResult` the plotted proportion is the risk-standardised
-    observed / expected x overall rate; it is hidden by the same rule on the unit's
-    observed events and n, since the expected events may be published beside it. The limit
-    curves are drawn over the range of the drawn units (from ``min_n``), so that their end
-    does not give away the size of a unit left out.
-
-    Examples
-    --------
-    >>> units = pd.DataFrame({"unit": list("abcd"), "n": [40, 200, 90, 15],
-    ...                       "observed": [30, 30, 14, 3]})
-    >>> ax = funnel_plot(units)          # d (3 events of 15) is left out
-    >>> ax.get_xlabel()
-    'unit size (n)'
-    >>> ax.get_legend_handles_labels()[1][-1]
-    '1 unit not shown (small counts)'
-    """
-    import matplotlib.pyplot as plt
-
-    if not isinstance(disclosure, (bool, np.bool_)):
-        raise ParameterError(f"disclosure must be True or False, got {disclosure!r}.")
-    table = funnel_table(data, p0, levels, overdispersion, **columns)
-    if isinstance(data, ComparisonResult):
-        p0 = data.metadata["overall_rate"] if p0 is None else p0
-    elif p0 is None:
-        p0 = float(table["observed"].sum() / table["n"].sum())
-    if isinstance(overdispersion, str):
-        overdispersion = max(1.0, estimate_overdispersion(table["proportion"] * table["n"],
-                                                          table["n"], p0))
-    ax = ax if ax is not None else plt.subplots()[1]
-    large = (table["n"] >= min_n).to_numpy()
-    if disclosure:
-        safe = protect_rates(table["observed"].astype(float),
-                             table["n"].astype(float)).notna().to_numpy()
-    else:
-        safe = np.ones(len(table), dtype=bool)
-    shown = table[large & safe]
-    if disclosure:   # the limits must not show where a left-out unit lies
-        low = max(1, min_n)
-        high = shown["n"].max() if len(shown) else 10 * low
-    else:
-        low = max(1, min(min_n, table["n"].min()))
-        high = table["n"].max()
-    grid = np.unique(np.round(np.geomspace(low, max(high, low + 1, 2) * 1.05, 200)))
-    lim = funnel_limits(grid, p0, levels, overdispersion)
-    styles = ["--", ":", "-."]
-    for k, lev in enumerate(float(v) for v in levels):
-        style = styles[k % len(styles)]
-        ax.plot(lim["n"], lim[f"lower_{lev:g}"], color="grey", linestyle=style,
-                label=f"{lev:.1%}")
-        ax.plot(lim["n"], lim[f"upper_{lev:g}"], color="grey", linestyle=style)
-    ax.axhline(p0, color="black", linewidth=1)
-    top = max(float(v) for v in levels)
-    colour = np.where(shown["outside"] >= top, "darkred",
-                      np.where(shown["outside"] > 0, "red", "tab:blue"))
-    ax.scatter(shown["n"], shown["proportion"], c=list(colour), zorder=3)
-    if label_outside:
-        for _, row in shown[shown["outside"] >= top].iterrows():
-            ax.annotate(str(row["unit"]), (row["n"], row["proportion"]), fontsize=8,
-                        xytext=(3, 3), textcoords="offset points")
-    n_small = int((~safe).sum())
-    n_below = int((safe & ~large).sum())
-    for count, reason in ((n_small, "small counts"), (n_below, f"n < {min_n}")):
-        if count:   # an invisible handle: the note appears as a legend line
-            ax.plot([], [], linestyle="none", label=f"{count} unit{'s' if count > 1 else ''} "
-                                                    f"not shown ({reason})")
-    ax.set_xlabel("unit size (n)")
-    ax.set_ylabel("proportion")
-    ax.legend()
-    return ax

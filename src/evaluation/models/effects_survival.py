@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaluation.checks import check_alpha, refuse_missing, require_columns, require_dataframe
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.results import Result, package_versions
 
@@ -229,7 +230,7 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
                       treated: Any = None, control: Any = None,
                       horizons: Sequence[float] = (365.0,), tau: float | None = None,
                       cause: Any = 1, alpha: float = 0.05, se_method: str = "robust",
-                      n_boot: int = 200, seed: int | None = None
+                      n_bootstrap: int = 200, seed: int | None = None
                       ) -> WeightedSurvivalResult:
     """Inverse-probability-weighted survival / cumulative incidence comparison of two arms.
 
@@ -269,7 +270,7 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
     se_method : {"robust", "bootstrap"}, default "robust"
         See the module description: IJ variance with fixed weights, or a nonparametric
         bootstrap that refits the propensity model.
-    n_boot : int, default 200
+    n_bootstrap : int, default 200
         Bootstrap replicates (``se_method="bootstrap"``).
     seed : int, optional
         Seed of the bootstrap.
@@ -305,30 +306,26 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
     >>> bool(res.summary["estimate"].iloc[0] > 0)
     True
     """
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    require_dataframe(data)
     if estimand not in ESTIMANDS:
         raise ParameterError(f"estimand={estimand!r} is unknown; use one of {ESTIMANDS}.")
     if se_method not in SE_METHODS:
         raise ParameterError(f"se_method={se_method!r} is unknown; use one of {SE_METHODS}.")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ParameterError(f"alpha must be strictly between 0 and 1, got {alpha!r}.")
+    alpha = check_alpha(alpha)
     if (covariates is None) == (weights_col is None):
         raise ParameterError("give exactly one of covariates (to estimate propensity weights) "
                              "and weights_col (ready-made weights).")
     if isinstance(covariates, str):
         covariates = [covariates]
-    cols = [duration_col, event_col, treatment_col, *(covariates or []),
-            *([weights_col] if weights_col else [])]
-    for c in cols:
-        if c not in data.columns:
-            raise ParameterError(f"column {c!r} is not in data; available: "
-                                 f"{', '.join(map(str, data.columns))}.")
-        if data[c].isna().any():
-            raise ParameterError(f"column {c!r} has {int(data[c].isna().sum())} missing "
-                                 "value(s); drop or impute those rows first.")
-    if se_method == "bootstrap" and (not isinstance(n_boot, int) or n_boot < 2):
-        raise ParameterError(f"n_boot must be an integer >= 2, got {n_boot!r}.")
+    named = {"duration_col": duration_col, "event_col": event_col,
+             "treatment_col": treatment_col, "covariates": covariates or [],
+             "weights_col": weights_col}
+    require_columns(data, named)
+    for arg, cols in named.items():
+        for c in [] if cols is None else [cols] if isinstance(cols, str) else cols:
+            refuse_missing(data[c], c, arg)
+    if se_method == "bootstrap" and (not isinstance(n_bootstrap, int) or n_bootstrap < 2):
+        raise ParameterError(f"n_bootstrap must be an integer >= 2, got {n_bootstrap!r}.")
     hz = np.asarray(list(horizons), dtype=float)
     if hz.size == 0 or not np.all(np.isfinite(hz) & (hz > 0)):
         raise ParameterError(f"horizons must be positive finite times, got {list(horizons)!r}.")
@@ -397,7 +394,7 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
         se_lrr = np.sqrt((se_arm[:nh] / r0) ** 2 + (se_arm[nh + 1:2 * nh + 1] / r1) ** 2)
         se_rm = float(np.hypot(se_arm[nh], se_arm[2 * nh + 1]))
         if se_method == "bootstrap":
-            boot = _bootstrap(time, event, w, a, x, estimand, cause, hz, tau_v, n_boot, seed)
+            boot = _bootstrap(time, event, w, a, x, estimand, cause, hz, tau_v, n_bootstrap, seed)
             se_arm = boot.std(axis=0, ddof=1)
             b0, b1 = boot[:, :nh], boot[:, nh + 1:2 * nh + 1]
             se_rd = (b1 - b0).std(axis=0, ddof=1)
@@ -439,19 +436,19 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
             "treatment_col": treatment_col, "treated": treated, "control": control,
             "weights": "estimated (logistic propensity model)" if weights_col is None
             else f"column {weights_col!r}",
-            "se_method": se_method, "n_boot": n_boot if se_method == "bootstrap" else None,
+            "se_method": se_method, "n_bootstrap": n_bootstrap if se_method == "bootstrap" else None,
             "time_unit": "days", "versions": package_versions("numpy", "pandas", "scipy",
                                                               "statsmodels")}
     return WeightedSurvivalResult(summary=summary, metadata=meta, arms=arms,
                                   curves=pd.concat(curves, ignore_index=True))
 
 
-def _bootstrap(time, event, w, a, x, estimand, cause, hz, tau, n_boot, seed) -> np.ndarray:
+def _bootstrap(time, event, w, a, x, estimand, cause, hz, tau, n_bootstrap, seed) -> np.ndarray:
     """Replicates of the per-arm points; resampling within arms keeps both arms non-empty."""
     rng = np.random.default_rng(seed)
     idx0, idx1 = np.flatnonzero(a == 0), np.flatnonzero(a == 1)
-    out = np.empty((n_boot, 2 * (len(hz) + 1)))
-    for b in range(n_boot):
+    out = np.empty((n_bootstrap, 2 * (len(hz) + 1)))
+    for b in range(n_bootstrap):
         i = np.r_[rng.choice(idx0, len(idx0)), rng.choice(idx1, len(idx1))]
         wb = w[i] if x is None else _weights(_propensity(x[i], a[i]), a[i], estimand)
         out[b] = _points(time[i], event[i], wb, a[i], cause, hz, tau)

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.checks import check_alpha, refuse_missing
+from evaluation.checks import check_alpha, refuse_missing, require_columns, require_dataframe
 from evaluation.errors import ConvergenceError, ParameterError
-from evaluation.models.coxph import _cox_design, _newton_raphson
+from evaluation.models.cox_core import cox_design, newton_raphson
 from evaluation.models.results import Result, forest_plot, package_versions
 
 __all__ = ["FineGrayResult", "fine_gray"]
@@ -395,7 +395,7 @@ def _fg_influence(rs: _FineGrayRiskSets, x: np.ndarray, r: np.ndarray, s0: np.nd
 
 def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray) -> tuple[np.ndarray, float, float, int]:
     """Newton–Raphson with step halving; returns beta, loglik, null loglik, iterations."""
-    return _newton_raphson(lambda b: _fg_pass(rs, x, b)[:3], x.shape[1], "Fine–Gray model",
+    return newton_raphson(lambda b: _fg_pass(rs, x, b)[:3], x.shape[1], "Fine–Gray model",
                            "pseudo-likelihood", "a covariate level with no events of interest",
                            max_iter=_FG_MAX_ITER, tol=_FG_TOL)
 
@@ -416,12 +416,8 @@ def _refuse_infinite(beta: np.ndarray, x: np.ndarray, names: list[str],
 
 def _event_codes(data: Any, event_col: str, event_of_interest: Any) -> tuple[np.ndarray, float]:
     """Validate the cause column and return it as floats together with the cause code."""
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
-                             "read the file with evaluation.data.io first.")
-    if event_col not in data.columns:
-        raise ParameterError(f"event_col names {event_col!r}, which is not a column of data; "
-                             f"available columns: {', '.join(map(str, data.columns))}.")
+    require_dataframe(data)
+    require_columns(data, {"event_col": event_col})
     s = data[event_col]
     refuse_missing(s, event_col, "event_col")
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
@@ -451,9 +447,9 @@ def _censoring_groups(data: pd.DataFrame, cengroup_col: str | None) -> np.ndarra
     """Codes 0, 1, ... of the censoring groups (in order of appearance), or None."""
     if cengroup_col is None:
         return None
-    if not isinstance(cengroup_col, str) or cengroup_col not in data.columns:
-        raise ParameterError(f"cengroup_col names {cengroup_col!r}, which is not a column of "
-                             f"data; available columns: {', '.join(map(str, data.columns))}.")
+    if not isinstance(cengroup_col, str):
+        raise ParameterError(f"cengroup_col must be one column name, got {cengroup_col!r}.")
+    require_columns(data, {"cengroup_col": cengroup_col})
     s = data[cengroup_col]
     refuse_missing(s, cengroup_col, "cengroup_col")
     codes, _ = pd.factorize(s, sort=False)
@@ -461,7 +457,7 @@ def _censoring_groups(data: pd.DataFrame, cengroup_col: str | None) -> np.ndarra
 
 
 def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_interest: int,
-              covariates: Sequence[str], alpha: float = 0.05,
+              covariates: Sequence[str], *, alpha: float = 0.05,
               cluster_col: str | None = None,
               cengroup_col: str | None = None) -> FineGrayResult:
     """Fine–Gray proportional subdistribution hazards regression (competing risks).
@@ -604,7 +600,7 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
     codes, cause = _event_codes(data, event_col, event_of_interest)
     frame = data.copy(deep=False)
     frame[event_col] = (codes == cause).astype(float)
-    d = _cox_design(frame, duration_col, event_col, covariates, None, None, cluster_col)
+    d = cox_design(frame, duration_col, event_col, covariates, None, None, cluster_col)
     status = np.where(codes == cause, 1, np.where(codes == 0, 0, 2))
     order = np.argsort(d["stop"], kind="stable")
     x_raw = d["x"][order]

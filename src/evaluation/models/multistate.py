@@ -21,10 +21,12 @@ from scipy import stats
 
 from evaluation.checks import (
     check_alpha,
-    check_language,
+    check_case_weights,
     check_times,
     refuse_date_times,
     refuse_missing,
+    require_columns,
+    require_dataframe,
 )
 from evaluation.data.cohort import DEFAULT_INITIAL, JOURNEY_LABELS
 from evaluation.errors import ParameterError
@@ -44,8 +46,13 @@ __all__ = [
 
 
 
-_TIME_LABEL = {"sv": "tid", "en": "time"}
-_PROB_LABEL = {"sv": "andel i tillståndet", "en": "probability in state"}
+_TIME_LABEL = "tid"                    # default axis labels (reports pass their own)
+_PROB_LABEL = "andel i tillståndet"
+
+
+def _journey_label(value: Any) -> str:
+    """The Swedish journey label of a state (or group), else the value as text."""
+    return JOURNEY_LABELS.get(str(value), {}).get("sv", str(value))
 
 
 # --------------------------------------------------------------------------- result
@@ -112,8 +119,8 @@ class StateOccupationResult(Result):
                 out.append(_with_group(frame, g))
         return pd.concat(out, ignore_index=True)
 
-    def plot(self, ax=None, group: Any = None, lang: str = "sv",
-             labels: Mapping[str, str] | None = None):
+    def plot(self, ax=None, group: Any = None, labels: Mapping[Any, str] | None = None,
+             xlabel: str | None = None, ylabel: str | None = None):
         """Stacked-area plot of the state occupation probabilities over time.
 
         Parameters
@@ -121,15 +128,15 @@ class StateOccupationResult(Result):
         ax : matplotlib Axes, optional
             Where to draw one group (a new figure if None).
         group : optional
-            The group to draw (its title: the journey label if the group is a journey
-            state, else its value). Without it, a grouped result gets one panel per group
+            The group to draw. Without it, a grouped result gets one panel per group
             (a new figure, legend in the last panel; ``ax`` must then be None) and the array
             of Axes is returned.
-        lang : {"sv", "en"}
-            Language of the axis labels and of the journey state labels.
         labels : mapping, optional
-            Legend label per state; default the journey labels in ``lang`` (states without
-            one keep their name).
+            Label per state (legend) and per group (panel title); default the Swedish
+            journey label (:data:`evaluation.data.cohort.JOURNEY_LABELS`), else the state or
+            group itself. Reports pass the labels in their language.
+        xlabel, ylabel : str, optional
+            Axis labels; default ``"tid"`` and ``"andel i tillståndet"``.
 
         Returns
         -------
@@ -137,9 +144,8 @@ class StateOccupationResult(Result):
         """
         import matplotlib.pyplot as plt
 
-        lang = check_language(lang)
-        names = {s: JOURNEY_LABELS.get(s, {}).get(lang, s) for s in self.states_}
-        names.update(labels or {})
+        labels = dict(labels or {})
+        names = {s: labels.get(s, _journey_label(s)) for s in self.states_}
         groups = [g for g, _ in self._by_group()]
         if group is None and groups != [None]:
             if ax is not None:
@@ -148,7 +154,7 @@ class StateOccupationResult(Result):
             _, axes = plt.subplots(1, len(groups), sharey=True, squeeze=False,
                                      figsize=(4.5 * len(groups), 4))
             for a, g in zip(axes[0], groups):
-                self.plot(ax=a, group=g, lang=lang, labels=labels)
+                self.plot(ax=a, group=g, labels=labels, xlabel=xlabel, ylabel=ylabel)
             for a in axes[0][:-1]:
                 a.get_legend().remove()
             return axes[0]
@@ -164,12 +170,12 @@ class StateOccupationResult(Result):
             est = tab.loc[tab["state"] == state].sort_values("time")["estimate"].to_numpy()
             ys.append(np.concatenate([[p0[k]], est]))
         ax.stackplot(times, *ys, labels=[names[s] for s in self.states_], step="post")
-        ax.set_xlabel(_TIME_LABEL[lang])
-        ax.set_ylabel(_PROB_LABEL[lang])
+        ax.set_xlabel(_TIME_LABEL if xlabel is None else xlabel)
+        ax.set_ylabel(_PROB_LABEL if ylabel is None else ylabel)
         ax.set_ylim(0, 1)
         ax.set_xlim(times[0], times[-1])
         if group is not None:
-            ax.set_title(JOURNEY_LABELS.get(str(group), {}).get(lang, str(group)))
+            ax.set_title(labels.get(group, _journey_label(group)))
         ax.legend(loc="upper right", fontsize="small")
         return ax
 
@@ -196,13 +202,9 @@ def _labels(values: pd.Series) -> np.ndarray:
 
 
 def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    require_dataframe(data)
     check_alpha(alpha)
-    for arg, col in cols.items():
-        if col is not None and col not in data.columns:
-            raise ParameterError(f"{arg}={col!r} is not a column of data; available columns: "
-                                 f"{', '.join(map(str, data.columns))}.")
+    require_columns(data, cols)
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
     for arg in ("id_col", "start_col", "stop_col", "group_col", "initial_state", "weights_col"):
@@ -228,35 +230,6 @@ def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.Dat
                              f"{out['stop'].iloc[i]!r}]. Drop or merge zero-length intervals.")
     out["id"] = data[cols["id_col"]].to_numpy()
     return out.reset_index(drop=True)
-
-
-def _case_weights(values: pd.Series, ids: np.ndarray, col: str, id_name: str) -> np.ndarray:
-    """Row weights of ``weights_col`` checked as per-id case weights (finite, >= 0, constant
-    within id, positive total); ``values`` has no missing values (checked before)."""
-    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        raise ParameterError(f"column {col!r} (weights_col) must be numeric case weights "
-                             f"(finite, non-negative, one per id), got dtype {values.dtype}.")
-    w = values.to_numpy(dtype=float)
-    ids = np.asarray(ids, dtype=object)  # plain Python values in messages
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ParameterError(f"column {col!r} (weights_col) must be finite and non-negative; "
-                             f"{int(bad.sum())} value(s) are not, first at row {i} ({id_name} "
-                             f"{ids[i]!r}, value {float(w[i])!r}). Fix or drop those ids.")
-    by_id = pd.Series(w).groupby(pd.Series(ids, dtype=object), sort=False)
-    low, high = by_id.transform("min").to_numpy(), by_id.transform("max").to_numpy()
-    varies = low != high
-    if varies.any():
-        i = int(np.flatnonzero(varies)[0])
-        raise ParameterError(f"column {col!r} (weights_col) must be constant within each id "
-                             f"(one case weight per {id_name}); {id_name} {ids[i]!r} has "
-                             f"weights from {float(low[i])!r} to {float(high[i])!r}. Give every row of an id "
-                             "its id's weight.")
-    if not w.sum() > 0:
-        raise ParameterError(f"column {col!r} (weights_col) is 0 for every id; weights must "
-                             "have a positive total.")
-    return w
 
 
 def _order_states(observed: Sequence[str], initial: Sequence[str],
@@ -422,9 +395,9 @@ def _log_ci(p: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarray, np
 
 
 def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: str,
-                     state_col: str, initial_state: str | None = None,
+                     state_col: str, *, initial_state: str | None = None,
                      group_col: str | None = None, alpha: float = 0.05,
-                     states: Sequence[str] | None = None, *,
+                     states: Sequence[str] | None = None,
                      weights_col: str | None = None) -> StateOccupationResult:
     """Probability of being in each state over time (Aalen–Johansen), as R ``survfit``.
 
@@ -553,8 +526,8 @@ def state_occupation(data: pd.DataFrame, id_col: str, start_col: str, stop_col: 
     frame = _check_frame(data, cols, alpha)
     alpha = float(alpha)
     frame["weight"] = (1.0 if weights_col is None else
-                       _case_weights(data[weights_col], frame["id"].to_numpy(), weights_col,
-                                     id_col))
+                       check_case_weights(data[weights_col], frame["id"].to_numpy(), weights_col,
+                                         id_col))
     censored = _is_censored(data[state_col])
     frame["to"] = np.where(censored, "", _labels(data[state_col]))
     if istate_is_col:

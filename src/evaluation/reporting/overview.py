@@ -16,6 +16,7 @@ from evaluation.data.dictionary import load_dictionary
 from evaluation.data.load import attach_latest_followup, select_period
 from evaluation.disclosure import SECONDARY_MARK, protect_counts, protect_rates
 from evaluation.errors import ParameterError
+from evaluation.reporting.text import format_percent, phrase, phrases
 
 __all__ = [
     "AGE_GROUPS",
@@ -45,80 +46,6 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 """Sections of the overview and the variables shown in each (Webbkollen's four views)."""
 
-_SCOPE = {
-    "selected": {"sv": "Vald kommun", "en": "Selected municipality"},
-    "all": {"sv": "Alla", "en": "All"},
-}
-
-_DERIVED_LABELS = {
-    "age_group": {"sv": "Åldersgrupp vid start", "en": "Age group at start"},
-    "problems": {"sv": "Grundproblematik", "en": "Presenting problems"},
-    "planned_ending": {"sv": "Avslut", "en": "Ending"},
-}
-
-_PLANNED_LABELS = {
-    "PLANNED": {"sv": "Planerat avslut", "en": "Planned ending"},
-    "UNPLANNED": {"sv": "Oplanerat avslut", "en": "Unplanned ending"},
-}
-
-_HEADINGS = {
-    "target_groups": {"sv": "Målgrupp", "en": "Target groups"},
-    "problems": {"sv": "Grundproblematik", "en": "Presenting problems"},
-    "interventions": {"sv": "Insatser", "en": "Interventions"},
-    "results": {"sv": "Resultat", "en": "Results"},
-}
-
-_TEXTS = {
-    "intro": {
-        "sv": (
-            "Översikten visar placeringsepisoder (heldygnsinsatser) som pågick någon gång under "
-            "den valda perioden, för den valda kommunen jämfört med alla kommuner i underlaget. "
-            "Antal under tröskelvärdet visas som \"<5\" och värden som annars skulle kunna "
-            "räknas fram visas som \"..\". Andelar visas inte när nämnaren är mindre än 10."
-        ),
-        "en": (
-            "The overview shows placement episodes (24-hour care interventions) active at any "
-            "time during the selected period, for the selected municipality compared with all "
-            "municipalities in the data. Counts below the threshold are shown as \"<5\" and "
-            "values that could otherwise be recomputed as \"..\". Shares are not shown on "
-            "denominators below 10."
-        ),
-    },
-    "target_groups": {
-        "sv": "Barnens ålder vid placeringens start och kön. Andelen avser episoder.",
-        "en": "The children's age at the start of the placement and sex. Shares are of episodes.",
-    },
-    "problems": {
-        "sv": (
-            "Andel episoder där respektive grundproblematik angavs. Flera problem kan anges för "
-            "samma episod, så andelarna summerar inte till 100 %."
-        ),
-        "en": (
-            "Share of episodes with each presenting problem. Several problems may apply to one "
-            "episode, so the shares do not add up to 100%."
-        ),
-    },
-    "interventions": {
-        "sv": "Placeringsform och lagrum vid placeringens start.",
-        "en": "Placement type and legal basis at the start of the placement.",
-    },
-    "results": {
-        "sv": (
-            "Måluppfyllelse enligt den senaste uppföljningen av varje episod, samt andel "
-            "planerade och oplanerade avslut bland avslutade episoder. Oplanerat avslut betyder "
-            "sammanbrott eller avvikelse."
-        ),
-        "en": (
-            "Goal attainment at the latest follow-up of each episode, and the share of planned "
-            "and unplanned endings among ended episodes. An unplanned ending is a breakdown or "
-            "absconding."
-        ),
-    },
-}
-
-
-
-
 # --------------------------------------------------------------------------------------------
 # Distributions
 
@@ -144,8 +71,9 @@ def _planned(episodes: pd.DataFrame) -> pd.Series:
 
 
 def _variable_label(column: str, lang: str) -> str:
-    if column in _DERIVED_LABELS:
-        return _DERIVED_LABELS[column][lang]
+    derived = phrases("overview", "variables", lang)
+    if column in derived:
+        return derived[column]
     dic = load_dictionary()
     for table in ("episodes", "followups"):
         if column in dic.table(table):
@@ -307,13 +235,13 @@ def distribution(
     if column == "age_group":
         values = _age_group(df)
         codes = [c for c, _, _ in AGE_GROUPS]
-        unit = " år" if lang == "sv" else " years"
+        unit = phrase("overview", "labels", "years", lang)
         labels = [c.replace("-", "–") + unit for c in codes]
         kind = "categorical"
     elif column == "planned_ending":
         values = _planned(df)
         codes = ["PLANNED", "UNPLANNED"]
-        labels = [_PLANNED_LABELS[c][lang] for c in codes]
+        labels = [phrase("overview", "endings", c, lang) for c in codes]
         kind = "categorical"
     elif column == "problems":
         flags = dic.group("episodes", "problems")
@@ -364,7 +292,7 @@ def distribution(
         else:
             part = _flags(df.loc[rows], flags, labels, threshold=threshold,
                           min_denominator=min_denominator)
-        part.insert(2, "scope", _SCOPE[scope][lang])
+        part.insert(2, "scope", phrase("overview", "scopes", scope, lang))
         parts.append(part)
     if len(scopes) == 2:
         sel_rows = scopes[0][1].fillna(False).astype(bool)
@@ -465,10 +393,10 @@ def section_heading(section: str, lang: str = "sv") -> str:
     ParameterError
         If the section is unknown.
     """
-    check_language(lang)
-    if section not in _HEADINGS:
-        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(_HEADINGS)}.")
-    return _HEADINGS[section][lang]
+    headings = phrases("overview", "headings", lang)
+    if section not in headings:
+        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(headings)}.")
+    return headings[section]
 
 
 def section_text(section: str, lang: str = "sv") -> str:
@@ -484,24 +412,17 @@ def section_text(section: str, lang: str = "sv") -> str:
     ParameterError
         If the section is unknown.
     """
-    check_language(lang)
-    if section not in _TEXTS:
-        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(_TEXTS)}.")
+    texts = phrases("overview", "texts", lang)
+    if section not in texts:
+        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(texts)}.")
     if section == "intro":
-        return _TEXTS[section][lang]
-    return f"## {section_heading(section, lang)}\n\n{_TEXTS[section][lang]}"
-
-
-_TITLE = {
-    "sv": "Översikt: barn och unga i heldygnsvård",
-    "en": "Overview: children and young people in out-of-home care",
-}
+        return texts[section]
+    return f"## {section_heading(section, lang)}\n\n{texts[section]}"
 
 
 def report_title(lang: str = "sv") -> str:
     """Markdown title of the overview report in ``lang``."""
-    check_language(lang)
-    return f"# {_TITLE[lang]}"
+    return f"# {phrase('overview', 'title', 'overview', lang)}"
 
 
 def selection_text(
@@ -529,19 +450,10 @@ def selection_text(
         episodes = episodes[episodes["municipality_code"] == str(municipality)]
     n = len(episodes)
     shown = f"<{threshold}" if 0 < n < threshold else str(n)
-    if lang == "sv":
-        unit = "alla kommuner" if everyone else f"kommun {municipality}"
-        return f"**Urval:** {unit}, perioden {period_start} – {period_end}, {shown} episoder."
-    unit = "all municipalities" if everyone else f"municipality {municipality}"
-    return f"**Selection:** {unit}, period {period_start} – {period_end}, {shown} episodes."
-
-
-def _percent(share: float, lang: str) -> str:
-    if share is None or pd.isna(share):
-        return SECONDARY_MARK
-    if lang == "sv":
-        return f"{100 * share:.1f}".replace(".", ",") + " %"
-    return f"{100 * share:.1f}%"
+    unit = (phrase("overview", "labels", "all_units", lang) if everyone
+            else phrase("overview", "labels", "unit", lang, code=municipality))
+    return phrase("overview", "labels", "selection", lang, unit=unit, start=period_start,
+                  end=period_end, n=shown)
 
 
 def display_table(table: pd.DataFrame, lang: str = "sv") -> pd.DataFrame:
@@ -560,15 +472,10 @@ def display_table(table: pd.DataFrame, lang: str = "sv") -> pd.DataFrame:
         with one decimal, ``'..'`` where hidden), headed in ``lang``. No identifiers, no raw
         rows.
     """
-    check_language(lang)
-    heads = {
-        "sv": ("Kategori", "Urval", "Antal", "Andel"),
-        "en": ("Category", "Scope", "Count", "Share"),
-    }[lang]
-    out = pd.DataFrame({
-        heads[0]: table["category"].to_numpy(),
-        heads[1]: table["scope"].to_numpy(),
-        heads[2]: table["display"].to_numpy(),
-        heads[3]: [_percent(s, lang) for s in table["share"]],
+    heads = phrases("overview", "columns", lang)
+    return pd.DataFrame({
+        heads["category"]: table["category"].to_numpy(),
+        heads["scope"]: table["scope"].to_numpy(),
+        heads["count"]: table["display"].to_numpy(),
+        heads["share"]: [format_percent(s, 1, lang) or SECONDARY_MARK for s in table["share"]],
     })
-    return out

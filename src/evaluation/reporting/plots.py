@@ -1,4 +1,7 @@
-"""Charts for reports. Every function draws already protected tables and returns the Axes."""
+"""Charts for reports. Every function draws already protected tables and returns the Axes.
+
+Labels come from ``catalogs/plots.yaml``; numbers are written by :mod:`evaluation.reporting.text`.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,48 @@ import pandas as pd
 
 from evaluation.checks import check_language
 from evaluation.errors import ParameterError
+from evaluation.reporting.text import format_percent, phrase
 
-__all__ = ["bar_comparison"]
-
-_SHARE = {"sv": "Andel", "en": "Share"}
-_HIDDEN_NOTE = {
-    "sv": "<5 = färre än tröskelvärdet; .. = dolt för att skydda andra uppgifter",
-    "en": "<5 = fewer than the threshold; .. = hidden to protect other cells",
-}
+__all__ = ["bar_comparison", "truncate_curve"]
 
 
-def _percent_formatter(lang: str):
-    from matplotlib.ticker import FuncFormatter
+def truncate_curve(summary: pd.DataFrame, at_risk: pd.DataFrame | None,
+                   min_at_risk: int) -> pd.DataFrame:
+    """Drop the points of each group's curve after its number at risk falls below a minimum.
 
-    if lang == "sv":
-        return FuncFormatter(lambda x, _pos: f"{100 * x:.0f} %")
-    return FuncFormatter(lambda x, _pos: f"{100 * x:.0f}%")
+    A curve's last steps can reveal single children; reports stop each curve where fewer
+    than ``min_at_risk`` (``2 * threshold``) episodes remain at risk.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        The curve: columns ``group`` and ``time`` (and the estimates).
+    at_risk : pandas.DataFrame or None
+        Numbers at risk: columns ``group``, ``time`` and ``n_risk`` (e.g. a Kaplan–Meier
+        summary); None keeps the curve whole.
+    min_at_risk : int
+        Smallest number at risk shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``summary`` up to the last time at which ``at_risk`` has at least
+        ``min_at_risk`` in the group (none for a group that never has).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"group": ["a"] * 3, "time": [1, 2, 3], "n_risk": [30, 12, 3]})
+    >>> truncate_curve(s, s, 10)["time"].tolist()
+    [1, 2]
+    """
+    if at_risk is None:
+        return summary
+    keep = []
+    for g, sub in summary.groupby("group", sort=False):
+        risk = at_risk[at_risk["group"] == g]
+        last = risk.loc[risk["n_risk"] >= min_at_risk, "time"].max()
+        keep.append(sub[sub["time"] <= last] if pd.notna(last) else sub.iloc[:0])
+    return pd.concat(keep, ignore_index=True)
 
 
 def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"):
@@ -88,8 +117,8 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
         ax.text(0.003, y, mark, va="center", ha="left", fontsize=8, color="0.25")
         hidden_any = True
     ax.set_xlim(0, max(0.1, float(table["share"].max(skipna=True) or 0) * 1.1))
-    ax.xaxis.set_major_formatter(_percent_formatter(lang))
-    ax.set_xlabel(_SHARE[lang])
+    ax.xaxis.set_major_formatter(lambda x, _pos: format_percent(x, 0, lang))
+    ax.set_xlabel(phrase("plots", "bars", "share", lang))
     ax.set_ylabel("")
     ax.set_title(title)
     if len(scopes) > 1 or len(shown) == 0:
@@ -98,6 +127,6 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
     elif ax.get_legend() is not None:
         ax.get_legend().remove()
     if hidden_any:
-        ax.annotate(_HIDDEN_NOTE[lang], xy=(0, -0.12), xycoords="axes fraction", fontsize=7,
+        ax.annotate(phrase("plots", "bars", "hidden_note", lang), xy=(0, -0.12), xycoords="axes fraction", fontsize=7,
                     color="0.35", va="top", annotation_clip=False)
     return ax

@@ -19,117 +19,30 @@ import numpy as np
 import pandas as pd
 
 from evaluation import disclosure
+from evaluation.checks import check_language
 from evaluation.data import analysis_frame
 from evaluation.errors import ParameterError
 from evaluation.models import effects
-from evaluation.reporting.outcomes import _confounder_text
+from evaluation.reporting.text import (
+    confounder_text,
+    format_interval,
+    format_number,
+    format_percent,
+    number_ticks,
+    phrase,
+    phrases,
+    term_label,
+)
 
-__all__ = ["TeachingCase", "load_case"]
+__all__ = ["ADJUSTMENT", "CHARACTERISTICS", "TeachingCase", "load_case"]
 
-_TEXT: dict[str, dict[str, str]] = {
-    "title": {"sv": "# Varför räcker det inte att jämföra? Ett övningsexempel",
-              "en": "# Why a plain comparison is not enough: a worked example"},
-    "intro": {
-        "sv": "Uppgifterna här är **påhittade** (syntetiska) men liknar verkliga placeringar. "
-              "Fördelen är att vi vet svaret: generatorn har en inbyggd sann effekt av att placeras "
-              "i {treated} i stället för {control} på risken för ett oplanerat avslut (sammanbrott "
-              "eller avvikning) inom {horizon} dagar. Vi kan därför se vilka jämförelser som "
-              "hittar rätt och vilka som inte gör det.",
-        "en": "The data here are **invented** (synthetic) but resemble real placements. The "
-              "advantage is that we know the answer: the generator has a built-in true effect of "
-              "being placed in {treated} rather than {control} on the risk of an unplanned ending "
-              "(breakdown or absconding) within {horizon} days. So we can see which comparisons "
-              "get it right and which do not."},
-    "children": {"sv": "## 1. Barnen skiljer sig åt", "en": "## 1. The children differ"},
-    "children_text": {
-        "sv": "Andel barn med varje egenskap i de två placeringsformerna. Barnen i {treated} är "
-              "äldre och har oftare kriminalitet eller missbruk, och de egenskaperna ökar risken "
-              "för sammanbrott oavsett var barnet bor.",
-        "en": "Share of children with each characteristic in the two types of placement. "
-              "Children in {treated} are older and more often have criminality or substance use, "
-              "and these raise the risk of breakdown wherever the child lives."},
-    "children_text_mixed": {
-        "sv": "Andel barn med varje egenskap i de två placeringsformerna. Skiljer sig barnen åt? "
-              "Egenskaper som både styr var barnet placeras och ökar risken för sammanbrott gör "
-              "en enkel jämförelse missvisande.",
-        "en": "Share of children with each characteristic in the two types of placement. Do the "
-              "children differ? Characteristics that both steer where a child is placed and "
-              "raise the risk of breakdown make a plain comparison misleading."},
-    "strata_text_mixed": {
-        "sv": "Risken för oplanerat avslut inom {horizon} dagar i grupper av liknande barn. "
-              "Jämför skillnaden mellan {treated} och {control} inom grupperna med den enkla "
-              "jämförelsen. Här är den inte mindre i alla grupper: grupperna är små eller "
-              "grova, så slumpen och kvarvarande skillnader mellan barnen spelar in.",
-        "en": "Risk of an unplanned ending within {horizon} days in groups of similar children. "
-              "Compare the difference between {treated} and {control} within the groups with "
-              "the plain comparison. Here it is not smaller in every group: the groups are "
-              "small or coarse, so chance and remaining differences between children play a "
-              "part."},
-    "lesson_mixed": {
-        "sv": "**Slutsats:** i de här data blev det inte så tydligt som vanligt: antingen "
-              "träffade den enkla jämförelsen facit eller så missade någon justerad skattning "
-              "det. Med få placeringar blir intervallen breda och slumpen stor. Principen står "
-              "kvar: en enkel jämförelse blandar ihop placeringens effekt med skillnader mellan "
-              "barnen, och justering hjälper bara för faktorer som finns i data.",
-        "en": "**Lesson:** in these data the picture is less clear than usual: either the plain "
-              "comparison covered the answer or an adjusted estimate missed it. With few "
-              "placements the intervals are wide and chance is large. The principle stands: a "
-              "plain comparison mixes the effect of the placement with differences between the "
-              "children, and adjustment only helps for factors that are in the data."},
-    "strata": {"sv": "## 2. Jämför lika med lika", "en": "## 2. Compare like with like"},
-    "strata_text": {
-        "sv": "Risken för oplanerat avslut inom {horizon} dagar i grupper av liknande barn. Inom "
-              "varje grupp är skillnaden mellan {treated} och {control} mindre än i den enkla "
-              "jämförelsen: en del av den skillnaden berodde på vilka barn som placerades var.",
-        "en": "Risk of an unplanned ending within {horizon} days in groups of similar children. "
-              "Within each group the difference between {treated} and {control} is smaller than "
-              "in the plain comparison: part of that difference came from which children were "
-              "placed where."},
-    "methods": {"sv": "## 3. Fyra sätt att skatta effekten, och facit",
-                "en": "## 3. Four ways to estimate the effect, and the answer"},
-    "methods_text": {
-        "sv": "Skillnad i risk ({treated} minus {control}) med 95 % konfidensintervall. *Ojusterad* "
-              "är den enkla jämförelsen. *Regression*, *viktning (IPW)* och *dubbelt robust (AIPW)* "
-              "tar hänsyn till {confounders}. Den sanna "
-              "effekten kommer från generatorn. Träffar intervallet facit?",
-        "en": "Risk difference ({treated} minus {control}) with 95% confidence intervals. "
-              "*Naive* is the plain comparison. *Regression*, *weighting (IPW)* and *doubly robust "
-              "(AIPW)* take {confounders} into account. "
-              "The true effect comes from the generator. Does the interval cover the answer?"},
-    "lesson": {
-        "sv": "**Slutsats:** en enkel jämförelse mellan placeringsformer säger mest om vilka barn "
-              "som placeras var. Justerade skattningar kommer nära det sanna svaret här, men bara "
-              "för att alla faktorer som styr både placering och utfall finns med i data. I "
-              "verkliga data kan viktiga faktorer saknas; E-värdet i effektrapporten visar hur "
-              "starka de skulle behöva vara.",
-        "en": "**Lesson:** a plain comparison of placement types mostly tells you which children "
-              "are placed where. The adjusted estimates come close to the true answer here, but "
-              "only because every factor that drives both placement and outcome is in the data. "
-              "In real data important factors may be missing; the E-value in the effects report "
-              "shows how strong they would have to be."},
-}
-
-_METHOD_LABELS = {"naive": ("ojusterad", "naive"), "regression": ("regression", "regression"),
-                  "ipw": ("viktning (IPW)", "weighting (IPW)"),
-                  "aipw": ("dubbelt robust (AIPW)", "doubly robust (AIPW)")}
-
-_CHARACTERISTICS = {"age_13plus": ("13 år eller äldre", "aged 13 or over"),
-                    "problem_criminality": ("kriminalitet", "criminality"),
-                    "problem_child_substance": ("eget missbruk", "own substance use"),
-                    "problem_child_mental": ("psykisk ohälsa", "mental ill-health"),
-                    "unaccompanied": ("ensamkommande", "unaccompanied")}
+#: Characteristics compared between the arms (labels: :func:`evaluation.reporting.text.term_label`).
+CHARACTERISTICS = ("age_13plus", "problem_criminality", "problem_child_substance",
+                   "problem_child_mental", "unaccompanied")
 
 #: Confounders adjusted for: the specification whose coverage benchmarks/simulate_effects.py
 #: checks (columns of :func:`evaluation.data.analysis_frame.effect_frame`).
 ADJUSTMENT = analysis_frame.EFFECT_COVARIATES
-
-
-def _fmt(x: float, decimals: int = 3, lang: str = "en") -> str:
-    """Number with ``decimals`` decimals; decimal comma in Swedish."""
-    if pd.isna(x):
-        return ""
-    s = f"{x:.{decimals}f}"
-    return s.replace(".", ",") if lang == "sv" else s
 
 
 def load_case(data_dir: str | Path, treated: str = "HVB", control: str = "FH",
@@ -195,8 +108,7 @@ class TeachingCase:
     def __init__(self, episodes: pd.DataFrame, truth: dict[str, Any], treated: str = "HVB",
                  control: str = "FH", horizon: int = 365, lang: str = "sv",
                  threshold: int = 5) -> None:
-        if lang not in ("sv", "en"):
-            raise ParameterError(f"lang must be 'sv' or 'en', got {lang!r}.")
+        check_language(lang)
         self.truth, self.treated, self.control = truth, treated, control
         self.horizon, self.lang, self.threshold = int(horizon), lang, threshold
         end = truth.get("generated", {}).get("end")
@@ -211,9 +123,12 @@ class TeachingCase:
         """Heading or text ``key`` in the case's language (Markdown)."""
         if key in ("children_text", "strata_text", "lesson") and not self._holds(key):
             key = f"{key}_mixed"
-        return _TEXT[key][self.lang].format(treated=self.treated, control=self.control,
-                                            horizon=self.horizon,
-                                            confounders=_confounder_text(self.lang))
+        return phrase("teaching", "text", key, self.lang, treated=self.treated,
+                      control=self.control, horizon=self.horizon,
+                      confounders=confounder_text(self.lang))
+
+    def _label(self, key: str) -> str:
+        return phrase("teaching", "labels", key, self.lang)
 
     def _holds(self, key: str) -> bool:
         """Whether the data bear out the claim of text ``key`` (else a neutral text is used)."""
@@ -249,19 +164,18 @@ class TeachingCase:
     # ------------------------------------------------------------------ tables
     def characteristics_table(self) -> pd.DataFrame:
         """Share of children with each characteristic by arm (counts protected)."""
-        i = 0 if self.lang == "sv" else 1
         rows = []
-        for col, labels in _CHARACTERISTICS.items():
-            row = {"": labels[i]}
+        for col in CHARACTERISTICS:
+            row = {"": term_label(col, self.lang)}
             for arm in (self.treated, self.control):
                 sub = self.frame.loc[self.frame["placement_type"] == arm, col]
                 k, n = int(sub.sum()), len(sub)
                 shown = disclosure.protect_rates(pd.Series([k]), pd.Series([n]),
                                                  threshold=self.threshold).iloc[0]
-                row[arm] = disclosure.SECONDARY_MARK if pd.isna(shown) else (
-                    f"{100 * k / n:.0f}" + (" %" if self.lang == "sv" else "%"))
+                row[arm] = (disclosure.SECONDARY_MARK if pd.isna(shown)
+                            else format_percent(100 * k / n, 0, self.lang, scale=1))
             rows.append(row)
-        n_row = {"": "antal placeringar" if self.lang == "sv" else "placements"}
+        n_row = {"": self._label("placements")}
         counts = self.frame["placement_type"].value_counts()
         n = pd.DataFrame({"n": [int(counts.get(arm, 0)) for arm in (self.treated, self.control)]})
         shown = disclosure.protect_counts(n, threshold=self.threshold).to_display()["n"]
@@ -274,16 +188,13 @@ class TeachingCase:
         """Risk by arm within groups of similar children (age 13+ x behaviour problems)."""
         f = self.frame
         age = np.where(f["age_13plus"] == 1, "13+", "0-12")
-        beh = np.where(f["behaviour"] == 1,
-                       "beteendeproblem" if self.lang == "sv" else "behaviour problems",
-                       "inga beteendeproblem" if self.lang == "sv" else "no behaviour problems")
+        beh = np.where(f["behaviour"] == 1, self._label("behaviour"), self._label("no_behaviour"))
         g = pd.DataFrame({"group": pd.Series(age) + ", " + pd.Series(beh),
                           "arm": f["placement_type"], "y": f[self.outcome]})
         rows = []
         for name in [*sorted(g["group"].unique()), None]:
             sub = g if name is None else g[g["group"] == name]
-            label = name if name is not None else ("alla (enkel jämförelse)" if self.lang == "sv"
-                                                   else "all (plain comparison)")
+            label = name if name is not None else self._label("all_plain")
             row: dict[str, Any] = {"": label}
             risks = {}
             for arm in (self.treated, self.control):
@@ -292,10 +203,10 @@ class TeachingCase:
                                                  threshold=self.threshold).iloc[0]
                 risks[arm] = np.nan if pd.isna(shown) else y.mean()
                 row[arm] = (disclosure.SECONDARY_MARK if pd.isna(shown)
-                            else _fmt(y.mean(), 3, self.lang))
+                            else format_number(y.mean(), 3, self.lang))
             diff = risks[self.treated] - risks[self.control]
-            row["skillnad" if self.lang == "sv" else "difference"] = (
-                disclosure.SECONDARY_MARK if pd.isna(diff) else _fmt(diff, 3, self.lang))
+            row[phrase("teaching", "columns", "difference", self.lang)] = (
+                disclosure.SECONDARY_MARK if pd.isna(diff) else format_number(diff, 3, self.lang))
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -333,21 +244,19 @@ class TeachingCase:
 
     def estimates_table(self) -> pd.DataFrame:
         """:meth:`estimates` as display strings in the case's language."""
-        e = self.estimates()
-        i = 0 if self.lang == "sv" else 1
-        yes, no = ("ja", "nej") if self.lang == "sv" else ("yes", "no")
-        sep = "; " if self.lang == "sv" else ", "
+        e, lang = self.estimates(), self.lang
+        heads, methods = phrases("teaching", "columns", lang), phrases("teaching", "methods", lang)
 
         def f(x):
-            return _fmt(x, 3, self.lang)
+            return format_number(x, 3, lang)
 
         return pd.DataFrame({
-            "metod" if i == 0 else "method": e["method"].map(lambda m: _METHOD_LABELS[m][i]),
-            "skattning" if i == 0 else "estimate": e["estimate"].map(f),
-            "95 % KI" if i == 0 else "95% CI": "(" + e["ci_lower"].map(f) + sep
-            + e["ci_upper"].map(f) + ")",
-            "sann effekt" if i == 0 else "true effect": e["truth"].map(f),
-            "träffar" if i == 0 else "covers": np.where(e["covers"], yes, no),
+            heads["method"]: e["method"].map(methods.__getitem__),
+            heads["estimate"]: e["estimate"].map(f),
+            heads["ci"]: [format_interval(lo, hi, 3, lang)
+                          for lo, hi in zip(e["ci_lower"], e["ci_upper"], strict=True)],
+            heads["truth"]: e["truth"].map(f),
+            heads["covers"]: np.where(e["covers"], self._label("yes"), self._label("no")),
         })
 
     def plot(self, ax=None):
@@ -356,18 +265,17 @@ class TeachingCase:
 
         ax = ax if ax is not None else plt.subplots(figsize=(6, 3))[1]
         e = self.estimates()
-        i = 0 if self.lang == "sv" else 1
         y = np.arange(len(e))[::-1]
         ax.errorbar(e["estimate"], y, xerr=[e["estimate"] - e["ci_lower"],
                                            e["ci_upper"] - e["estimate"]], fmt="o", capsize=3)
         ax.axvline(e["truth"].iloc[0], color="tab:red", linestyle="--",
-                   label="sann effekt" if i == 0 else "true effect")
+                   label=self._label("true_effect"))
         ax.axvline(0, color="grey", linewidth=1)
         ax.set_yticks(y)
-        ax.set_yticklabels([_METHOD_LABELS[m][i] for m in e["method"]])
-        ax.set_xlabel(f"{'riskskillnad' if i == 0 else 'risk difference'} "
-                      f"({self.treated} - {self.control})")
+        methods = phrases("teaching", "methods", self.lang)
+        ax.set_yticklabels([methods[m] for m in e["method"]])
+        ax.set_xlabel(phrase("teaching", "labels", "risk_difference_axis", self.lang,
+                             treated=self.treated, control=self.control))
         ax.legend(loc="best", fontsize="small")
-        if self.lang == "sv":
-            ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:g}".replace(".", ","))
+        number_ticks(ax, self.lang, "x")
         return ax

@@ -1,0 +1,354 @@
+"""Per-cell rules of validation: parsing values as the dictionary types them, the rule messages
+(Swedish and English) and the result of validating a table.
+
+A cell is parsed by :func:`parse_cell` against its dictionary column (type, codes, range,
+pattern, length); a failure raises :class:`CellError` naming the rule, and
+:func:`rule_messages` words it. :class:`ValidationResult` and :func:`problems_frame` are what
+both the table rules (:mod:`evaluation.data.validate`) and the cross-table rules
+(:mod:`evaluation.data.crosscheck`) produce. Rule ids are listed in
+:mod:`evaluation.data.validate`.
+
+Examples
+--------
+>>> parse_number("1 234,5")
+1234.5
+>>> parse_date("01.03.2024")
+Timestamp('2024-03-01 00:00:00')
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.data.dictionary import Column
+from evaluation.data.io import QUARANTINE_COLUMNS
+from evaluation.errors import ParameterError
+
+__all__ = [
+    "MASK",
+    "MAX_FIELD_LENGTH",
+    "MAX_VALUE_CHARS",
+    "CellError",
+    "ValidationResult",
+    "code_lookup",
+    "display_value",
+    "empty_quarantine",
+    "parse_cell",
+    "parse_date",
+    "parse_number",
+    "problems_frame",
+    "rule_messages",
+    "typed_series",
+]
+
+MAX_FIELD_LENGTH = 10_000
+MAX_VALUE_CHARS = 200
+MASK = "***"
+_SPACES = re.compile(r"[\s\u00a0\u2009\u202f\u2007]+")
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine (or problems) table without rows."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in QUARANTINE_COLUMNS})
+
+
+
+@dataclass
+class ValidationResult:
+    """Outcome of validating one table.
+
+    Attributes
+    ----------
+    table : str
+        Table name.
+    accepted : pandas.DataFrame
+        Accepted rows, one column per dictionary column (``personnummer`` only when it was in
+        the input), typed: date -> ``datetime64[ns]``, integer -> ``Int64``, number ->
+        ``float64``, boolean -> ``boolean``, code and string -> ``object`` (str or NaN). Two
+        bookkeeping columns follow: ``_row`` (row number in the file, header = 1) and
+        ``_source`` (file name), so later rules can still quarantine a row.
+    quarantine : pandas.DataFrame
+        One row per rejected input row (its first problem); columns ``source_file, row, table,
+        column, value, rule, message_sv, message_en``.
+    problems : pandas.DataFrame
+        Every problem found (same columns); a row may appear several times.
+    n_read : int
+        Rows read; always ``len(accepted) + len(quarantine)``.
+    source : str
+        File name.
+    extra_columns : list of str
+        Input columns not in the dictionary (ignored).
+    """
+
+    table: str
+    accepted: pd.DataFrame
+    quarantine: pd.DataFrame
+    problems: pd.DataFrame
+    n_read: int
+    source: str = ""
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def n_accepted(self) -> int:
+        return len(self.accepted)
+
+    @property
+    def n_quarantined(self) -> int:
+        return len(self.quarantine)
+
+
+# --------------------------------------------------------------------------- messages
+
+_COL = {"sv": "i kolumnen", "en": "in column"}
+
+
+def _short(value: str, n: int = 60) -> str:
+    return value if len(value) <= n else value[:n] + "…"
+
+
+def rule_messages(rule: str, column: str, value: str, **kw: Any) -> tuple[str, str]:
+    """The Swedish and English message of a broken cell rule (other rules pass ``sv``/``en``)."""
+    v = _short(value)
+    if rule == "required":
+        return (
+            f"Värde saknas i den obligatoriska kolumnen {column}",
+            f"Missing value in required column {column}",
+        )
+    if rule == "type_integer":
+        return (
+            f"'{v}' i kolumnen {column} är inte ett heltal",
+            f"'{v}' in column {column} is not an integer",
+        )
+    if rule == "type_number":
+        return (
+            f"'{v}' i kolumnen {column} är inte ett tal",
+            f"'{v}' in column {column} is not a number",
+        )
+    if rule == "type_date":
+        return (
+            f"'{v}' i kolumnen {column} är inte ett giltigt datum (använd ÅÅÅÅ-MM-DD)",
+            f"'{v}' in column {column} is not a valid date (use YYYY-MM-DD)",
+        )
+    if rule == "type_boolean":
+        return (
+            f"'{v}' i kolumnen {column} är inte ja/nej",
+            f"'{v}' in column {column} is not yes/no",
+        )
+    if rule == "code":
+        allowed = kw["allowed"]
+        return (
+            f"Okänd kod '{v}' i kolumnen {column}; tillåtna: {allowed}",
+            f"Unknown code '{v}' in column {column}; allowed: {allowed}",
+        )
+    if rule == "range":
+        return (
+            f"'{v}' i kolumnen {column} ligger utanför intervallet {kw['lo']}–{kw['hi']}",
+            f"'{v}' in column {column} is outside the range {kw['lo']}–{kw['hi']}",
+        )
+    if rule == "pattern":
+        return (
+            f"'{v}' i kolumnen {column} har fel format (mönster {kw['pattern']})",
+            f"'{v}' in column {column} has the wrong format (pattern {kw['pattern']})",
+        )
+    if rule == "field_too_long":
+        return (
+            (
+                f"Fältet i kolumnen {column} är för långt ({kw['n']} tecken, högst "
+                f"{MAX_FIELD_LENGTH})"
+            ),
+            (
+                f"Field in column {column} is too long ({kw['n']} characters, at most "
+                f"{MAX_FIELD_LENGTH})"
+            ),
+        )
+    if rule == "field_count":
+        return (
+            f"Raden har {kw['n']} fält men rubrikraden {kw['width']}",
+            f"The row has {kw['n']} fields but the header {kw['width']}",
+        )
+    # Row and cross-table rules carry their own text in kw.
+    return kw["sv"], kw["en"]
+
+
+# --------------------------------------------------------------------------- cell parsers
+
+
+class CellError(Exception):
+    """A cell breaks the rule ``rule``; ``kw`` holds what its message needs."""
+
+    def __init__(self, rule: str, **kw: Any) -> None:
+        super().__init__(rule)
+        self.rule = rule
+        self.kw = kw
+
+
+_DATE_PATTERNS = [
+    (
+        re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
+        "ymd",
+    ),
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), "ymd"),
+    (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"), "ymd"),
+    (re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$"), "dmy"),
+]
+
+
+def parse_date(text: str) -> pd.Timestamp:
+    """Parse a date as written in Swedish municipal exports.
+
+    Accepts ``2024-03-01`` (optionally followed by a time), ``20240301``, ``2024/03/01``
+    and day-first ``01.03.2024`` / ``1/3/2024`` / ``1-3-2024``. Impossible dates and years
+    outside 1900–2100 are rejected.
+
+    Raises
+    ------
+    ValueError
+        If the text is not such a date.
+    """
+    s = text.strip()
+    for rx, order in _DATE_PATTERNS:
+        m = rx.match(s)
+        if m:
+            a, b, c = (int(g) for g in m.groups())
+            y, mo, d = (a, b, c) if order == "ymd" else (c, b, a)
+            if not 1900 <= y <= 2100:
+                raise ValueError(f"implausible year {y}")
+            return pd.Timestamp(_dt.date(y, mo, d))
+    raise ValueError(f"not a date: {text!r}")
+
+
+def parse_number(text: str) -> float:
+    """Parse a number with decimal comma or point and space/thin-space thousands separators.
+
+    Raises
+    ------
+    ValueError
+        If the text is not a finite number.
+    """
+    s = _SPACES.sub("", text).replace("\u2212", "-")
+    if "," in s and "." in s:
+        if s.rfind(",") > s.rfind("."):
+            s = s.replace(".", "").replace(",", ".")
+        else:
+            s = s.replace(",", "")
+    elif s.count(",") == 1:
+        s = s.replace(",", ".")
+    elif s.count(",") > 1:
+        if not re.match(r"^[+-]?\d{1,3}(,\d{3})+$", s):
+            raise ValueError(text)
+        s = s.replace(",", "")
+    if not re.match(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", s):
+        raise ValueError(text)
+    x = float(s)
+    if not np.isfinite(x):
+        raise ValueError(text)
+    return x
+
+
+def code_lookup(col: Column) -> dict[str, str]:
+    """Normalised code, Swedish or English label -> the code of the column."""
+    out: dict[str, str] = {}
+    for c in col.codes:
+        out.setdefault(_norm_code(str(c["code"])), str(c["code"]))
+    for c in col.codes:
+        for lang in ("sv", "en"):
+            out.setdefault(_norm_code(str(c[lang])), str(c["code"]))
+    return out
+
+
+def _norm_code(text: str) -> str:
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+def parse_cell(text: str, col: Column, codes: dict[str, str], truthy: set, falsy: set) -> Any:
+    """The value of a non-empty cell as its column types it; :class:`CellError` if it breaks a
+    rule."""
+    if len(text) > MAX_FIELD_LENGTH:
+        raise CellError("field_too_long", n=len(text))
+    s = text.strip()
+    t = col.type
+    if t == "string":
+        value: Any = s
+        if col.pattern and not re.search(col.pattern, s):
+            raise CellError("pattern", pattern=col.pattern)
+        return value
+    if t == "code":
+        key = _norm_code(s)
+        if key not in codes:
+            raise CellError("code", allowed=", ".join(col.code_values))
+        return codes[key]
+    if t == "boolean":
+        key = s.casefold()
+        if key in truthy:
+            return True
+        if key in falsy:
+            return False
+        raise CellError("type_boolean")
+    if t == "date":
+        try:
+            return parse_date(s)
+        except ValueError:
+            raise CellError("type_date") from None
+    if t == "integer":
+        compact = _SPACES.sub("", s)
+        m = re.match(r"^([+-]?\d{1,18})(?:[.,]0+)?$", compact)
+        if not m:
+            raise CellError("type_integer")
+        value = int(m.group(1))
+    elif t == "number":
+        try:
+            value = parse_number(s)
+        except ValueError:
+            raise CellError("type_number") from None
+    else:  # pragma: no cover - dictionary types are fixed
+        raise ParameterError(f"Unknown column type {t!r}.")
+    if (col.min is not None and value < col.min) or (col.max is not None and value > col.max):
+        raise CellError("range", lo=_fmt_num(col.min), hi=_fmt_num(col.max))
+    return value
+
+
+def _fmt_num(x: Any) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def typed_series(values: list[Any], col: Column) -> pd.Series:
+    """Parsed values (None for missing) as a series of the pandas type of the column."""
+    if col.type == "date":
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").astype(
+            "datetime64[ns]"
+        )
+    if col.type == "integer":
+        return pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+    if col.type == "number":
+        return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")
+    if col.type == "boolean":
+        return pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
+    return pd.Series([np.nan if v is None else v for v in values], dtype=object)
+
+
+def display_value(value: Any, col: Column | None) -> str:
+    """A value as quarantine shows it: ISO dates, '' for missing, direct identifiers masked."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if col is not None and col.is_direct_identifier:
+        return MASK
+    if isinstance(value, pd.Timestamp):
+        return "" if pd.isna(value) else value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def problems_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
+    """Problem dicts as a table of :data:`~evaluation.data.io.QUARANTINE_COLUMNS`."""
+    if not items:
+        return empty_quarantine()
+    df = pd.DataFrame(items, columns=QUARANTINE_COLUMNS)
+    df["row"] = df["row"].astype("int64")
+    return df

@@ -1,0 +1,91 @@
+"""The table of a fair comparison of units, as strings with disclosure control, in the report's
+language: what a report prints of a :class:`~evaluation.models.comparison.ComparisonResult`.
+
+The model (:func:`evaluation.models.risk_standardised`) takes no language; the flag labels in
+Swedish and English live here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evaluation.checks import check_language
+from evaluation.disclosure import protect_rates
+from evaluation.models.comparison import FLAGS, ComparisonResult
+
+__all__ = ["FLAG_LABELS", "comparison_display"]
+
+#: The flags of a comparison, per language (``bättre / ingen skillnad / sämre``).
+FLAG_LABELS = {"sv": {"better": "bättre", "no different": "ingen skillnad", "worse": "sämre"},
+               "en": {f: f for f in FLAGS}}
+
+
+def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: int = 3,
+                       threshold: int = 5, min_denominator: int = 10) -> pd.DataFrame:
+    """Per-unit table of a comparison as strings with disclosure control (for reports).
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        A fit of :func:`evaluation.models.risk_standardised`.
+    lang : {'sv', 'en'}, default 'sv'
+        Language of the flags (``bättre / ingen skillnad / sämre``).
+    decimals : int, default 3
+        Decimals of rates and ratios (expected and predicted events get 1).
+    threshold : int, default 5
+        Counts 1 to ``threshold - 1`` of ``n``, ``observed`` and the non-events
+        ``n - observed`` are suppressed (shown as ``"<threshold"``), with secondary
+        suppression (``".."``) so that no hidden count follows from the others
+        (:func:`evaluation.disclosure.protect_counts` on the table observed,
+        not observed, n with n as row total); the crude rate follows
+        :func:`evaluation.disclosure.protect_rates`.
+    min_denominator : int, default 10
+        Units with fewer episodes show no rates at all (crude or model-based) and no
+        expected or predicted events; their flag is still shown. Wherever the observed
+        count is hidden, so are the predicted events, the risk-standardised rate and its
+        interval (the unit's estimated effect is a monotone function of its count, so they
+        would reveal it); the expected events depend on case mix only and stay.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit, n, observed, observed_rate, expected, predicted, rsr, ci_lower,
+        ci_upper, flag``, all strings; suppressed cells are ``"<5"``, ``".."`` or ``""``.
+
+    Raises
+    ------
+    ParameterError
+        If ``lang`` is not ``"sv"`` or ``"en"``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"unit": ["A", "B"], "n": [40, 60], "observed": [12, 15],
+    ...                   "expected": [10.0, 16.0], "predicted": [11.0, 15.5],
+    ...                   "rsr": [0.27, 0.24], "ci_lower": [0.2, 0.18], "ci_upper": [0.35, 0.3],
+    ...                   "flag": ["no different", "better"]})
+    >>> s["observed_rate"] = s["observed"] / s["n"]
+    >>> comparison_display(ComparisonResult(summary=s, metadata={}))["flag"].tolist()
+    ['ingen skillnad', 'bättre']
+    """
+    check_language(lang)
+    s = result.summary
+    shown_n, shown_obs, small, hidden = result.disclosure_masks(threshold, min_denominator)
+    rate = protect_rates(s["observed"].reset_index(drop=True),
+                         s["n"].reset_index(drop=True), min_denominator=min_denominator,
+                         threshold=threshold)
+
+    def fmt(values: pd.Series, digits: int, mask: np.ndarray = small) -> list[str]:
+        return ["" if hide or pd.isna(v) else f"{v:.{digits}f}"
+                for v, hide in zip(values.to_numpy(), mask, strict=True)]
+
+    return pd.DataFrame({
+        "unit": s["unit"].astype(str).to_numpy(),
+        "n": shown_n.to_numpy(), "observed": shown_obs.to_numpy(),
+        "observed_rate": ["" if pd.isna(v) else f"{v:.{decimals}f}" for v in rate],
+        "expected": fmt(s["expected"], 1), "predicted": fmt(s["predicted"], 1, hidden),
+        "rsr": fmt(s["rsr"], decimals, hidden),
+        "ci_lower": fmt(s["ci_lower"], decimals, hidden),
+        "ci_upper": fmt(s["ci_upper"], decimals, hidden),
+        "flag": [FLAG_LABELS[lang][str(f)] for f in s["flag"]],
+    })
