@@ -102,8 +102,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data import synth
-from evaluation.data.synth import generator as synth_generator
 from evaluation.data.analysis_frame import EFFECT_COVARIATES, effect_frame
+from evaluation.data.synth import generator as synth_generator
 
 COVARIATES = EFFECT_COVARIATES
 METHODS = ("naive", "regression", "ipw", "aipw")

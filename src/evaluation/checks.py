@@ -41,6 +41,7 @@ __all__ = [
     "refuse_date_times",
     "refuse_missing",
     "require_columns",
+    "require_complete_columns",
     "require_dataframe",
 ]
 
@@ -103,6 +104,29 @@ def require_columns(data: pd.DataFrame, columns: Mapping[str, Any] | Iterable[st
     if missing:
         raise ParameterError(f"{table} lacks column(s) {', '.join(missing)}; available "
                              f"columns: {available}.")
+
+
+def require_complete_columns(data: pd.DataFrame, columns: Mapping[str, Any], *,
+                             table: str = "data") -> None:
+    """:func:`require_columns`, then :func:`refuse_missing` for every named column.
+
+    ``columns`` maps argument -> column (``None`` skipped, a list value is several columns of
+    that argument), as for :func:`require_columns`.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"days": [10, None]})
+    >>> require_complete_columns(frame, {"duration_col": "days", "group_col": None})
+    Traceback (most recent call last):
+    ...
+    evaluation.errors.ParameterError: column 'days' (duration_col) has 1 missing value(s), first at row 1; drop or impute those rows first.
+    """
+    require_columns(data, columns, table=table)
+    for arg, cols in columns.items():
+        if cols is None:
+            continue
+        for col in ([cols] if isinstance(cols, (str, int)) else list(cols)):
+            refuse_missing(data[col], col, arg)
 
 
 def check_alpha(alpha: Any) -> float:

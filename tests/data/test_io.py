@@ -10,6 +10,7 @@ import pytest
 
 from evaluation.data.io import normalise_header, read_table, read_tables
 from evaluation.errors import DataValidationError
+from tests.helpers import REFERRAL_COLUMNS
 
 HEADER = (
     "episode_id,child_id,municipality_code,sex,birth_year,start_date,legal_basis,placement_type"
@@ -202,16 +203,7 @@ def test_read_tables_on_xlsx_returns_every_table_sheet(tmp_path):
                 [None] * 8,
                 ROW.replace("E1", "E2").split(","),
             ],
-            "referrals": [
-                [
-                    "referral_id",
-                    "child_id",
-                    "municipality_code",
-                    "referral_date",
-                    "referral_type",
-                    "led_to_investigation",
-                ]
-            ],
+            "referrals": [REFERRAL_COLUMNS],
             "Koder": [["FH", "Familjehem"]],
         },
     )

@@ -18,25 +18,14 @@ import pytest
 
 from evaluation.data.validate import validate_files
 from evaluation.errors import DataValidationError
+from tests.helpers import EPISODE_COLUMNS, REFERRAL_COLUMNS
 
 TABLE_NAMES = ("episodes", "placements", "followups", "referrals")
 
 
 def baseline() -> dict[str, list[dict[str, str]]]:
     """A tiny valid dataset: 3 children, 4 episodes whose placements tile, follow-ups inside."""
-    ep = [
-        "episode_id",
-        "child_id",
-        "municipality_code",
-        "sex",
-        "birth_year",
-        "start_date",
-        "end_date",
-        "legal_basis",
-        "placement_type",
-        "end_reason",
-        "daily_cost_sek",
-    ]
+    ep = [*EPISODE_COLUMNS, "daily_cost_sek"]
     episodes = [
         dict(
             zip(
@@ -106,14 +95,7 @@ def baseline() -> dict[str, list[dict[str, str]]]:
         dict(zip(fu, ["E3", "2023-05-01", "FOLLOWUP", "NOT", "2"])),
         dict(zip(fu, ["E4", "2023-08-01", "FOLLOWUP", "", ""])),
     ]
-    rf = [
-        "referral_id",
-        "child_id",
-        "municipality_code",
-        "referral_date",
-        "referral_type",
-        "led_to_investigation",
-    ]
+    rf = REFERRAL_COLUMNS
     referrals = [
         dict(zip(rf, ["R1", "a1b2c3", "0180", "2021-11-01", "REPORT", "ja"])),
         dict(zip(rf, ["R2", "d4e5f6", "1480", "2022-03-01", "APPLICATION", "nej"])),

@@ -10,19 +10,7 @@ from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.io import QUARANTINE_COLUMNS, RawTable
 from evaluation.data.rules import parse_date, parse_number
 from evaluation.data.validate import validate_files, validate_table
-
-EP_COLS = [
-    "episode_id",
-    "child_id",
-    "municipality_code",
-    "sex",
-    "birth_year",
-    "start_date",
-    "end_date",
-    "legal_basis",
-    "placement_type",
-    "end_reason",
-]
+from tests.helpers import EPISODE_COLUMNS as EP_COLS
 
 
 def ep(eid="E1", child="c1", start="2022-01-01", end="", reason="", **kw):

@@ -14,22 +14,9 @@ from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.io import read_table
 from evaluation.data.validate import validate_table
 from evaluation.errors import DataValidationError
+from tests.helpers import EPISODE_COLUMNS
 
-COLUMNS = [
-    "episode_id",
-    "child_id",
-    "municipality_code",
-    "sex",
-    "birth_year",
-    "start_date",
-    "end_date",
-    "legal_basis",
-    "placement_type",
-    "end_reason",
-    "planned_ending",
-    "daily_cost_sek",
-    "unaccompanied",
-]
+COLUMNS = [*EPISODE_COLUMNS, "planned_ending", "daily_cost_sek", "unaccompanied"]
 VALID = ["E1", "c1", "0180", "M", "2012", "2022-01-01", "", "SOL", "FH", "", "", "100,5", "nej"]
 
 weird = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)

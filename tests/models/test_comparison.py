@@ -531,7 +531,7 @@ def test_funnel_limits_reject_bad_input():
         funnel_limits([5], 0.2, overdispersion=0.5)
 
 
-# --------------------------------------------------------------------------- review (issue 4)
+# --------------------------------------------------------------------------- edge cases
 
 
 def test_rsr_recomputed_from_glmer_estimates_follows_the_cfsr_definition(fit, episodes):

@@ -16,11 +16,20 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from evaluation.errors import ParameterError
+from evaluation.errors import (
+    BootstrapFailureWarning,
+    ExtremeWeightsWarning,
+    OutcomeSeparationWarning,
+    ParameterError,
+    PositivityWarning,
+    PropensitySeparationWarning,
+    SeparationWarning,
+)
 from evaluation.models.effects import EffectResult, _e_value, estimate_effect
+from tests.helpers import EFFECT_COVARIATES
 from tests.helpers import REFERENCE as REF
 
-COVS = ["age", "sex", "behav", "placement"]
+COVS = EFFECT_COVARIATES
 
 
 def make_reference_data(n: int = 2000, seed: int = 20261125) -> pd.DataFrame:
@@ -48,11 +57,6 @@ def make_reference_data(n: int = 2000, seed: int = 20261125) -> pd.DataFrame:
     return pd.DataFrame({"child": child, "age": age, "sex": sex, "behav": behav,
                          "placement": placement, "treat": treat, "arm3": arm3,
                          "yb": yb, "yc": yc})
-
-
-@pytest.fixture(scope="module")
-def ref_data() -> pd.DataFrame:
-    return pd.read_csv(REF / "effects_data.csv")
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +287,7 @@ def test_att_balance_is_standardised_by_the_sd_of_the_treated_arm(ref_data):
         assert b.loc[name, "imbalanced"] == (abs(b.loc[name, "smd_adjusted"]) > 0.1)
     assert max(abs(np.log(ratio))) > 0.05  # treated and pooled SD differ (behav: ~10 %)
     # ATE and ATO keep the pooled SD (checked by hand above and against R in
-    # test_effects_review.py); the naive and regression methods show the same ATT balance.
+    # test_effects_sandwich.py); the naive and regression methods show the same ATT balance.
     for method in ("naive", "regression", "aipw"):
         other = estimate_effect(ref_data, "treat", "yc", covs, method=method, estimand="ATT")
         pd.testing.assert_frame_equal(other.balance, fit.balance, check_exact=True)
@@ -469,6 +473,9 @@ def test_positivity_problems_warn_with_a_clear_message():
     assert any(m.startswith("positivity: ") and "propensity score below 0.01" in m
                and "truncate=" in m for m in messages), messages
     assert any(m.startswith("extreme weights: one row carries") for m in messages), messages
+    # each kind of warning comes with its class, so reports need not read the wording
+    kinds = {(w.category, str(w.message).split(":")[0]) for w in record}
+    assert kinds == {(PositivityWarning, "positivity"), (ExtremeWeightsWarning, "extreme weights")}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         estimate_effect(df, "a", "y", ["x"], method="ipw", estimand="ATO")
@@ -511,7 +518,7 @@ def test_naive_method_is_silent_about_a_separated_propensity_model():
     a = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
     z = np.where(a == 1, 0, (rng.random(n) < 0.3).astype(int))
     df = pd.DataFrame({"a": a, "y": x + a + rng.normal(size=n), "x": x, "z": z})
-    with pytest.warns(UserWarning, match="propensity model: fitted probabilities"):
+    with pytest.warns(PropensitySeparationWarning, match="propensity model: fitted probabilities"):
         estimate_effect(df, "a", "y", ["x", "z"], method="ipw")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -607,3 +614,33 @@ def test_ate_se_equals_stratified_variance_in_a_sparse_cell(method):
 
 if __name__ == "__main__":
     make_reference_data().to_csv(REF / "effects_data.csv", index=False)
+
+
+# --------------------------------------------------------------------------- typed warnings
+def test_a_separated_outcome_model_warns_with_outcome_separation_warning():
+    """In arm 1 everyone with z = 1 has the outcome: the logistic outcome model separates."""
+    rng = np.random.default_rng(5)
+    n = 400
+    x = rng.normal(size=n)
+    a = (rng.random(n) < 0.5).astype(int)
+    z = (rng.random(n) < 0.3).astype(int)
+    y = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    y[(z == 1) & (a == 1)] = 1
+    df = pd.DataFrame({"a": a, "y": y, "x": x, "z": z})
+    with pytest.warns(OutcomeSeparationWarning,
+                      match="logistic outcome model: fitted probabilities") as record:
+        estimate_effect(df, "a", "y", ["x", "z"], method="regression")
+    assert all(issubclass(w.category, SeparationWarning) for w in record)
+    assert not any(w.category is PropensitySeparationWarning for w in record)
+
+
+def test_failed_bootstrap_replicates_warn_with_bootstrap_failure_warning():
+    """Two treated rows of 60: some resamples have no treated row and are dropped."""
+    rng = np.random.default_rng(1)
+    n = 60
+    df = pd.DataFrame({"a": np.r_[1, 1, np.zeros(n - 2, int)], "y": rng.normal(size=n),
+                       "x": rng.normal(size=n)})
+    with pytest.warns(BootstrapFailureWarning,
+                      match=r"\d+ of 50 bootstrap replicates failed"):
+        fit = estimate_effect(df, "a", "y", ["x"], method="naive", n_bootstrap=50, seed=1)
+    assert 0 < fit.metadata["bootstrap_failed"] < 50

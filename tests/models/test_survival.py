@@ -22,7 +22,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from evaluation.errors import ParameterError
+from evaluation.errors import ParameterError, ShortFollowUpWarning
 from evaluation.models.competing_risks import cumulative_incidence
 from evaluation.models.survival import kaplan_meier
 from tests.helpers import REFERENCE
@@ -465,7 +465,7 @@ def test_rmst_before_first_time_is_tau_with_zero_se():
 
 def test_rmst_beyond_last_follow_up_warns(extra_fits):
     """Rossi: everyone left is censored at week 52, so S(t) after 52 is unknown."""
-    with pytest.warns(UserWarning, match=r"tau=60 lies beyond the last follow-up time "
+    with pytest.warns(ShortFollowUpWarning, match=r"tau=60 lies beyond the last follow-up time "
                       r"\(52 in '0'; 52 in '1'\)"):
         extra_fits["rossi_fin"].rmst(60)
     with warnings.catch_warnings():

@@ -11,15 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation import disclosure
 from evaluation.data import synth
 from evaluation.data.analysis_frame import EFFECT_COVARIATES
 from evaluation.data.cohort import episode_outcomes
-from evaluation.errors import ConvergenceError
+from evaluation.errors import CaseMixTermDroppedWarning, ConvergenceError
 from evaluation.reporting import outcomes as outcome_report
 from evaluation.reporting import run as report
+from evaluation.reporting.plots import truncate_curve
+from evaluation.reporting.tables import measures_display
+from evaluation.reporting.text import load_catalog, phrases, term_label
 from tests.helpers import ROOT
 
 NOTEBOOK = ROOT / "notebooks" / "02-outcomes-and-effects.ipynb"
+# Entry windows (OutcomeReport takes everything after the tables as keywords).
+TO_MID_2023 = {"period_start": "2019-01-01", "period_end": "2023-06-30", "data_end": "2024-12-31"}
+TO_END_2023 = {"period_start": "2019-01-01", "period_end": "2023-12-31", "data_end": "2024-12-31"}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +90,7 @@ def test_report_shows_no_identifiers(html_text, data):
 
 
 def test_comparison_table_hides_small_counts(data):
-    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31",
+    rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023,
                                        n_bootstrap=50)
     raw = rep.comparison().summary
     shown = rep.comparison_table()
@@ -95,7 +102,7 @@ def test_comparison_table_hides_small_counts(data):
 def test_curves_stop_where_few_remain_at_risk():
     summary = pd.DataFrame({"group": ["a"] * 4 + ["b"] * 2, "time": [1, 2, 3, 4, 1, 2],
                             "n_risk": [30, 12, 9, 3, 8, 4], "estimate": np.linspace(1, .4, 6)})
-    cut = outcome_report._truncate_curve(summary, summary, 10)
+    cut = truncate_curve(summary, summary, 10)
     assert cut["time"][cut["group"] == "a"].tolist() == [1, 2]
     assert (cut["group"] == "b").sum() == 0
 
@@ -114,11 +121,10 @@ def test_episode_outcomes_codes_causes_and_censors_at_data_end():
 
 def test_texts_exist_in_both_languages(data):
     for lang in ("sv", "en"):
-        rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30",
-                                           "2024-12-31", lang=lang)
-        for key in outcome_report._TEXT:
+        rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023, lang=lang)
+        for key in load_catalog("outcomes")["text"]:
             assert rep.text(key).strip()
-    en = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31",
+    en = outcome_report.OutcomeReport(data.tables, **TO_MID_2023,
                                       lang="en")
     assert en.text("stay") == "## Length of stay"
 
@@ -133,14 +139,13 @@ def small():
 
 def test_effect_text_names_every_adjusted_confounder(data):
     for c in EFFECT_COVARIATES:
-        assert c in outcome_report._TERM_LABELS, c  # a new covariate needs a label
+        assert c in load_catalog("terms")["terms"], c  # a new covariate needs a label
     for lang in ("sv", "en"):
-        rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30",
-                                           "2024-12-31", lang=lang)
+        rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023, lang=lang)
         text = rep.text("effect_text")
         for c in EFFECT_COVARIATES:
             if not c.startswith("age_"):
-                assert outcome_report._term(c, lang) in text, (lang, c)
+                assert term_label(c, lang) in text, (lang, c)
         assert "{" not in text
 
 
@@ -150,13 +155,13 @@ def _measure_rows(rows):
 
 
 def test_measure_denominators_get_secondary_suppression_within_a_measure(data):
-    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31")
+    rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023)
     table = _measure_rows([
         ("planned_ending_share", None, 150, 207, 150 / 207, .6, .8),
         ("re_referral_12m", "0-12", 6, 41, 6 / 41, .06, .28),
         ("re_referral_12m", "13-20", 40, 162, 40 / 162, .18, .31),
         ("re_referral_12m", None, 0, 4, 0.0, 0.0, .49)])
-    den = rep._protect_measures(table)["Nämnare"].tolist()
+    den = measures_display(table, lang=rep.lang, threshold=rep.threshold)["Nämnare"].tolist()
     # 41 + 162 + 4 = 207, the denominator shown for planned endings: the 4 must not be
     # recoverable, so a second cell of the same measure is hidden too.
     assert den[0] == "207" and den[3] == "<5"
@@ -164,18 +169,18 @@ def test_measure_denominators_get_secondary_suppression_within_a_measure(data):
 
 
 def test_small_counts_behind_rates_and_shares_are_hidden(data):
-    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31",
+    rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023,
                                        lang="en")
     table = _measure_rows([
         ("placement_stability", None, 3, 20000, 0.15, .05, .4),  # 3 moves: days x rate = 3
         ("placement_stability", None, 114, 82200, 1.387, 1.1, 1.7),
         ("long_term_stability", None, 5, 8, 0.625, .3, .86)])  # share on a denominator < 10
-    value = rep._protect_measures(table)["Value"].tolist()
+    value = measures_display(table, lang=rep.lang, threshold=rep.threshold)["Value"].tolist()
     assert value == ["..", "1.387", ".."]
 
 
 def test_swedish_tables_use_decimal_comma_and_translated_headers(data):
-    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31")
+    rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023)
     m = rep.measures_table()
     assert list(m.columns) == ["Mått", "Värde", "95 % KI", "Nämnare"]
     assert m["Värde"].str.fullmatch(r"\d+,\d{3}|\.\.").all()
@@ -190,8 +195,7 @@ def test_swedish_tables_use_decimal_comma_and_translated_headers(data):
 
 def test_cost_table_hides_every_cost_of_a_row_with_a_hidden_count(small):
     for lang, sep in (("sv", "\u00a0"), ("en", ",")):
-        rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31",
-                                           "2024-12-31", lang=lang)
+        rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023, lang=lang)
         t = rep.cost_table()
         counts, money = t.columns[1:3], t.columns[3:]
         hidden = t[counts].isin(["<5", ".."]).any(axis=1)
@@ -202,18 +206,18 @@ def test_cost_table_hides_every_cost_of_a_row_with_a_hidden_count(small):
 
 
 def test_funnel_plot_draws_only_units_whose_share_is_shown(data):
-    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31")
+    rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023)
     ax = rep.funnel_plot()
     drawn = sum(len(c.get_offsets()) for c in ax.collections)
     s = rep.comparison().summary
-    rate = outcome_report.disclosure.protect_rates(s["observed"], s["n"])
+    rate = disclosure.protect_rates(s["observed"], s["n"])
     assert rate.isna().any()  # some units are hidden in the table ...
     assert drawn == rate.notna().sum()  # ... and they are not drawn either
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cost_effect_that_cannot_be_estimated_gives_a_sentence_not_a_traceback(small):
-    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023,
                                        treated="SIS", n_bootstrap=20)
     if rep.cost_effect() is None:
         assert "kunde inte skattas" in rep.cost_effect_text()
@@ -254,7 +258,7 @@ def test_bad_parameters_are_clear_errors_in_the_report_language(small, lang, kwa
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_confounders_constant_in_a_small_sample_are_left_out_not_fatal(small):
-    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023,
                                        horizon=730)
     f = rep.effect_frame()
     f = f[f["placement_type"].isin(["HVB", "FH"])]
@@ -265,11 +269,12 @@ def test_confounders_constant_in_a_small_sample_are_left_out_not_fatal(small):
 
 
 def test_breakdown_table_hides_risks_where_few_remain_followed(small):
-    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023,
                                        lang="en")
     t = rep.breakdown_table()
     c = rep.cohort
-    names = {rep._group_label(g): g for g in c["placement_group"].unique()}
+    groups = phrases("outcomes", "groups", "en")
+    names = {groups.get(g, g): g for g in c["placement_group"].unique()}
     followed = [int(((c["placement_group"] == names[g]) & (c["time"] >= int(d))).sum())
                 for g, d in zip(t["Group"], t["Days"], strict=True)]
     few = np.array(followed) < 10
@@ -287,7 +292,7 @@ def _notes_section(text: str, heading: str) -> str:
 
 def test_report_lists_the_model_warnings_in_plain_swedish(html_text):
     notes = _notes_section(_visible_text(html_text), "Anmärkningar om modellerna")
-    sentences = [t["sv"] for t in outcome_report._WARNING_TEXT.values()]
+    sentences = list(phrases("notes", "kinds", "sv").values())
     assert any(s in notes for s in sentences)  # at least one recognised warning, in words
     assert "Effekt av placeringsform" in notes  # named by the section that raised it
     assert "row(s)" not in notes and "propensity score below" not in notes  # no raw text
@@ -296,23 +301,10 @@ def test_report_lists_the_model_warnings_in_plain_swedish(html_text):
 def test_report_lists_the_model_warnings_in_plain_english(html_text_en):
     text = _visible_text(html_text_en)
     notes = _notes_section(text, "Notes on the models")
-    sentences = [t["en"] for t in outcome_report._WARNING_TEXT.values()]
+    sentences = list(phrases("notes", "kinds", "en").values())
     assert any(s in notes for s in sentences)
     assert "Effect of the type of placement" in notes
     assert "Anmärkningar" not in text and "Traceback" not in text
-
-
-@pytest.mark.parametrize("text, threshold, expected", [
-    ("3 row(s) of 120", 5, "<5 row(s) of 120"),
-    ("n = 4, total 1,234", 5, "n = <5, total 1,234"),
-    ("0 rows; 5 rows", 5, "0 rows; 5 rows"),  # zeros and counts at the threshold are shown
-    ("7 rows", 10, "<10 rows"),
-    ("truncate=0.01 (minimum 2e-4, 3.4e-13), 22% of weight", 5,
-     "truncate=0.01 (minimum 2e-4, 3.4e-13), 22% of weight"),
-    ("covariate age_13 in arm 'HVB'", 5, "covariate age_13 in arm 'HVB'"),
-])
-def test_small_numbers_in_warning_texts_are_masked(text, threshold, expected):
-    assert outcome_report._mask_small_numbers(text, threshold) == expected
 
 
 def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(small,
@@ -331,8 +323,7 @@ def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(s
     monkeypatch.setattr(outcome_report.survival, "kaplan_meier", warning_kaplan_meier)
     for lang, prefix in (("sv", "Varning från en modell (originaltext)"),
                          ("en", "Model warning (original text)")):
-        rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31",
-                                           "2024-12-31", lang=lang)
+        rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023, lang=lang)
         with pytest.warns(UserWarning, match="strange curve: 3 row"):  # still passed on
             rep.length_of_stay_table()
         notes = rep.notes()
@@ -347,13 +338,13 @@ def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(s
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_recognised_warnings_become_one_sentence_each_without_counts(small):
-    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023,
                                        n_bootstrap=50)
     assert rep.notes().empty and rep.notes_text() == "Modellerna gav inga varningar."
     rep.effect_table()
     rep.effect_table()  # the naive model is refitted: its warnings must not repeat
     notes = rep.notes()
-    raw = [m for s, _c, m in rep._warnings if "positivity:" in m]
+    raw = [w.message for w in rep.recorded_warnings if "positivity:" in w.message]
     assert raw and re.search(r"\b[1-4] row\(s\)", " ".join(raw))  # raw text has a small count
     assert "positivity" in set(notes["kind"]) and not notes.duplicated().any()
     assert set(notes["section"]) == {"effect"}
@@ -367,7 +358,7 @@ def test_recognised_warnings_become_one_sentence_each_without_counts(small):
     ("en", "could not be estimated for these data: n_bootstrap must be at least 50 (given: 20)"),
 ])
 def test_cost_effect_error_for_a_bad_parameter_is_in_the_report_language(small, lang, expected):
-    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31",
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023,
                                        lang=lang, n_bootstrap=20)
     assert expected in rep.cost_effect_text()
 
@@ -376,8 +367,8 @@ def test_comparison_leaves_out_a_separating_case_mix_term_and_says_so():
     # 600 children in 5 municipalities: placement type EGET has a handful of rows, all
     # without an unplanned ending, so its fixed effect would be infinite.
     small = synth.generate(n_children=600, n_municipalities=5, seed=1)
-    rep = outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-06-30", "2024-12-31")
-    with pytest.warns(UserWarning, match="'placement_type' left out"):
+    rep = outcome_report.OutcomeReport(small.tables, **TO_MID_2023)
+    with pytest.warns(CaseMixTermDroppedWarning, match="'placement_type' left out"):
         res = rep.comparison()
     assert res is not None
     assert "placement_type" not in res.metadata["case_mix"]
@@ -388,7 +379,7 @@ def test_comparison_leaves_out_a_separating_case_mix_term_and_says_so():
 
 def test_comparison_that_cannot_be_fitted_is_explained_not_a_crash(monkeypatch):
     data = synth.generate(n_children=600, n_municipalities=5, seed=1)
-    rep = outcome_report.OutcomeReport(data.tables, "2019-01-01", "2023-06-30", "2024-12-31")
+    rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023)
 
     def fail(*args, **kwargs):
         raise ConvergenceError("conditional modes did not converge in 3 iterations")
@@ -400,3 +391,10 @@ def test_comparison_that_cannot_be_fitted_is_explained_not_a_crash(monkeypatch):
     text = rep.comparison_error_text()
     assert text.startswith("Kommunerna kunde inte jämföras")
     assert "3 iterations" not in text  # a small number is masked
+
+
+def test_everything_after_the_tables_is_passed_by_keyword(small):
+    with pytest.raises(TypeError, match="positional"):
+        outcome_report.OutcomeReport(small.tables, "2019-01-01", "2023-12-31", "2024-12-31")
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023, lang="en", threshold=10)
+    assert (rep.lang, rep.threshold, rep.treated) == ("en", 10, "HVB")

@@ -1,5 +1,6 @@
 """Models: survival, competing risks, Cox and Fine-Gray regression, multi-state models,
-intervention effects and the fair comparison of units, each validated against R.
+intervention effects, the fair comparison of units and the adjusted cost per avoided
+breakdown, each validated against R.
 
 Models read data prepared by :mod:`evaluation.data`; they never import from measures or
 reporting, and they take no ``lang``: wording belongs to reporting.
@@ -13,6 +14,7 @@ from evaluation.models.competing_risks import (
     GrayTestResult,
     cumulative_incidence,
 )
+from evaluation.models.cost_effect import CostEffectResult, incremental_cost_effect
 from evaluation.models.cox_adjusted import AdjustedSurvivalResult, PHTestResult
 from evaluation.models.coxph import CoxResult, cox
 from evaluation.models.effects import (
@@ -42,6 +44,7 @@ from evaluation.models.survival import KaplanMeierResult, LogRankResult, kaplan_
 __all__ = [
     "AdjustedSurvivalResult",
     "ComparisonResult",
+    "CostEffectResult",
     "CoxResult",
     "CumulativeIncidenceResult",
     "EffectResult",
@@ -61,6 +64,7 @@ __all__ = [
     "funnel_limits",
     "funnel_plot",
     "funnel_table",
+    "incremental_cost_effect",
     "kaplan_meier",
     "risk_standardised",
     "state_occupation",

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from evaluation.checks import check_alpha, refuse_missing, require_columns, require_dataframe
+from evaluation.checks import check_alpha, require_complete_columns, require_dataframe
 from evaluation.disclosure import protect_counts
 from evaluation.errors import ConvergenceError, ParameterError
-from evaluation.models.results import Result, package_versions
+from evaluation.models.results import Result, note_units_not_shown, package_versions
 
 __all__ = ["FLAGS", "ComparisonResult", "check_separation", "risk_standardised"]
 
@@ -97,8 +97,9 @@ class ComparisonResult(Result):
         ax : matplotlib Axes, optional
             Axes to draw on (a new figure if None).
         disclosure : bool, default True
-            Draw only the units whose rate and interval may be shown (:meth:`disclosure_masks` (with the
-            same ``threshold`` and ``min_denominator``): a unit with fewer than
+            Draw only the units whose rate and interval may be shown
+            (:meth:`disclosure_masks`, with the same ``threshold`` and
+            ``min_denominator``): a unit with fewer than
             ``min_denominator`` episodes, or whose observed count is hidden (a small count of
             events or non-events, or a complementary suppression), is neither drawn nor
             named on the axis, since its rate and n would give the count back. How many
@@ -162,10 +163,8 @@ class ComparisonResult(Result):
         ax.set_xticklabels(s["unit"].astype(str), rotation=90)
         n_small = int(small.sum())
         n_counts = int((hidden & ~small).sum())
-        for count, reason in ((n_counts, "small counts"), (n_small, f"n < {min_denominator}")):
-            if count:   # an invisible handle: the note appears as a legend line
-                ax.plot([], [], linestyle="none", label=f"{count} unit{'s' if count > 1 else ''} "
-                                                        f"not shown ({reason})")
+        note_units_not_shown(ax, [(n_counts, "small counts"),
+                                  (n_small, f"n < {min_denominator}")])
         ax.set_ylabel("risk-standardised rate")
         ax.legend()
         return ax
@@ -184,11 +183,8 @@ def _design(data: Any, outcome_col: str, unit_col: str, case_mix: Sequence[str],
     if len(set(case_mix)) != len(case_mix):
         raise ParameterError(f"case_mix has duplicate names: {case_mix}.")
     reference = dict(reference or {})
-    named = {"outcome_col": outcome_col, "unit_col": unit_col, "case_mix": case_mix}
-    require_columns(data, named)
-    for arg, col in [("outcome_col", outcome_col), ("unit_col", unit_col),
-                     *(("case_mix", c) for c in case_mix)]:
-        refuse_missing(data[col], col, arg)
+    require_complete_columns(data, {"outcome_col": outcome_col, "unit_col": unit_col,
+                                    "case_mix": case_mix})
     for col in reference:
         if col not in case_mix:
             raise ParameterError(f"reference names {col!r}, which is not in case_mix "

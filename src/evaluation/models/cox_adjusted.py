@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.checks import check_alpha, refuse_missing, require_columns, require_dataframe
+from evaluation.checks import check_alpha, require_complete_columns, require_dataframe
 from evaluation.errors import ParameterError
 from evaluation.models.cox_core import (
     EfronRiskSets,
@@ -219,11 +219,8 @@ def cox_adjusted_survival(m: dict[str, Any], metadata: dict[str, Any], data: pd.
     if variable not in m["coding"]:
         raise ParameterError(f"variable {variable!r} is not a covariate of the model; "
                              f"covariates: {', '.join(m['coding'])}.")
-    named = {"covariates": list(m["coding"]), "strata_col": m["strata_cols"]}
-    require_columns(data, named)
-    for arg, cols in named.items():
-        for col in cols:
-            refuse_missing(data[col], col, arg)
+    require_complete_columns(data, {"covariates": list(m["coding"]),
+                                    "strata_col": m["strata_cols"]})
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to standardise over.")
     if conf_type not in (None, "plain", "log-log"):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.checks import refuse_missing, require_columns, require_dataframe
+from evaluation.checks import require_complete_columns, require_dataframe
 from evaluation.errors import ConvergenceError, ParameterError
 
 __all__ = ["COX_MAX_ITER", "COX_TOL", "EfronRiskSets", "cox_design", "cox_newton", "efron_pass",
@@ -63,14 +63,10 @@ def cox_design(data: Any, duration_col: str, event_col: str, covariates: Sequenc
         raise ParameterError(f"covariates has duplicate names: {covariates}.")
     strata_cols = ([] if strata_col is None else [strata_col] if isinstance(strata_col, str)
                    else list(strata_col))
-    named = {"duration_col": [duration_col], "event_col": [event_col], "covariates": covariates,
-             "entry_col": [] if entry_col is None else [entry_col], "strata_col": strata_cols,
-             "cluster_col": [] if cluster_col is None else [cluster_col],
-             "weights_col": [] if weights_col is None else [weights_col]}
-    require_columns(data, named)
-    for arg, cols in named.items():
-        for col in cols:
-            refuse_missing(data[col], col, arg)
+    require_complete_columns(data, {"duration_col": duration_col, "event_col": event_col,
+                                    "covariates": covariates, "entry_col": entry_col,
+                                    "strata_col": strata_cols, "cluster_col": cluster_col,
+                                    "weights_col": weights_col})
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
 

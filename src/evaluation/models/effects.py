@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.checks import check_alpha, check_weights, require_dataframe
+from evaluation.checks import (
+    check_alpha,
+    check_weights,
+    require_complete_columns,
+    require_dataframe,
+)
 from evaluation.errors import (
     BootstrapFailureWarning,
     ConstantCovariateWarning,
@@ -36,7 +41,6 @@ from evaluation.models.effects_core import (
     if_covariance,
     is_binary,
     positivity_warnings,
-    require_complete_columns,
     treatment_levels,
     weighted_var,
 )
@@ -366,13 +370,22 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
 
     Warns
     -----
-    UserWarning
-        On positivity problems: (truncated) propensity scores below 0.01 for an arm that is
-        weighted by 1/e (ATE: every arm; ATT: the comparison arms, among the treated), or one
-        row carrying more than 10 % of an arm's weight (arms of 20 rows or more), or a
-        separated propensity model; none of these for ``method="naive"``, which uses no
-        propensity score. Also when a covariate column is constant within an arm whose
-        outcome model is fitted.
+    PositivityWarning
+        (Truncated) propensity scores below 0.01 for an arm that is weighted by 1/e (ATE:
+        every arm; ATT: the comparison arms, among the treated).
+    ExtremeWeightsWarning
+        One row carrying more than 10 % of an arm's weight (arms of 20 rows or more).
+    PropensitySeparationWarning
+        A separated propensity model. None of these three for ``method="naive"``, which uses
+        no propensity score.
+    OutcomeSeparationWarning
+        A separated logistic outcome model.
+    ConstantCovariateWarning
+        A covariate column is constant within an arm whose outcome model is fitted.
+    BootstrapFailureWarning
+        Some bootstrap replicates failed and were dropped.
+
+    All are :class:`evaluation.errors.EvaluationWarning` (and ``UserWarning``) subclasses.
 
     Notes
     -----
@@ -500,7 +513,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                           "cluster_col": cluster_col, "weights_col": weights_col})
     if len(data) == 0:
         raise ParameterError("data has no rows; nothing to estimate.")
-    sw = np.ones(len(data)) if weights_col is None else check_weights(data[weights_col], weights_col)
+    sw = (np.ones(len(data)) if weights_col is None
+          else check_weights(data[weights_col], weights_col))
     if isinstance(covariates, str) and covariates in data.columns:
         covariates = [covariates]
     x, names, refs = effect_design(data, covariates)

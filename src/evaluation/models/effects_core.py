@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special
 
-from evaluation.checks import refuse_missing, require_columns
+from evaluation.checks import require_complete_columns
 from evaluation.errors import (
     ConvergenceError,
     ExtremeWeightsWarning,
@@ -25,7 +25,7 @@ from evaluation.errors import (
 
 __all__ = ["POSITIVITY_PS", "SMD_THRESHOLD", "WEIGHT_SHARE", "arm_means", "balance_table",
            "bootstrap_init", "bootstrap_replicate", "effect_design", "if_covariance",
-           "is_binary", "positivity_warnings", "require_complete_columns", "treatment_levels",
+           "is_binary", "positivity_warnings", "treatment_levels",
            "weighted_var"]
 
 SMD_THRESHOLD = 0.1          # |SMD| above this is flagged as imbalanced
@@ -36,15 +36,6 @@ _TOL = 1e-10
 
 
 # --------------------------------------------------------------------------- input handling
-def require_complete_columns(data: pd.DataFrame, named: dict[str, str | None]) -> None:
-    """Every named column (``{argument: column}``, None skipped) is a column of ``data``
-    without missing values."""
-    require_columns(data, named)
-    for arg, col in named.items():
-        if col is not None:
-            refuse_missing(data[col], col, arg)
-
-
 def is_binary(s: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(s):
         return True
@@ -65,7 +56,8 @@ def treatment_levels(s: pd.Series) -> list[Any]:
         return sorted(values.tolist(), key=str)
 
 
-def effect_design(data: pd.DataFrame, covariates: Any) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+def effect_design(data: pd.DataFrame, covariates: Any
+                  ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
     """Design matrix with intercept, column names and the reference level of each factor."""
     if isinstance(covariates, str):
         import patsy

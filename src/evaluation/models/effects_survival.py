@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.checks import check_alpha, refuse_missing, require_columns, require_dataframe
+from evaluation.checks import check_alpha, require_complete_columns, require_dataframe
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.results import Result, package_versions
 
@@ -317,13 +317,9 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
                              "and weights_col (ready-made weights).")
     if isinstance(covariates, str):
         covariates = [covariates]
-    named = {"duration_col": duration_col, "event_col": event_col,
-             "treatment_col": treatment_col, "covariates": covariates or [],
-             "weights_col": weights_col}
-    require_columns(data, named)
-    for arg, cols in named.items():
-        for c in [] if cols is None else [cols] if isinstance(cols, str) else cols:
-            refuse_missing(data[c], c, arg)
+    require_complete_columns(data, {"duration_col": duration_col, "event_col": event_col,
+                                    "treatment_col": treatment_col, "covariates": covariates,
+                                    "weights_col": weights_col})
     if se_method == "bootstrap" and (not isinstance(n_bootstrap, int) or n_bootstrap < 2):
         raise ParameterError(f"n_bootstrap must be an integer >= 2, got {n_bootstrap!r}.")
     hz = np.asarray(list(horizons), dtype=float)
@@ -436,7 +432,8 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
             "treatment_col": treatment_col, "treated": treated, "control": control,
             "weights": "estimated (logistic propensity model)" if weights_col is None
             else f"column {weights_col!r}",
-            "se_method": se_method, "n_bootstrap": n_bootstrap if se_method == "bootstrap" else None,
+            "se_method": se_method,
+            "n_bootstrap": n_bootstrap if se_method == "bootstrap" else None,
             "time_unit": "days", "versions": package_versions("numpy", "pandas", "scipy",
                                                               "statsmodels")}
     return WeightedSurvivalResult(summary=summary, metadata=meta, arms=arms,

@@ -1,7 +1,8 @@
 """Fine–Gray proportional subdistribution hazards regression for competing risks, matching
 R's ``cmprsk::crr`` (estimates, sandwich variance and predicted cumulative incidence).
 
-Public names are re-exported (lazily) from :mod:`evaluation.models.survival`.
+The design matrix and Newton–Raphson are shared with Cox regression
+(:mod:`evaluation.models.cox_core`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from evaluation.checks import require_columns
 from evaluation.disclosure import protect_rates
 from evaluation.errors import ParameterError
 from evaluation.models.comparison import ComparisonResult
+from evaluation.models.results import note_units_not_shown
 
 __all__ = ["estimate_overdispersion", "funnel_limits", "funnel_plot", "funnel_table"]
 
@@ -337,10 +338,7 @@ def funnel_plot(data: pd.DataFrame | ComparisonResult, ax=None, *, p0: float | N
                         xytext=(3, 3), textcoords="offset points")
     n_small = int((~safe).sum())
     n_below = int((safe & ~large).sum())
-    for count, reason in ((n_small, "small counts"), (n_below, f"n < {min_n}")):
-        if count:   # an invisible handle: the note appears as a legend line
-            ax.plot([], [], linestyle="none", label=f"{count} unit{'s' if count > 1 else ''} "
-                                                    f"not shown ({reason})")
+    note_units_not_shown(ax, [(n_small, "small counts"), (n_below, f"n < {min_n}")])
     ax.set_xlabel("unit size (n)")
     ax.set_ylabel("proportion")
     ax.legend()

@@ -161,6 +161,15 @@ def with_group(table: pd.DataFrame, group: Any) -> pd.DataFrame:
     return table
 
 
+def note_units_not_shown(ax, counts: list[tuple[int, str]]) -> None:
+    """Add "k unit(s) not shown (reason)" lines to the legend of ``ax``, one per (count,
+    reason) with a count above 0 (disclosure control of unit plots)."""
+    for count, reason in counts:
+        if count:   # an invisible handle: the note appears as a legend line
+            ax.plot([], [], linestyle="none", label=f"{count} unit{'s' if count > 1 else ''} "
+                                                    f"not shown ({reason})")
+
+
 def forest_plot(summary: pd.DataFrame, ax=None, xlabel: str = "hazard ratio"):
     """Ratios exp(``estimate``) with exp(``ci_lower``), exp(``ci_upper``) on a log axis, one
     row per term of ``summary`` (its index labels the rows, first at the top); returns the

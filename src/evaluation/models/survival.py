@@ -347,7 +347,7 @@ class KaplanMeierResult(Result):
 
         Warns
         -----
-        UserWarning
+        ShortFollowUpWarning
             If ``tau`` lies beyond a group's last follow-up time while S(t) > 0 there: the
             curve is then carried forward at its last value (as R does), which assumes no
             further events.
@@ -384,7 +384,8 @@ class KaplanMeierResult(Result):
         if beyond:
             warnings.warn(f"tau={tau:g} lies beyond the last follow-up time ({'; '.join(beyond)})"
                           ", where S(t) > 0; the curve is carried forward at its last value. "
-                          "Choose a tau that every group reaches.", ShortFollowUpWarning, stacklevel=2)
+                          "Choose a tau that every group reaches.", ShortFollowUpWarning,
+                          stacklevel=2)
         return pd.concat(out, ignore_index=True)
 
     def rmst_difference(self, tau: float, reference: Any = None) -> pd.DataFrame:

@@ -158,8 +158,10 @@ class WarningRecorder:
 # A whole number standing alone: not part of a decimal ("0.01", "1,234"), a percentage, a
 # name ("age_13") or an exponent ("2e-14").
 _WHOLE_NUMBER = re.compile(r"(?<![\w.,])(?<![eE][-+])\d+(?![\w%]|[.,]\d)")
-_PERSONAL_NUMBER = re.compile(r"(?<![\w.,])(?:\d{2})?\d{6}[-+]\d{4}(?![\w.,])")  # (YY)YYMMDD-NNNN
-_LONG_DIGITS = re.compile(r"(?<![\w.,])\d{8,}(?![\w.,])")  # personal or case numbers
+# (YY)YYMMDD-NNNN and long digit strings (personal or case numbers), also before a comma or
+# full stop that ends a clause (not before a decimal part).
+_PERSONAL_NUMBER = re.compile(r"(?<![\w.,])(?:\d{2})?\d{6}[-+]\d{4}(?!\w|[.,]\d)")
+_LONG_DIGITS = re.compile(r"(?<![\w.,])\d{8,}(?!\w|[.,]\d)")
 _HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")  # pseudonyms
 
 
@@ -169,6 +171,17 @@ def mask_small_numbers(text: str, threshold: int) -> str:
     The numbers are protected with :func:`evaluation.disclosure.protect_counts` (primary
     suppression only: a warning gives no totals to recompute a hidden number from). Decimals,
     percentages, exponents and numbers inside names are left alone.
+
+    Parameters
+    ----------
+    text : str
+        A warning or error message.
+    threshold : int
+        Smallest count shown.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -195,6 +208,19 @@ def sanitise_text(text: str, identifiers: Iterable[str], threshold: int) -> str:
     word in ``identifiers`` become ``[id]``; small whole numbers are masked
     (:func:`mask_small_numbers`).
 
+    Parameters
+    ----------
+    text : str
+        A warning or error message.
+    identifiers : iterable of str
+        Identifiers and pseudonyms of the data (e.g. every value of the ``*_id`` columns).
+    threshold : int
+        Smallest count shown.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> sanitise_text("child C17 has 2 placements", {"C17"}, 5)
@@ -211,6 +237,15 @@ def sanitise_text(text: str, identifiers: Iterable[str], threshold: int) -> str:
 
 def escape_markdown(text: str) -> str:
     r"""Backslash-escape the characters Markdown would read as formatting or HTML.
+
+    Parameters
+    ----------
+    text : str
+        Plain text to put into Markdown.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

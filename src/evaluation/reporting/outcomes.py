@@ -49,6 +49,7 @@ from evaluation.data.cohort import JOURNEY_LABELS, episode_outcomes, journey_sta
 from evaluation.errors import CaseMixTermDroppedWarning, ConvergenceError, ParameterError
 from evaluation.measures import costs
 from evaluation.models import comparison, competing_risks, effects, funnel, survival
+from evaluation.models.cost_effect import incremental_cost_effect
 from evaluation.models.coxph import cox
 from evaluation.models.finegray import fine_gray
 from evaluation.models.multistate import state_occupation
@@ -390,7 +391,7 @@ class OutcomeReport:
         """Cox model of the cause-specific hazard of an unplanned ending (cached)."""
         if "cox" not in self._cache:
             self._cache["cox"] = cox(self._model_frame(), "time", "breakdown", _MODEL_TERMS,
-                                     strata="municipality_code", cluster_col="child_id")
+                                     strata_col="municipality_code", cluster_col="child_id")
         return self._cache["cox"]
 
     @_collects("models")
@@ -646,7 +647,7 @@ class OutcomeReport:
             f = self._two_arms()
             f = f[f[f"cost_{self.horizon}d"].notna()]
             try:
-                self._cache["ice"] = costs.incremental_cost_effect(
+                self._cache["ice"] = incremental_cost_effect(
                     f, "placement_type", f"cost_{self.horizon}d", f"unplanned_{self.horizon}d",
                     self.adjustment(), treated=self.treated, control=self.control,
                     cluster_col="child_id", n_bootstrap=self.n_bootstrap, seed=self.seed)

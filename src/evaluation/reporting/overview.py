@@ -393,10 +393,7 @@ def section_heading(section: str, lang: str = "sv") -> str:
     ParameterError
         If the section is unknown.
     """
-    headings = phrases("overview", "headings", lang)
-    if section not in headings:
-        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(headings)}.")
-    return headings[section]
+    return _section_phrase("headings", section, lang)
 
 
 def section_text(section: str, lang: str = "sv") -> str:
@@ -412,12 +409,18 @@ def section_text(section: str, lang: str = "sv") -> str:
     ParameterError
         If the section is unknown.
     """
-    texts = phrases("overview", "texts", lang)
+    text = _section_phrase("texts", section, lang)
+    if section == "intro":
+        return text
+    return f"## {section_heading(section, lang)}\n\n{text}"
+
+
+def _section_phrase(kind: str, section: str, lang: str) -> str:
+    """Text of ``section`` in the catalog section ``kind`` (``headings`` or ``texts``)."""
+    texts = phrases("overview", kind, lang)
     if section not in texts:
         raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(texts)}.")
-    if section == "intro":
-        return texts[section]
-    return f"## {section_heading(section, lang)}\n\n{texts[section]}"
+    return texts[section]
 
 
 def report_title(lang: str = "sv") -> str:

@@ -39,7 +39,17 @@ __all__ = [
 def column_label(key: str, lang: str = "sv") -> str:
     """Heading of column ``key`` in ``lang`` (section ``columns`` of ``outcomes.yaml``).
 
-    A key without a heading is returned unchanged.
+    Parameters
+    ----------
+    key : str
+        Column name of a result (``ci``, ``estimate``, ``n`` ...).
+    lang : {"sv", "en"}, default "sv"
+        Language.
+
+    Returns
+    -------
+    str
+        The heading; a key without one is returned unchanged.
 
     Examples
     --------
@@ -51,6 +61,20 @@ def column_label(key: str, lang: str = "sv") -> str:
 
 def measure_label(measure: str, lang: str = "sv", horizon: int = 365) -> str:
     """Label of an effect or cost measure (section ``measures`` of ``outcomes.yaml``).
+
+    Parameters
+    ----------
+    measure : str
+        ``risk_difference``, ``risk_ratio``, ``cost_difference``, ... (unknown names are
+        returned unchanged).
+    lang : {"sv", "en"}, default "sv"
+        Language.
+    horizon : int, default 365
+        Days of follow-up named in cost labels.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

@@ -229,8 +229,20 @@ def format_interval(lower: float, upper: float, decimals: int | None = 3,
                     lang: str = "en") -> str:
     """An interval ``(lower, upper)``; ``(lower; upper)`` in Swedish, whose comma is decimal.
 
-    ``decimals=None`` writes the limits as whole numbers with thousands separators
-    (:func:`format_integer`). Both limits missing give "".
+    Parameters
+    ----------
+    lower, upper : float
+        The limits.
+    decimals : int or None, default 3
+        Decimals of the limits (:func:`format_number`); None writes them as whole numbers
+        with thousands separators (:func:`format_integer`).
+    lang : {"sv", "en"}, default "en"
+        Language.
+
+    Returns
+    -------
+    str
+        "" when both limits are missing.
 
     Examples
     --------
@@ -249,6 +261,17 @@ def format_interval(lower: float, upper: float, decimals: int | None = 3,
 def format_p_value(p: float, lang: str = "en") -> str:
     """A p-value with three decimals, ``<0.001`` (``<0,001``) below that; "" if missing.
 
+    Parameters
+    ----------
+    p : float
+        The p-value.
+    lang : {"sv", "en"}, default "en"
+        Language.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> format_p_value(0.04321, "sv"), format_p_value(1e-6, "en")
@@ -261,6 +284,17 @@ def format_p_value(p: float, lang: str = "en") -> str:
 
 def format_count(shown: Any, lang: str = "en") -> str:
     """A protected count (from ``to_display``) with thousands separators; "<5" and ".." kept.
+
+    Parameters
+    ----------
+    shown : str or int
+        A cell of :meth:`evaluation.disclosure.ProtectedTable.to_display`.
+    lang : {"sv", "en"}, default "en"
+        Language.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -306,6 +340,17 @@ def with_decimal_mark(text: str, lang: str = "en") -> str:
 
     For tables that come formatted with decimal points (e.g. a comparison table).
 
+    Parameters
+    ----------
+    text : str
+        Text with numbers written with a decimal point.
+    lang : {"sv", "en"}, default "en"
+        Language.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> with_decimal_mark("0.125 (0.1-0.2). End.", "sv")
@@ -348,6 +393,13 @@ def number_legend(ax, lang: str = "en") -> None:
     Legend entries such as ``"99.8%"`` (matplotlib's notation) become ``"99,8 %"`` in Swedish;
     other entries are kept. As with :func:`number_ticks`, nothing changes where the language
     writes numbers as matplotlib does.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes (its legend is redrawn with the new labels).
+    lang : {"sv", "en"}, default "en"
+        Language.
     """
     handles, labels = ax.get_legend_handles_labels()
     if not handles or _number_format("decimal_mark", lang) == ".":
@@ -365,6 +417,17 @@ def number_legend(ax, lang: str = "en") -> None:
 # --------------------------------------------------------------------------- terms
 def term_label(term: Any, lang: str = "sv") -> str:
     """Readable label of a model term or covariate (``terms.yaml``); unknown terms unchanged.
+
+    Parameters
+    ----------
+    term : str
+        A term of a model summary or a covariate name.
+    lang : {"sv", "en"}, default "sv"
+        Language.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

@@ -1,4 +1,5 @@
-"""Independent review of evaluation.models.effects (issue 4): a route other than effects_reference.R.
+"""Variance, balance and E-values of evaluation.models.effects by a second route: R's numerical
+Jacobian sandwich and weighted regressions instead of effects_reference.R.
 
 ``tests/reference/review_effects.R`` (R 4.2.2, sandwich 3.0.2, numDeriv 2016.8.1.1; run with
 ``Rscript tests/reference/review_effects.R`` from the repository root) reads the same
@@ -35,17 +36,19 @@ import pytest
 from numpy.testing import assert_allclose
 
 from evaluation.models.effects import _e_value, estimate_effect
+from tests.helpers import EFFECT_COVARIATES
 from tests.helpers import REFERENCE as REF
 
-COVS = ["age", "sex", "behav", "placement"]
-# numDeriv's Richardson Jacobian is accurate to about 1e-9 relative here; 1e-6 is the
-# project tolerance
-RTOL = 1e-6
+COVS = EFFECT_COVARIATES
 
 
 @pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return pd.read_csv(REF / "effects_data.csv")
+def data(ref_data) -> pd.DataFrame:
+    """The data of every test here: ``effects_data.csv`` (see ``conftest.py``)."""
+    return ref_data
+# numDeriv's Richardson Jacobian is accurate to about 1e-9 relative here; 1e-6 is the
+# project tolerance
+RTOL = 1e-6
 
 
 _FITS: dict[tuple, object] = {}

@@ -23,9 +23,8 @@ from evaluation import measures as m
 from evaluation.data import synth
 from evaluation.errors import ParameterError
 from tests.helpers import REFERENCE as REF
-from tests.helpers import wilson
+from tests.helpers import RESULT, wilson
 
-RESULT = ["numerator", "denominator", "value", "ci_lower", "ci_upper"]
 NEW = ["design_effect", "n_effective"]
 WINDOW = ("2021-01-01", "2021-12-31")
 
