@@ -240,7 +240,7 @@ def effects_truth(population: dict[str, Any], sample: dict[str, Any],
         "horizons_days": list(EFFECT_HORIZONS),
         # The old address is kept in this text so that truth.json stays byte-identical
         # (effect_frame lives in evaluation.data.analysis_frame).
-        "analysis_frame": f"evaluation.data.synth.effect_frame(data, horizon=h): every episode "
+        "analysis_frame": f"evaluation.data.analysis_frame.effect_frame(data, horizon=h): every episode "
                           f"(first episodes and re-entries) with start_date at least h days "
                           f"before {end}",
         "treatment": "placement_type at start (first placement); contrasts against FH",
