@@ -2,7 +2,7 @@
 
 The stages, lowest first (a module may import from its own stage and from any lower one):
 
-0. ``errors``, ``checks``, ``disclosure`` — the base every stage uses;
+0. ``errors``, ``checks``, ``docstrings``, ``disclosure`` — the base every stage uses;
 1. ``data`` — dictionary, reading, validation, pseudonymisation, synthetic data, loading;
 2. ``models`` — survival, Cox, Fine–Gray, multi-state, effects, comparison;
 3. ``measures`` — outcome measures and costs (they use models);
@@ -23,7 +23,7 @@ import pytest
 from tests.helpers import ROOT
 
 PACKAGE = ROOT / "src" / "evaluation"
-STAGES = {"errors": 0, "checks": 0, "disclosure": 0, "data": 1, "models": 2, "measures": 3,
+STAGES = {"errors": 0, "checks": 0, "docstrings": 0, "disclosure": 0, "data": 1, "models": 2, "measures": 3,
           "reporting": 4, "cli": 5, "__init__": 5}
 MAX_LINES = 800
 

@@ -35,6 +35,7 @@ __all__ = [
     "check_alpha",
     "check_case_weights",
     "check_language",
+    "check_option",
     "check_times",
     "check_weights",
     "is_flag",
@@ -158,6 +159,24 @@ def check_language(lang: Any) -> str:
     if lang not in LANGUAGES:
         raise ParameterError(f"Unknown language {lang!r}; use one of {', '.join(LANGUAGES)}.")
     return lang
+
+
+def check_option(value: Any, name: str, options: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``options``; else raise naming the argument and choices.
+
+    Examples
+    --------
+    >>> check_option("ATE", "estimand", ("ATE", "ATT"))
+    'ATE'
+    >>> check_option("ATX", "estimand", ("ATE", "ATT"))
+    Traceback (most recent call last):
+    ...
+    evaluation.errors.ParameterError: estimand='ATX' is unknown; choose one of ('ATE', 'ATT').
+    """
+    options = tuple(options)
+    if value not in options:
+        raise ParameterError(f"{name}={value!r} is unknown; choose one of {options}.")
+    return value
 
 
 def is_flag(value: Any) -> bool:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from evaluation.docstrings import shared_doc
 from evaluation.errors import ParameterError
 
 __all__ = ["MEASURES", "RESULT_COLUMNS", "positive_int"]
@@ -76,3 +77,15 @@ def positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
+
+
+#: Parameter descriptions shared by the measures' docstrings (``%(name)s`` lines, filled in
+#: by :func:`evaluation.docstrings.shared_doc`).
+PARAMETER_DOCS: dict[str, str] = {
+    'alpha': 'alpha : float, default 0.05\n    One minus the confidence level.',
+    'group_cols': 'group_cols : list of str, optional\n    Columns to group by (``"age_group"`` from the age at entry).',
+    'data_end': 'data_end : date-like\n    Last date covered by the data; must not precede ``period_end``.',
+}
+
+#: Decorator of the measures: fills the shared parameter descriptions in.
+measure_doc = shared_doc(PARAMETER_DOCS)

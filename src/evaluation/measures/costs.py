@@ -38,6 +38,7 @@ from evaluation.data.cohort import (
     with_groups,
 )
 from evaluation.errors import ParameterError
+from evaluation.measures.base import measure_doc
 
 __all__ = [
     "care_costs",
@@ -210,6 +211,7 @@ def care_costs(episodes: pd.DataFrame, period_start, period_end, group_cols=None
     return out
 
 
+@measure_doc
 def cost_per_outcome(episodes: pd.DataFrame, followups: pd.DataFrame, period_start, period_end,
                      group_cols=None, cost_col: str = "daily_cost_sek",
                      goal_codes: Sequence[str] = ("FULLY",)) -> pd.DataFrame:
@@ -224,8 +226,7 @@ def cost_per_outcome(episodes: pd.DataFrame, followups: pd.DataFrame, period_sta
         Follow-ups table (episode_id, followup_date, followup_type, goal_attainment).
     period_start, period_end : date-like
         Window of end dates, inclusive (an exit cohort: whole episodes are costed).
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
+    %(group_cols)s
     cost_col : str, default "daily_cost_sek"
         Cost per care day.
     goal_codes : sequence of str, default ("FULLY",)

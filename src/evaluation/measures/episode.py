@@ -24,7 +24,7 @@ from evaluation.data.cohort import (
     with_groups,
 )
 from evaluation.errors import ParameterError
-from evaluation.measures.base import RESULT_COLUMNS
+from evaluation.measures.base import RESULT_COLUMNS, measure_doc
 from evaluation.measures.intervals import share_measure
 
 __all__ = ["breakdown_risk", "exit_to_permanency_12m", "goal_attainment_share", "length_of_stay",
@@ -33,6 +33,7 @@ __all__ = ["breakdown_risk", "exit_to_permanency_12m", "goal_attainment_share", 
 _YEAR = pd.DateOffset(months=12)
 
 
+@measure_doc
 def exit_to_permanency_12m(
     episodes: pd.DataFrame, period_start, period_end, data_end, group_cols=None, alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -45,12 +46,9 @@ def exit_to_permanency_12m(
         destination, group columns).
     period_start, period_end : date-like
         Entry window, inclusive.
-    data_end : date-like
-        Last date covered by the data; must not precede ``period_end``.
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(data_end)s
+    %(group_cols)s
+    %(alpha)s
 
     Returns
     -------
@@ -111,6 +109,7 @@ def exit_to_permanency_12m(
     return share_measure(ep, groups, "exit_to_permanency_12m", alpha)
 
 
+@measure_doc
 def re_referral_12m(
     episodes: pd.DataFrame,
     referrals: pd.DataFrame,
@@ -132,16 +131,14 @@ def re_referral_12m(
         ``require_investigation`` is true).
     period_start, period_end : date-like
         Window of end dates, inclusive.
-    data_end : date-like
-        Last date covered by the data; must not precede ``period_end``.
+    %(data_end)s
     group_cols : list of str or None, default ("age_group",)
         Columns to group by. By default the benchmark split 0-12 / 13-20, with
         ``age_group`` derived from the age at the ending. ``None`` gives one overall row.
     require_investigation : bool, default False
         Count only referrals that led to an investigation (the benchmark's "new
         investigation"); by default any new referral counts.
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------
@@ -202,6 +199,7 @@ def re_referral_12m(
     return share_measure(ep, groups, "re_referral_12m", alpha)
 
 
+@measure_doc
 def planned_ending_share(
     episodes: pd.DataFrame, period_start, period_end, group_cols=None, alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -213,10 +211,8 @@ def planned_ending_share(
         Episodes table (episode_id, end_date, planned_ending, birth_year, group columns).
     period_start, period_end : date-like
         Window of end dates, inclusive.
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(group_cols)s
+    %(alpha)s
 
     Returns
     -------
@@ -261,6 +257,7 @@ def planned_ending_share(
     return share_measure(ep, groups, "planned_ending_share", alpha)
 
 
+@measure_doc
 def goal_attainment_share(
     episodes: pd.DataFrame,
     followups: pd.DataFrame,
@@ -280,12 +277,10 @@ def goal_attainment_share(
         Follow-ups table (episode_id, followup_date, goal_attainment).
     period_start, period_end : date-like
         Entry window, inclusive.
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
+    %(group_cols)s
     success : tuple of str, default ("FULLY", "PARTLY")
         Goal-attainment codes counted as success; use ``("FULLY",)`` for a strict version.
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------
@@ -348,6 +343,7 @@ def goal_attainment_share(
     return share_measure(ep, groups, "goal_attainment_share", alpha)
 
 
+@measure_doc
 def breakdown_risk(
     episodes: pd.DataFrame,
     period_start,
@@ -370,10 +366,8 @@ def breakdown_risk(
         Last date the data cover; episodes still running then are censored there.
     horizons : sequence of float, default (365, 730)
         Horizons in days since entry.
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(group_cols)s
+    %(alpha)s
 
     Returns
     -------
@@ -462,6 +456,7 @@ def breakdown_risk(
     return out
 
 
+@measure_doc
 def re_entry_12m(
     episodes: pd.DataFrame,
     period_start,
@@ -480,14 +475,11 @@ def re_entry_12m(
         group columns).
     period_start, period_end : date-like
         Entry window, inclusive.
-    data_end : date-like
-        Last date covered by the data; must not precede ``period_end``.
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
+    %(data_end)s
+    %(group_cols)s
     destinations : tuple of str, default ("PARENTS",)
         Destination codes counted as an exit home (reunification).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------
@@ -572,6 +564,7 @@ def _km_quantiles(fit, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return tuple(q[c].to_numpy(dtype=float) for c in ("estimate", "ci_lower", "ci_upper"))
 
 
+@measure_doc
 def length_of_stay(
     episodes: pd.DataFrame,
     period_start,
@@ -593,10 +586,8 @@ def length_of_stay(
         Last date the data cover; episodes still running then are censored there.
     quantiles : sequence of float, default (0.25, 0.5, 0.75)
         Fractions of the cohort that have left care, each in (0, 1).
-    group_cols : list of str, optional
-        Columns to group by (``"age_group"`` from the age at entry).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(group_cols)s
+    %(alpha)s
 
     Returns
     -------

@@ -26,7 +26,7 @@ from evaluation.data.cohort import (
     with_groups,
 )
 from evaluation.errors import ParameterError
-from evaluation.measures.base import RESULT_COLUMNS, positive_int
+from evaluation.measures.base import RESULT_COLUMNS, measure_doc, positive_int
 from evaluation.measures.intervals import (
     check_cluster_col,
     share_measure,
@@ -63,6 +63,7 @@ def _followups_in_window(
     return with_groups(fu, groups, "episodes or followups", age)
 
 
+@measure_doc
 def child_heard_share(
     episodes: pd.DataFrame,
     followups: pd.DataFrame,
@@ -89,8 +90,7 @@ def child_heard_share(
     success : tuple of str, default ("YES",)
         ``child_heard`` codes counted as heard. The default is strict; report
         ``("YES", "PARTLY")`` beside it as "heard at least partly".
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
     cluster_col : str or None, default "child_id"
         Column of ``episodes`` identifying the child (the pseudonym, normally
         ``"child_id"``). When given, the interval allows for the correlation of follow-ups of
@@ -165,6 +165,7 @@ def child_heard_share(
     return share_measure(fu, groups, "child_heard_share", alpha, cluster)
 
 
+@measure_doc
 def child_rated_themes(
     episodes: pd.DataFrame,
     followups: pd.DataFrame,
@@ -191,8 +192,7 @@ def child_rated_themes(
     group_cols : list of str, optional
         Columns of episodes or followups to group by (``"age_group"`` from the age at the
         follow-up).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
     cluster_col : str or None, default "child_id"
         Column of ``episodes`` identifying the child (the pseudonym, normally
         ``"child_id"``). When given, the interval allows for the correlation of ratings of
@@ -297,6 +297,7 @@ def child_rated_themes(
 
 
 # --------------------------------------------------------------------------- reviews
+@measure_doc
 def reviews_on_time(
     episodes: pd.DataFrame,
     followups: pd.DataFrame,
@@ -319,16 +320,14 @@ def reviews_on_time(
         Follow-ups table (episode_id, followup_date, followup_type).
     period_start, period_end : date-like
         Window of due dates, inclusive.
-    data_end : date-like
-        Last date covered by the data; must not precede ``period_end``.
+    %(data_end)s
     group_cols : list of str, optional
         Columns to group by (``"age_group"`` from the age at the due date).
     interval_months : int, default 6
         Months between reviews, counted from the episode start.
     tolerance_days : int, default 14
         A review is on time if held at most this many days before or after its due date.
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
     cluster_col : str or None, default "child_id"
         Column of ``episodes`` identifying the child (the pseudonym, normally
         ``"child_id"``). When given, the interval allows for the correlation of due reviews of

@@ -17,12 +17,13 @@ from scipy import stats
 from evaluation.checks import check_alpha, require_columns, require_dataframe
 from evaluation.data.cohort import group_list
 from evaluation.errors import ParameterError
-from evaluation.measures.base import RESULT_COLUMNS
+from evaluation.measures.base import RESULT_COLUMNS, measure_doc
 
 __all__ = ["check_cluster_col", "design_effect", "poisson_rate_interval", "share_measure",
            "sum_by_group", "wilson_interval", "with_design_effect"]
 
 
+@measure_doc
 def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion, vectorised.
 
@@ -32,8 +33,7 @@ def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
         Number of successes.
     n : array_like
         Number of trials (same shape as ``k`` or broadcastable).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------
@@ -80,6 +80,7 @@ def wilson_interval(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
+@measure_doc
 def poisson_rate_interval(k, exposure, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) confidence interval for a Poisson rate ``k / exposure``, vectorised.
 
@@ -89,8 +90,7 @@ def poisson_rate_interval(k, exposure, alpha: float = 0.05) -> tuple[np.ndarray,
         Event counts (non-negative integers).
     exposure : array_like
         Person-time at risk (e.g. days in care); must be positive.
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------

@@ -21,12 +21,13 @@ from evaluation.data.cohort import (
     with_groups,
 )
 from evaluation.errors import ParameterError
-from evaluation.measures.base import RESULT_COLUMNS, positive_int
+from evaluation.measures.base import RESULT_COLUMNS, measure_doc, positive_int
 from evaluation.measures.intervals import poisson_rate_interval, share_measure, sum_by_group
 
 __all__ = ["long_term_stability", "placement_stability", "three_or_more_placements"]
 
 
+@measure_doc
 def placement_stability(
     episodes: pd.DataFrame,
     placements: pd.DataFrame,
@@ -50,8 +51,7 @@ def placement_stability(
         Days of exposure the rate is expressed per.
     group_cols : list of str, optional
         Columns to group by (``"age_group"`` is derived from the age at entry).
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------
@@ -123,6 +123,7 @@ def placement_stability(
     return out[["measure", *groups, *RESULT_COLUMNS]]
 
 
+@measure_doc
 def three_or_more_placements(
     episodes: pd.DataFrame,
     placements: pd.DataFrame,
@@ -143,8 +144,7 @@ def three_or_more_placements(
     group_cols : list of str, optional
         Columns to group by; the child takes the values of its latest episode (by start)
         that is in care during the year; ``"age_group"`` uses the age at that episode's start.
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------
@@ -209,6 +209,7 @@ def three_or_more_placements(
 
 
 
+@measure_doc
 def long_term_stability(
     episodes: pd.DataFrame,
     placements: pd.DataFrame,
@@ -237,8 +238,7 @@ def long_term_stability(
         Months in the current placement for the numerator (2 years).
     max_age : int, default 16
         Children aged ``max_age`` or older at ``census_date`` are excluded.
-    alpha : float, default 0.05
-        One minus the confidence level.
+    %(alpha)s
 
     Returns
     -------

@@ -21,6 +21,7 @@ from scipy import stats
 
 from evaluation.checks import (
     check_alpha,
+    check_option,
     check_weights,
     require_complete_columns,
     require_dataframe,
@@ -489,10 +490,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
     ('w', True)
     """
     require_dataframe(data)
-    if method not in METHODS:
-        raise ParameterError(f"method={method!r} is unknown; choose one of {METHODS}.")
-    if estimand not in ESTIMANDS:
-        raise ParameterError(f"estimand={estimand!r} is unknown; choose one of {ESTIMANDS}.")
+    check_option(method, "method", METHODS)
+    check_option(estimand, "estimand", ESTIMANDS)
     alpha = check_alpha(alpha)
     if truncate is not None and not (isinstance(truncate, (int, float)) and 0 < truncate < 0.5):
         raise ParameterError(f"truncate must be a number in (0, 0.5), e.g. 0.01, got "

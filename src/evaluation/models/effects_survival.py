@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.checks import check_alpha, require_complete_columns, require_dataframe
+from evaluation.checks import check_alpha, check_option, require_complete_columns, require_dataframe
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.results import Result, package_versions
 
@@ -307,10 +307,8 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
     True
     """
     require_dataframe(data)
-    if estimand not in ESTIMANDS:
-        raise ParameterError(f"estimand={estimand!r} is unknown; use one of {ESTIMANDS}.")
-    if se_method not in SE_METHODS:
-        raise ParameterError(f"se_method={se_method!r} is unknown; use one of {SE_METHODS}.")
+    check_option(estimand, "estimand", ESTIMANDS)
+    check_option(se_method, "se_method", SE_METHODS)
     alpha = check_alpha(alpha)
     if (covariates is None) == (weights_col is None):
         raise ParameterError("give exactly one of covariates (to estimate propensity weights) "
