@@ -70,7 +70,23 @@ class ExtremeWeightsWarning(EvaluationWarning):
 
 
 class ConstantCovariateWarning(EvaluationWarning):
-    """A covariate is constant within a group, so its coefficient is not identified there."""
+    """A covariate is constant within a group, so its coefficient is not identified there.
+
+    Attributes
+    ----------
+    arm : str or None
+        The group (treatment arm) in which the covariates are constant.
+    covariates : tuple of str
+        The design columns that are constant there.
+
+    Reports read these attributes, never the message text.
+    """
+
+    def __init__(self, message: str, *, arm: str | None = None,
+                 covariates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.arm = arm
+        self.covariates = tuple(covariates)
 
 
 class BootstrapFailureWarning(EvaluationWarning):

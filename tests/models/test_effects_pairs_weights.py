@@ -447,5 +447,8 @@ def test_zero_weight_rows_do_not_hide_a_covariate_constant_in_an_arm(wdata):
     for data in (d, d[d["w"] > 0]):
         with pytest.warns(ConstantCovariateWarning,
                           match=r"outcome model of arm 'SIS': covariate "
-                                r"column\(s\) \['sex'\] are constant"):
+                                r"column\(s\) \['sex'\] are constant") as caught:
             estimate_effect(data, "arm3", "yc", WCOVS, method="regression", weights_col="w")
+        constant = [w.message for w in caught
+                    if isinstance(w.message, ConstantCovariateWarning)]
+        assert [(w.arm, w.covariates) for w in constant] == [("SIS", ("sex",))]

@@ -94,13 +94,24 @@ def test_a_subclass_takes_the_kind_of_its_nearest_mapped_base():
 
 
 def test_a_constant_covariate_note_names_variable_and_placement_group_only():
+    """The detail comes from the warning's attributes (arm, covariates), not from its text."""
     message = ("outcome model of arm 'HVB': covariate column(s) ['age_13', 'unaccompanied'] are "
                "constant within the arm")
-    sv = _note(errors.ConstantCovariateWarning, message, lang="sv")["note"].iloc[0]
-    assert sv.endswith(" Variabel: 13 år, ensamkommande; grupp: HVB.")
-    other = message.replace("'HVB'", "'C123'")  # not a placement type: not named
-    assert _note(errors.ConstantCovariateWarning, other)["note"].iloc[0] == (
-        phrases("notes", "kinds", "en")["constant_covariate"])
+
+    def note(arm, text, lang="en"):
+        rec = WarningRecorder()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with rec.capture("effect"):
+                warnings.warn(errors.ConstantCovariateWarning(
+                    text, arm=arm, covariates=("age_13", "unaccompanied")))
+        return notes_table(rec.records, lang=lang, threshold=5)["note"].iloc[0]
+
+    assert note("HVB", message, "sv").endswith(" Variabel: 13 år, ensamkommande; grupp: HVB.")
+    assert note("HVB", "wording changed").endswith(" Variable: aged 13, unaccompanied; group: HVB.")
+    plain = phrases("notes", "kinds", "en")["constant_covariate"]
+    assert note("C123", message) == plain            # not a placement type: not named
+    assert _note(errors.ConstantCovariateWarning, message)["note"].iloc[0] == plain  # no attrs
 
 
 @pytest.mark.parametrize("text, threshold, expected", [

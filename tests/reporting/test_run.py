@@ -204,8 +204,10 @@ def test_distribution_of_flags_protects_the_other_municipalities(small_episodes)
 
 def test_selection_text_states_unit_period_and_hides_a_small_episode_count(small_episodes):
     tables = {"episodes": small_episodes.iloc[:3]}
-    sv = overview.selection_text(tables, "0001", "2019-01-01", "2024-12-31", "sv", 5)
+    sv = overview.selection_text(tables, municipality="0001", period_start="2019-01-01",
+                                 period_end="2024-12-31", lang="sv", threshold=5)
     assert "kommun 0001" in sv and "<5 episoder" in sv
-    en = overview.selection_text({"episodes": small_episodes}, "all", "2019-01-01",
-                                 "2024-12-31", "en", 5)
+    en = overview.selection_text({"episodes": small_episodes}, municipality="all",
+                                 period_start="2019-01-01", period_end="2024-12-31",
+                                 lang="en", threshold=5)
     assert "all municipalities" in en and "42 episodes" in en

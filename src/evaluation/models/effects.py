@@ -603,12 +603,14 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
             rj = (a == j) & (sw > 0)        # rows of weight 0 do not identify anything
             const = np.flatnonzero(np.ptp(x[rj, 1:], axis=0) == 0) if len(names) else []
             if len(const):
-                warnings.warn(
+                constant = [names[i] for i in const]
+                warnings.warn(ConstantCovariateWarning(
                     f"outcome model of arm {labels[j]!r}: covariate column(s) "
-                    f"{[names[i] for i in const]} are constant within the arm, so their "
+                    f"{constant} are constant within the arm, so their "
                     "coefficients are not identified there (a minimum-norm solution is used "
                     "and predictions for other arms' rows extrapolate). Merge sparse levels or "
-                    "drop those covariates.", ConstantCovariateWarning, stacklevel=2)
+                    "drop those covariates.", arm=str(labels[j]), covariates=tuple(constant)),
+                    stacklevel=2)
     fit = arm_means(x, a, y, sw, k, binary, method, estimand, target, truncate, want_if=True)
     mu, phi = fit["mu"], fit["phi"]
     w_obs = sw * fit["w"][np.arange(len(a)), a]          # sampling x balancing weight

@@ -104,11 +104,16 @@ class CapturedWarning:
         The warning's class.
     message : str
         Its text.
+    details : dict
+        Structured facts the warning carries as attributes (e.g. ``arm`` and ``covariates``
+        of a :class:`~evaluation.errors.ConstantCovariateWarning`); notes read these, never
+        the text.
     """
 
     section: str
     category: type[Warning]
     message: str
+    details: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -148,10 +153,16 @@ class WarningRecorder:
                 yield
         finally:
             self._capturing = False
-            self.records += [CapturedWarning(section, w.category, str(w.message))
-                             for w in caught]
+            self.records += [CapturedWarning(section, w.category, str(w.message),
+                                             _details(w.message)) for w in caught]
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _details(message: Warning | str) -> dict:
+    """The structured attributes of a warning instance (those its class declares)."""
+    return {name: getattr(message, name) for name in ("arm", "covariates")
+            if hasattr(message, name)}
 
 
 # --------------------------------------------------------------------------- sanitising
@@ -256,19 +267,17 @@ def escape_markdown(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- notes
-def _constant_detail(message: str, lang: str) -> str:
-    """" Variable: ...; group: ..." for a constant-covariate warning, if its names are readable.
+def _constant_detail(details: dict, lang: str) -> str:
+    """" Variable: ...; group: ..." for a constant-covariate warning, from its attributes.
 
-    The warning names its arm and covariates (``arm 'HVB' ... ['age_13']``); only placement
-    types are safe to name, so any other arm gives no detail.
+    :class:`~evaluation.errors.ConstantCovariateWarning` carries its ``arm`` and
+    ``covariates``; only placement types are safe to name, so any other arm gives no detail.
     """
-    m = re.search(r"arm '([^']+)'.*?\[([^\]]*)\]", message)
-    if not m or m[1] not in PLACEMENT_GROUPS:
+    arm, covariates = details.get("arm"), details.get("covariates") or ()
+    if arm not in PLACEMENT_GROUPS or not covariates:
         return ""
-    names = [term_label(v.strip(" '\""), lang) for v in m[2].split(",") if v.strip()]
-    if not names:
-        return ""
-    return phrase("notes", "notes", "constant_detail", lang, names=", ".join(names), group=m[1])
+    names = [term_label(str(v), lang) for v in covariates]
+    return phrase("notes", "notes", "constant_detail", lang, names=", ".join(names), group=arm)
 
 
 def notes_table(records: Iterable[CapturedWarning], *, lang: str, threshold: int,
@@ -313,7 +322,7 @@ def notes_table(records: Iterable[CapturedWarning], *, lang: str, threshold: int
         else:
             note = sentences[kind]
             if kind == "constant_covariate":
-                note += _constant_detail(r.message, lang)
+                note += _constant_detail(r.details, lang)
         rows.append((r.section, kind, note))
     out = pd.DataFrame(rows, columns=["section", "kind", "note"]).drop_duplicates()
     order = {s: i for i, s in enumerate(sections)}

@@ -326,12 +326,12 @@ def distribution(
 
 def overview_tables(
     tables: dict[str, pd.DataFrame],
+    *,
     municipality: str | None,
     period_start: str,
     period_end: str,
     lang: str = "sv",
     threshold: int = 5,
-    *,
     min_denominator: int = 10,
 ) -> dict[str, pd.DataFrame]:
     """All tables of the overview, one per section.
@@ -385,7 +385,7 @@ def overview_tables(
 # Presentation
 
 
-def section_heading(section: str, lang: str = "sv") -> str:
+def section_heading(section: str, *, lang: str = "sv") -> str:
     """Heading of an overview section (``target_groups``, ``problems``, ...) in ``lang``.
 
     Raises
@@ -396,7 +396,7 @@ def section_heading(section: str, lang: str = "sv") -> str:
     return _section_phrase("headings", section, lang)
 
 
-def section_text(section: str, lang: str = "sv") -> str:
+def section_text(section: str, *, lang: str = "sv") -> str:
     """Narrative text of an overview section, or of ``"intro"``, in ``lang`` (Swedish default).
 
     Returns
@@ -412,7 +412,7 @@ def section_text(section: str, lang: str = "sv") -> str:
     text = _section_phrase("texts", section, lang)
     if section == "intro":
         return text
-    return f"## {section_heading(section, lang)}\n\n{text}"
+    return f"## {section_heading(section, lang=lang)}\n\n{text}"
 
 
 def _section_phrase(kind: str, section: str, lang: str) -> str:
@@ -423,13 +423,14 @@ def _section_phrase(kind: str, section: str, lang: str) -> str:
     return texts[section]
 
 
-def report_title(lang: str = "sv") -> str:
+def report_title(*, lang: str = "sv") -> str:
     """Markdown title of the overview report in ``lang``."""
     return f"# {phrase('overview', 'title', 'overview', lang)}"
 
 
 def selection_text(
     tables: dict[str, pd.DataFrame],
+    *,
     municipality: str,
     period_start: str,
     period_end: str,
@@ -459,7 +460,7 @@ def selection_text(
                   end=period_end, n=shown)
 
 
-def display_table(table: pd.DataFrame, lang: str = "sv") -> pd.DataFrame:
+def display_table(table: pd.DataFrame, *, lang: str = "sv") -> pd.DataFrame:
     """The columns of a distribution table meant for readers, as text.
 
     Parameters

@@ -45,7 +45,7 @@ CHARACTERISTICS = ("age_13plus", "problem_criminality", "problem_child_substance
 ADJUSTMENT = analysis_frame.EFFECT_COVARIATES
 
 
-def load_case(data_dir: str | Path, treated: str = "HVB", control: str = "FH",
+def load_case(data_dir: str | Path, *, treated: str = "HVB", control: str = "FH",
               horizon: int = 365, lang: str = "sv", threshold: int = 5) -> TeachingCase:
     """Read a synthetic data folder with its ``truth.json`` and set up the teaching case.
 
@@ -81,7 +81,8 @@ def load_case(data_dir: str | Path, treated: str = "HVB", control: str = "FH",
                              "synthetic data written by `evaluation synth` (its known truth).")
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     tables = load_tables(folder)
-    return TeachingCase(tables["episodes"], truth, treated, control, horizon, lang, threshold)
+    return TeachingCase(tables["episodes"], truth, treated=treated, control=control,
+                        horizon=horizon, lang=lang, threshold=threshold)
 
 
 class TeachingCase:
@@ -105,7 +106,7 @@ class TeachingCase:
     True
     """
 
-    def __init__(self, episodes: pd.DataFrame, truth: dict[str, Any], treated: str = "HVB",
+    def __init__(self, episodes: pd.DataFrame, truth: dict[str, Any], *, treated: str = "HVB",
                  control: str = "FH", horizon: int = 365, lang: str = "sv",
                  threshold: int = 5) -> None:
         check_language(lang)
