@@ -22,7 +22,36 @@ class PseudonymKeyError(EvaluationError):
 
 
 class ParameterError(EvaluationError):
-    """A function, command or notebook received an unknown or invalid parameter."""
+    """A function, command or notebook received an unknown or invalid parameter.
+
+    Attributes
+    ----------
+    parameter : str or None
+        The argument at fault, where the raiser names it.
+    value : object
+        The value given (None when not recorded).
+    minimum : number or None
+        The least value allowed, for a value that is too small.
+
+    Callers that explain an error (reports) read the class and these attributes, never the
+    message text.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None, value: object = None,
+                 minimum: object = None) -> None:
+        super().__init__(message)
+        self.parameter, self.value, self.minimum = parameter, value, minimum
+
+
+class LevelError(ParameterError):
+    """A named level (e.g. a treatment arm) does not occur in its column.
+
+    ``parameter`` names the argument (e.g. ``"treated"``), ``value`` the level.
+    """
+
+
+class BootstrapError(ParameterError):
+    """Too many bootstrap replicates could not be estimated for an interval to be trusted."""
 
 
 class NotFittedError(EvaluationError):

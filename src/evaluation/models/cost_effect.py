@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from evaluation.checks import check_alpha, require_columns, require_dataframe
-from evaluation.errors import BootstrapFailureWarning, EvaluationError, ParameterError
+from evaluation.errors import (
+    BootstrapError,
+    BootstrapFailureWarning,
+    EvaluationError,
+    LevelError,
+    ParameterError,
+)
 from evaluation.models.effects import estimate_effect
 from evaluation.models.results import Result, package_versions
 
@@ -117,7 +123,7 @@ def _check_bootstrap_failures(n_failed: int, n_bootstrap: int, first_error: list
     first = first_error[0] if first_error else "(no message)"
     share = n_failed / n_bootstrap
     if share > MAX_BOOTSTRAP_FAILED:
-        raise ParameterError(
+        raise BootstrapError(
             f"{n_failed} of {n_bootstrap} bootstrap replicates ({share:.0%}) could not be "
             f"estimated, more than the {MAX_BOOTSTRAP_FAILED:.0%} allowed; the arms are too "
             f"small for a bootstrap (merge levels, widen the period or use fewer covariates). "
@@ -237,14 +243,15 @@ def incremental_cost_effect(data: pd.DataFrame, treatment_col: str, cost_col: st
     levels = set(pd.Series(data[treatment_col]).dropna().unique())
     for name, lev in (("treated", treated), ("control", control)):
         if lev not in levels:
-            raise ParameterError(f"{name}={lev!r} is not a level of {treatment_col!r}; levels "
-                                 f"are {sorted(map(str, levels))}.")
+            raise LevelError(f"{name}={lev!r} is not a level of {treatment_col!r}; levels "
+                             f"are {sorted(map(str, levels))}.", parameter=name, value=lev)
     y = pd.Series(data[outcome_col])
     if not y.dropna().isin([0, 1, True, False]).all():
         raise ParameterError(f"outcome_col {outcome_col!r} must be 0/1 or boolean (1 = the "
                              "breakdown to avoid).")
     if int(n_bootstrap) < 50:
-        raise ParameterError(f"n_bootstrap must be at least 50, got {n_bootstrap!r}.")
+        raise ParameterError(f"n_bootstrap must be at least 50, got {n_bootstrap!r}.",
+                             parameter="n_bootstrap", value=n_bootstrap, minimum=50)
     sub = data[data[treatment_col].isin([treated, control])].reset_index(drop=True)
     args = (treatment_col, cost_col, outcome_col, covariates, treated, control, method,
             estimand, alpha, cluster_col)

@@ -30,6 +30,7 @@ from evaluation.errors import (
     BootstrapFailureWarning,
     ConstantCovariateWarning,
     ConvergenceError,
+    LevelError,
     ParameterError,
 )
 from evaluation.models.effects_core import (
@@ -532,8 +533,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
         for i, lv in enumerate(levels):
             if lv == value or str(lv) == str(value):
                 return i
-        raise ParameterError(f"{arg}={value!r} is not a level of {treatment_col!r}; levels "
-                             f"are {levels}.")
+        raise LevelError(f"{arg}={value!r} is not a level of {treatment_col!r}; levels "
+                         f"are {levels}.", parameter=arg, value=value)
 
     c0 = 0 if control is None else find(control, "control")
     levels = [levels[c0]] + [lv for i, lv in enumerate(levels) if i != c0]

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.checks import check_alpha, check_option, require_complete_columns, require_dataframe
-from evaluation.errors import ConvergenceError, ParameterError
+from evaluation.errors import ConvergenceError, LevelError, ParameterError
 from evaluation.models.results import Result, package_versions
 
 __all__ = ["WeightedSurvivalResult", "weighted_survival"]
@@ -339,7 +339,8 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
         raise ParameterError(f"{treatment_col!r} has levels {levels}; give treated and control.")
     for arg, v in (("treated", treated), ("control", control)):
         if v not in levels:
-            raise ParameterError(f"{arg}={v!r} is not a level of {treatment_col!r} {levels}.")
+            raise LevelError(f"{arg}={v!r} is not a level of {treatment_col!r} {levels}.",
+                             parameter=arg, value=v)
     df = data[data[treatment_col].isin([treated, control])]
     a = (df[treatment_col] == treated).to_numpy().astype(int)
     if a.sum() == 0 or a.sum() == len(a):

@@ -33,7 +33,6 @@ identifiers and pseudonyms replaced by ``[id]`` and whole numbers from 1 to ``th
 from __future__ import annotations
 
 import functools
-import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
@@ -46,7 +45,13 @@ from evaluation import disclosure, measures
 from evaluation.checks import LANGUAGES
 from evaluation.data import analysis_frame
 from evaluation.data.cohort import JOURNEY_LABELS, episode_outcomes, journey_states
-from evaluation.errors import CaseMixTermDroppedWarning, ConvergenceError, ParameterError
+from evaluation.errors import (
+    BootstrapError,
+    CaseMixTermDroppedWarning,
+    ConvergenceError,
+    LevelError,
+    ParameterError,
+)
 from evaluation.measures import costs
 from evaluation.models import comparison, competing_risks, effects, funnel, survival
 from evaluation.models.cost_effect import incremental_cost_effect
@@ -653,7 +658,7 @@ class OutcomeReport:
                     cluster_col="child_id", n_bootstrap=self.n_bootstrap, seed=self.seed)
             except ParameterError as exc:
                 self._cache["ice"] = None
-                self._cache["ice_error"] = str(exc)
+                self._cache["ice_error"] = exc
         return self._cache["ice"]
 
     @_collects("costs")
@@ -670,24 +675,24 @@ class OutcomeReport:
     def _cost_error_reason(self) -> str:
         """Why the cost effect could not be estimated, in the report's language.
 
-        The reasons the costs module gives (all :class:`~evaluation.errors.ParameterError`)
-        are told apart by their text and translated; any other message is quoted without
+        The reasons are told apart by the error's class and attributes
+        (:class:`~evaluation.errors.BootstrapError`, :class:`~evaluation.errors.LevelError`,
+        a too small ``n_bootstrap``), never by its text; any other message is quoted without
         identifiers or small counts.
         """
-        msg = self._cache["ice_error"]
+        exc = self._cache["ice_error"]
 
         def say(key: str, **fields: Any) -> str:
             return phrase("outcomes", "sentences", key, self.lang, **fields)
 
-        m = re.search(r"n_bootstrap must be at least (\d+), got (.+?)\.?$", msg)
-        if m:
-            return say("cost_n_bootstrap", least=m[1], given=m[2])
-        if re.search(r"bootstrap replicates.*could not be estimated", msg):
+        if isinstance(exc, BootstrapError):
             return say("cost_bootstrap_failed")
-        if re.search(r"is not a level of", msg):
+        if isinstance(exc, LevelError):
             return say("cost_arm_missing", treated=self.treated, control=self.control,
                        horizon=self.horizon)
-        return say("original_text", text=self._quoted(msg))
+        if exc.parameter == "n_bootstrap" and exc.minimum is not None:
+            return say("cost_n_bootstrap", least=exc.minimum, given=repr(exc.value))
+        return say("original_text", text=self._quoted(str(exc)))
 
     @_collects("costs")
     def cost_effect_plot(self, ax=None):
