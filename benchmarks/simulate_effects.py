@@ -60,7 +60,7 @@ vs RMS SE 0.0311 (aipw; regression 0.0327, ipw 0.0323), coverage 0.920 (regressi
   error, not an SE bias. On a two-cell design of the same
   shape (30 % young, P(treated) 0.04 there and 0.55 elsewhere) the sandwich SEs of
   regression, ipw and aipw equal the textbook post-stratified variance to 1e-15
-  (``tests/test_effects.py::test_ate_se_equals_stratified_variance_in_a_sparse_cell``); that
+  (``tests/models/test_effects.py::test_ate_se_equals_stratified_variance_in_a_sparse_cell``); that
   exact estimator and variance, simulated 40,000 times without :mod:`evaluation.models.effects`,
   cover 0.917 at n = 1,500 (truth above 7.0 %, below 1.3 %), 0.944 at 6,000 and 0.949 at
   24,000.

@@ -1,5 +1,5 @@
 # Reference values for the confidence intervals of Cox-adjusted (directly standardised)
-# survival curves, tests/test_adjusted_survival_ci.py.
+# survival curves, tests/models/test_adjusted_survival_ci.py.
 # Run from the repository root:  Rscript tests/reference/adjusted_survival_reference.R
 # Writes:
 #   adjusted_survival_data.csv      synthetic episodes (set.seed(20261130)): child (cluster),

@@ -1,7 +1,7 @@
-# Reference values for tests/test_comparison.py (risk-standardised comparison of units).
+# Reference values for tests/models/test_comparison.py (risk-standardised comparison of units).
 # Run from the repository root:  Rscript tests/reference/comparison_reference.R
 # Reads tests/reference/comparison_data.csv, written by Python from evaluation.synth
-# (tests/test_comparison.py::reference_episodes, seed 7; one row per episode of the entry
+# (tests/models/test_comparison.py::reference_episodes, seed 7; one row per episode of the entry
 # cohort with 365 days of follow-up; y = unplanned ending within 365 days; unit = municipality
 # code). Writes
 #   tests/reference/comparison_fixef.csv   (term, estimate, se)

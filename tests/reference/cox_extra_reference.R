@@ -1,4 +1,4 @@
-# Reference values for the Cox extras in tests/test_cox.py: case weights, Breslow ties,
+# Reference values for the Cox extras in tests/models/test_cox.py: case weights, Breslow ties,
 # cox.zph and adjusted survival by direct standardisation (survfit(fit, newdata = nd)).
 # Run from the repository root:  Rscript tests/reference/cox_extra_reference.R
 # Inputs (written by Python, see below):

@@ -1,4 +1,4 @@
-# Reference values for tests/test_cox.py (Cox proportional hazards, Efron ties).
+# Reference values for tests/models/test_cox.py (Cox proportional hazards, Efron ties).
 # Run from the repository root:  Rscript tests/reference/cox_reference.R
 # Simulates a small episode data set (set.seed(11); integer-day times so that event times
 # tie; about a third of children have two episodes), writes it to

@@ -1,7 +1,7 @@
-# Reference values for tests/test_effects.py (evaluation.effects.estimate_effect).
+# Reference values for tests/models/test_effects.py (evaluation.models.effects.estimate_effect).
 # Run from the repository root:  Rscript tests/reference/effects_reference.R
 # Reads tests/reference/effects_data.csv (2,000 synthetic rows written by
-# tests/test_effects.py::make_reference_data; columns child (cluster id), age, sex, behav,
+# tests/models/test_effects.py::make_reference_data; columns child (cluster id), age, sex, behav,
 # placement (FH/HVB/NH), treat (0/1), arm3 (FH/HVB/SIS), yb (0/1 outcome), yc (continuous)),
 # and writes
 #   tests/reference/effects_estimates.csv (treatment, estimand, method, outcome, truncate,

@@ -1,7 +1,7 @@
-# Reference values for tests/test_effects_survival.py (weighted KM and Aalen-Johansen).
+# Reference values for tests/models/test_effects_survival.py (weighted KM and Aalen-Johansen).
 # Run from the repository root:  Rscript tests/reference/effects_survival_reference.R
 # Input : tests/reference/effects_survival_data.csv, written by Python from
-#         evaluation.synth.generate(n_children=900, n_municipalities=10, seed=11): the FH and
+#         evaluation.data.synth.generate(n_children=900, n_municipalities=10, seed=11): the FH and
 #         HVB episodes; time = days from start to end (or to the window end 2024-12-31 if
 #         ongoing); event 0 censored / 1 unplanned / 2 planned ending; arm FH/HVB;
 #         age_13plus, behaviour (criminality or child substance use); w = ATE weight

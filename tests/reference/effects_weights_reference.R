@@ -1,8 +1,8 @@
-# Reference values for tests/test_effects_pairs_weights.py: evaluation.effects.estimate_effect
+# Reference values for tests/models/test_effects_pairs_weights.py: evaluation.models.effects.estimate_effect
 # with sampling weights (weights_col).
 # Run from the repository root:  Rscript tests/reference/effects_weights_reference.R
 # Reads tests/reference/effects_weights_data.csv (900 synthetic rows written by
-# tests/test_effects_pairs_weights.py::make_weights_data; columns child (cluster id), age, sex,
+# tests/models/test_effects_pairs_weights.py::make_weights_data; columns child (cluster id), age, sex,
 # behav, region (M/N/S), treat (0/1), arm3 (FH/HVB/SIS), yb (0/1), yc (continuous), w_int
 # (integer weights 1-5), w_frac (non-integer inverse sampling probabilities)) and writes
 #   tests/reference/effects_weights_estimates.csv (weights, treatment, estimand, method,

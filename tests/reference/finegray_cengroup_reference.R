@@ -1,6 +1,6 @@
-# Reference values for tests/test_finegray_cengroup.py (Fine-Gray with censoring groups).
+# Reference values for tests/models/test_finegray_cengroup.py (Fine-Gray with censoring groups).
 # Run from the repository root:  Rscript tests/reference/finegray_cengroup_reference.R
-# Reads the data sets written by `.venv/bin/python tests/test_finegray_cengroup.py`:
+# Reads the data sets written by `.venv/bin/python -m tests.models.test_finegray_cengroup`:
 #   tests/reference/finegray_cengroup_data.csv      (time in days, status 0/1/2, x,
 #                                                    placement, municipality, period)
 #   tests/reference/finegray_cengroup_complete.csv  (same columns; municipality C has no

@@ -1,6 +1,6 @@
-# Reference values for tests/test_finegray.py (Fine-Gray subdistribution hazards).
+# Reference values for tests/models/test_finegray.py (Fine-Gray subdistribution hazards).
 # Run from the repository root:  Rscript tests/reference/finegray_reference.R
-# Reads the data sets written by `.venv/bin/python tests/test_finegray.py`:
+# Reads the data sets written by `.venv/bin/python -m tests.models.test_finegray`:
 #   tests/reference/finegray_days.csv   (time in days, status 0/1/2, x1, x2, age, placement)
 #   tests/reference/finegray_rossi.csv  (week, status 0/1/2, fin, age, race, wexp, mar, paro, prio)
 #   tests/reference/finegray_synth.csv  (time in days, status 0/1/2, age_13plus, criminality,

@@ -1,7 +1,7 @@
-# Reference values for the stratified Gray's test in tests/test_gray_strata.py.
+# Reference values for the stratified Gray's test in tests/models/test_gray_strata.py.
 # Run from the repository root:  Rscript tests/reference/gray_strata_reference.R
 # Input : tests/reference/gray_strata_data.csv, written by
-#         `.venv/bin/python tests/test_gray_strata.py` (seeded synthetic episodes: time in
+#         `.venv/bin/python -m tests.models.test_gray_strata` (seeded synthetic episodes: time in
 #         whole days with ties, status 0 ongoing / 1 planned / 2 unplanned ending, groups
 #         `institution` (2) and `placement` (3), strata `age_band` (2), `municipality` (3)
 #         and `sparse` (4; its stratum m4 holds only the placement group "other")).

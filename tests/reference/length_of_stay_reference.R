@@ -1,7 +1,7 @@
-# Reference values for tests/test_measures.py::test_length_of_stay_matches_r_quantile_survfit.
+# Reference values for tests/measures/test_episode.py::test_length_of_stay_matches_r_quantile_survfit.
 # Run from the repository root:  Rscript tests/reference/length_of_stay_reference.R
 # Input: tests/reference/length_of_stay_data.csv, written by Python from synthetic data
-#   (evaluation.synth.generate(n_children=1500, n_municipalities=5, seed=7), episodes table,
+#   (evaluation.data.synth.generate(n_children=1500, n_municipalities=5, seed=7), episodes table,
 #   columns start_date, end_date (empty while ongoing), placement_type, sex; no identifiers).
 # Entry cohort: start_date in 2019-01-01 .. 2021-12-31; data end 2024-12-31. Time is
 # end_date - start_date in days for episodes ended by the data end (event), else

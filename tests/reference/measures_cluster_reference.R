@@ -1,4 +1,4 @@
-# Reference values for tests/test_measures_cluster.py::test_design_effect_variance_matches_r_survey.
+# Reference values for tests/measures/test_followup_design_effect.py::test_design_effect_variance_matches_r_survey.
 # Run from the repository root:  Rscript tests/reference/measures_cluster_reference.R
 # Input: tests/reference/measures_cluster_data.csv, invented data written once by Python with
 #   a fixed seed (numpy default_rng(20261130)): 137 follow-ups of 36 invented children

@@ -1,7 +1,7 @@
-# Reference values for tests/test_multistate.py (Aalen-Johansen state occupation).
+# Reference values for tests/models/test_multistate.py (Aalen-Johansen state occupation).
 # Run from the repository root:  Rscript tests/reference/multistate_reference.R
 # Input : tests/reference/multistate_hand.csv (12 made-up ids with ties; written by
-#         tests/test_multistate.py) and tests/reference/multistate_journey.csv (journey_states()
+#         tests/models/test_multistate.py) and tests/reference/multistate_journey.csv (journey_states()
 #         of synth.generate(n_children=100, n_municipalities=3, seed=5), both origins).
 #         Columns: id, tstart, tstop, state (entered at tstop, "" = censored), istate (state
 #         during the interval), group.

@@ -1,8 +1,8 @@
-# Reference values for tests/test_multistate_weights.py (Aalen-Johansen with case weights).
+# Reference values for tests/models/test_multistate_weights.py (Aalen-Johansen with case weights).
 # Run from the repository root:  Rscript tests/reference/multistate_weights_reference.R
 # Input : the data of tests/reference/multistate_reference.R (multistate_hand.csv,
 #         multistate_journey.csv) and tests/reference/multistate_weights_ids.csv (one case
-#         weight per id, written by tests/test_multistate_weights.py): columns data ("hand" or
+#         weight per id, written by tests/models/test_multistate_weights.py): columns data ("hand" or
 #         "journey"), id, w (non-integer weight), wi (integer weight, hand ids only).
 # Output: tests/reference/multistate_weights_pstate.csv (fit, group, state, time, n_risk,
 #         n_event, estimate, se, ci_lower, ci_upper), multistate_weights_p0.csv (fit, group,

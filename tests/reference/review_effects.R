@@ -1,4 +1,4 @@
-# Independent review of evaluation.effects.estimate_effect (issue 4).
+# Independent review of evaluation.models.effects.estimate_effect (issue 4).
 #
 # A route different from effects_reference.R (which writes out the same analytic influence
 # functions as the Python code):
@@ -17,7 +17,7 @@
 #      arm; weighted variance ratio) and Kish ESS by their definitions.
 #   5. Three arms: a multinomial PS fitted by Newton here, generalised weights, the same
 #      numerical-Jacobian sandwich.
-# (E-values are checked from the published formulas in tests/test_effects_review.py.)
+# (E-values are checked from the published formulas in tests/models/test_effects_sandwich.py.)
 # Run from the repository root: Rscript tests/reference/review_effects.R
 # Reads tests/reference/effects_data.csv; writes tests/reference/review_effects_*.csv.
 suppressPackageStartupMessages({library(sandwich); library(numDeriv); library(jsonlite)})

@@ -1,10 +1,10 @@
-# Reference values for the quantile CIs, RMST and Gray's test in tests/test_survival.py.
+# Reference values for the quantile CIs, RMST and Gray's test in tests/models/test_survival.py.
 # Run from the repository root:  Rscript tests/reference/survival_extra_reference.R
 # Input : tests/reference/episodes_survival.csv  (time, status 0/1/2, group family/institution)
 #         tests/reference/episodes_placement.csv (time, status 0/1/2, placement family/hvb/other)
 #         tests/reference/rossi_survival.csv     (week, arrest, fin from lifelines' load_rossi;
 #                                                 read from our CSV, not carData's Rossi)
-#         all written by `.venv/bin/python tests/test_survival.py`.
+#         all written by `.venv/bin/python -m tests.models.test_survival`.
 # Output: tests/reference/survival_extra_*.csv and survival_extra_reference_versions.json
 library(survival)
 library(cmprsk)

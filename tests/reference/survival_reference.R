@@ -1,6 +1,6 @@
-# Reference values for tests/test_survival.py.
+# Reference values for tests/models/test_survival.py.
 # Run from the repository root:  Rscript tests/reference/survival_reference.R
-# Input : tests/reference/episodes_survival.csv (written by tests/test_survival.py; time in
+# Input : tests/reference/episodes_survival.csv (written by tests/models/test_survival.py; time in
 #         days, status 0 censored / 1 planned / 2 unplanned ending, group family/institution)
 # Output: tests/reference/survival_*.csv and survival_reference_versions.json
 library(survival)
