@@ -39,6 +39,7 @@ __all__ = [
     "check_times",
     "check_weights",
     "is_flag",
+    "numeric_values",
     "refuse_date_times",
     "refuse_missing",
     "require_columns",
@@ -216,6 +217,37 @@ def refuse_missing(values: pd.Series, col: str, arg: str) -> None:
         raise ParameterError(f"column {col!r} ({arg}) has {int(missing.sum())} missing "
                              f"value(s), first at row {int(np.flatnonzero(missing)[0])}; "
                              "drop or impute those rows first.")
+
+
+def numeric_values(values: pd.Series, col: str, arg: str, *, hint: str = "") -> np.ndarray:
+    """Values of column ``col`` (given as argument ``arg``) as floats, refusing text and dates.
+
+    Dates and timedeltas are refused first (:func:`refuse_date_times`); numbers written as
+    text are converted as :func:`pandas.to_numeric` does, booleans become 0/1.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column.
+    col, arg : str
+        Column name and the argument that named it (both appear in the message).
+    hint : str, default ""
+        Words added after "must be numeric", e.g. ``" (e.g. days of follow-up)"``.
+
+    Examples
+    --------
+    >>> numeric_values(pd.Series(["1", "2.5"]), "days", "duration_col").tolist()
+    [1.0, 2.5]
+    >>> numeric_values(pd.Series(["a"]), "days", "duration_col", hint=" (e.g. days)")
+    Traceback (most recent call last):
+    ...
+    evaluation.errors.ParameterError: column 'days' (duration_col) must be numeric (e.g. days).
+    """
+    refuse_date_times(values, col, arg)
+    try:
+        return pd.to_numeric(values).to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"column {col!r} ({arg}) must be numeric{hint}.") from exc
 
 
 def check_times(times: Any) -> np.ndarray:

@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from evaluation.checks import check_alpha, check_option, require_complete_columns, require_dataframe
+from evaluation.checks import (
+    check_alpha,
+    check_option,
+    numeric_values,
+    require_complete_columns,
+    require_dataframe,
+)
 from evaluation.errors import ConvergenceError, LevelError, ParameterError
 from evaluation.models.results import Result, package_versions
 
@@ -345,11 +351,8 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
     a = (df[treatment_col] == treated).to_numpy().astype(int)
     if a.sum() == 0 or a.sum() == len(a):
         raise ParameterError(f"arm {control if a.sum() else treated!r} has no rows.")
-    try:
-        time = pd.to_numeric(df[duration_col]).to_numpy(dtype=float)
-        event = pd.to_numeric(df[event_col].astype("float64")).to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{duration_col!r} and {event_col!r} must be numeric.") from exc
+    time = numeric_values(df[duration_col], duration_col, "duration_col")
+    event = numeric_values(df[event_col], event_col, "event_col")
     if np.any(~np.isfinite(time) | (time < 0)):
         raise ParameterError(f"column {duration_col!r} must hold finite non-negative times.")
     cause = float(cause)

@@ -23,7 +23,7 @@ from evaluation.checks import (
     check_alpha,
     check_case_weights,
     check_times,
-    refuse_date_times,
+    numeric_values,
     refuse_missing,
     require_columns,
     require_dataframe,
@@ -215,12 +215,8 @@ def _check_frame(data: Any, cols: dict[str, str | None], alpha: float) -> pd.Dat
     out = pd.DataFrame(index=data.index)
     for arg in ("start_col", "stop_col"):
         col = cols[arg]
-        refuse_date_times(data[col], col, arg)
-        try:
-            out[arg[:-4]] = pd.to_numeric(data[col]).to_numpy(dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"column {col!r} ({arg}) must be numeric (e.g. days since the "
-                                 "time origin).") from exc
+        out[arg[:-4]] = numeric_values(data[col], col, arg,
+                                       hint=" (e.g. days since the time origin)")
     bad = ~np.isfinite(out["start"].to_numpy()) | ~np.isfinite(out["stop"].to_numpy())
     bad |= out["stop"].to_numpy() <= out["start"].to_numpy()
     if bad.any():

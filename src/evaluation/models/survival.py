@@ -29,7 +29,7 @@ from scipy import stats
 
 from evaluation.checks import (
     check_alpha,
-    refuse_date_times,
+    numeric_values,
     refuse_missing,
     require_columns,
     require_dataframe,
@@ -78,23 +78,16 @@ def survival_frame(data: Any, duration_col: str, event_col: str,
     frame = data[list(cols.values())]
     for arg, col in cols.items():
         refuse_missing(frame[col], col, arg)
-    refuse_date_times(frame[duration_col], duration_col, "duration_col")
-    try:
-        time = pd.to_numeric(frame[duration_col]).to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"column {duration_col!r} (duration_col) must be numeric "
-                             "(e.g. days of follow-up).") from exc
+    time = numeric_values(frame[duration_col], duration_col, "duration_col",
+                          hint=" (e.g. days of follow-up)")
     bad = ~np.isfinite(time) | (time < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ParameterError(f"column {duration_col!r} (duration_col) must hold finite "
                              f"non-negative durations; row {i} has {float(time[i])!r}. Check that "
                              "end dates are not before start dates.")
-    try:
-        event = pd.to_numeric(frame[event_col].astype("float64")).to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"column {event_col!r} (event_col) must be numeric or boolean "
-                             "event codes.") from exc
+    event = numeric_values(frame[event_col], event_col, "event_col",
+                           hint=" or boolean event codes")
     out = pd.DataFrame({"time": time, "event": event})
     if group_col is not None:
         out["group"] = group_labels(frame[group_col])
