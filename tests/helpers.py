@@ -21,6 +21,15 @@ def read_reference(name: str, **kwargs) -> pd.DataFrame:
     return pd.read_csv(REFERENCE / name, **kwargs)
 
 
+def reference_rows(name: str, **where) -> pd.DataFrame:
+    """The rows of a reference CSV whose columns equal the given values
+    (``reference_rows("finegray_crr_coef.csv", data="days")``)."""
+    d = read_reference(name)
+    for col, value in where.items():
+        d = d[d[col] == value]
+    return d
+
+
 # --------------------------------------------------------------------------- measures
 
 

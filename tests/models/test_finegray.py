@@ -27,6 +27,7 @@ from numpy.testing import assert_allclose
 from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.finegray import FineGrayResult, fine_gray
 from tests.helpers import REFERENCE as REF
+from tests.helpers import reference_rows
 
 CENSOR_DATE = pd.Timestamp("2024-12-31")
 FAMILY_TYPES = ("FH", "NH", "FFH", "JH")
@@ -126,13 +127,6 @@ def _fit(name: str, cause: int, **kwargs) -> FineGrayResult:
     return fine_gray(_data(name), time, "status", cause, covs, **kwargs)
 
 
-def _ref(file: str, **where) -> pd.DataFrame:
-    d = pd.read_csv(REF / file)
-    for col, value in where.items():
-        d = d[d[col] == value]
-    return d
-
-
 # --------------------------------------------------------------------------- reference data
 
 @pytest.mark.parametrize("name", list(GENERATORS))
@@ -160,7 +154,7 @@ def test_fine_gray_matches_r_crr(name, cause):
     converged = FALSE for synth cause 2 and days_zero cause 1 because its line search stalls
     at the optimum (the score is then below 1e-8); the estimates still agree to 1e-7."""
     fit = _fit(name, cause)
-    ref = _ref("finegray_crr_coef.csv", dataset=name, cause=cause).set_index("term")
+    ref = reference_rows("finegray_crr_coef.csv", dataset=name, cause=cause).set_index("term")
     s = fit.summary
     assert list(s.index) == list(ref.index)
     assert_allclose(s["estimate"], ref["coef"], rtol=RTOL)
@@ -182,7 +176,7 @@ def test_predicted_cumulative_incidence_matches_r_predict_crr(name, cause):
                 else min(d[c].astype(str).unique())) for c in covs}
     profiles = pd.concat([pd.DataFrame([zero]), d.iloc[[0]][covs]], ignore_index=True)
     pred = fit.predict_cumulative_incidence(profiles)
-    ref = _ref("finegray_crr_predict.csv", dataset=name, cause=cause)
+    ref = reference_rows("finegray_crr_predict.csv", dataset=name, cause=cause)
     for j in (0, 1):
         ours, theirs = pred[pred["profile"] == j], ref[ref["profile"] == j]
         assert_allclose(ours["time"], theirs["time"], rtol=1e-12)
@@ -206,9 +200,9 @@ def test_fine_gray_is_close_to_survival_finegray_plus_weighted_coxph(name, cause
     1.9 %), so we allow 5 %."""
     fit = _fit(name, cause)
     s = fit.summary
-    bres = _ref("finegray_fgcox_coef.csv", dataset=name, cause=cause,
+    bres = reference_rows("finegray_fgcox_coef.csv", dataset=name, cause=cause,
                 ties="breslow").set_index("term")
-    efron = _ref("finegray_fgcox_coef.csv", dataset=name, cause=cause,
+    efron = reference_rows("finegray_fgcox_coef.csv", dataset=name, cause=cause,
                  ties="efron").set_index("term")
     assert list(bres.index) == list(s.index)
     assert np.all(np.abs(s["estimate"] - bres["coef"]) <= 0.005 * s["se"])
@@ -223,7 +217,7 @@ def test_cluster_se_is_close_to_finegray_coxph_clustered_by_child(cause):
     so the test tells the two apart."""
     fit = _fit("days", cause, cluster_col="child")
     plain = _fit("days", cause)
-    ref = _ref("finegray_fgcox_coef.csv", dataset="days", cause=cause,
+    ref = reference_rows("finegray_fgcox_coef.csv", dataset="days", cause=cause,
                ties="breslow_child").set_index("term")
     assert_allclose(fit.summary["se"], ref["robust_se"], rtol=5e-3)
     assert np.max(np.abs(plain.summary["se"] / ref["robust_se"] - 1)) > 0.02
@@ -234,7 +228,7 @@ def test_cluster_se_is_close_to_finegray_coxph_clustered_by_child(cause):
 def test_one_row_clusters_give_the_crr_variance():
     d = _data("days").assign(row=np.arange(800))
     fit = fine_gray(d, "time", "status", 1, SPECS["days"][2], cluster_col="row")
-    ref = _ref("finegray_crr_coef.csv", dataset="days", cause=1).set_index("term")
+    ref = reference_rows("finegray_crr_coef.csv", dataset="days", cause=1).set_index("term")
     assert_allclose(fit.summary["se"], ref["se"], rtol=RTOL)
 
 

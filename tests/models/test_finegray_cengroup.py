@@ -29,6 +29,7 @@ from evaluation.errors import ParameterError
 from evaluation.models import finegray
 from evaluation.models.finegray import fine_gray
 from tests.helpers import REFERENCE as REF
+from tests.helpers import reference_rows
 
 COVARIATES = ["x", "placement"]
 RTOL = 1e-6
@@ -99,13 +100,6 @@ def _fit(dataset: str, cause: int, **kwargs):
     return fine_gray(_data(dataset), "time", "status", cause, COVARIATES, **kwargs)
 
 
-def _ref(file: str, **where) -> pd.DataFrame:
-    d = pd.read_csv(REF / file)
-    for col, value in where.items():
-        d = d[d[col] == value]
-    return d
-
-
 # --------------------------------------------------------------------------- reference data
 
 @pytest.mark.parametrize("name", list(GENERATORS))
@@ -143,7 +137,7 @@ def test_fine_gray_with_cengroup_matches_r_crr(dataset, cengroup, cause):
     Where crr reports converged = FALSE its line search stalled at the optimum; the
     estimates still agree to 4e-7 and the SEs to 1e-7."""
     fit = _fit(dataset, cause, cengroup_col=cengroup)
-    ref = _ref("finegray_cengroup_coef.csv", dataset=dataset, cengroup=cengroup,
+    ref = reference_rows("finegray_cengroup_coef.csv", dataset=dataset, cengroup=cengroup,
                cause=cause).set_index("term")
     s = fit.summary
     assert list(s.index) == list(ref.index)
@@ -162,7 +156,7 @@ def test_predicted_cumulative_incidence_with_cengroup_matches_r_predict_crr(data
     profile 0 has x = 0 and placement at its reference level (family), profile 1 the
     covariates of the first row."""
     fit = _fit(dataset, cause, cengroup_col=cengroup)
-    ref = _ref("finegray_cengroup_predict.csv", dataset=dataset, cengroup=cengroup,
+    ref = reference_rows("finegray_cengroup_predict.csv", dataset=dataset, cengroup=cengroup,
                cause=cause)
     profiles = pd.concat([pd.DataFrame({"x": [0.0], "placement": ["family"]}),
                           _data(dataset).iloc[[0]][COVARIATES]], ignore_index=True)
@@ -241,7 +235,7 @@ def test_one_row_clusters_give_the_grouped_crr_variance():
     d = _data("data").assign(row=lambda f: np.arange(len(f)))
     fit = fine_gray(d, "time", "status", 1, COVARIATES, cengroup_col="municipality",
                     cluster_col="row")
-    ref = _ref("finegray_cengroup_coef.csv", dataset="data", cengroup="municipality",
+    ref = reference_rows("finegray_cengroup_coef.csv", dataset="data", cengroup="municipality",
                cause=1).set_index("term")
     assert_allclose(fit.summary["se"], ref["se"], rtol=RTOL)
 
