@@ -119,3 +119,11 @@ def test_tick_labels_get_a_decimal_comma_in_swedish_only():
     assert ax.xaxis.get_major_formatter()(0.25, 0) == "0,25"
     assert ax.yaxis.get_major_formatter() is not ax.xaxis.get_major_formatter()
     plt.close(fig)
+
+
+def test_every_flag_of_a_comparison_has_a_label_in_both_languages():
+    from evaluation.models.comparison import FLAGS
+    from evaluation.reporting.text import phrases
+
+    for lang in ("sv", "en"):
+        assert set(phrases("terms", "flags", lang)) == set(FLAGS)

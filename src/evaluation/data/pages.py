@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from evaluation.checks import check_language
 from evaluation.data.dictionary import TABLES, Column, Dictionary, load_dictionary
 
@@ -49,159 +51,12 @@ INSTRUCTION_SHEET = "instruktioner"
 #: in the order the pages show them.
 MEASURE_FIELDS = ("definition", "numerator", "denominator", "exclusions", "interval", "source")
 
-_TEXT: dict[str, dict[str, str]] = {
-    "sv": {
-        "title": "Datakatalog: uppföljning av barn i heldygnsvård",
-        "other": "English version",
-        "table": "Tabell",
-        "column": "Kolumn",
-        "label": "Etikett",
-        "type": "Typ",
-        "unit": "Enhet",
-        "required": "Obligatorisk",
-        "stage": "Skede",
-        "source": "Registreras/Härleds",
-        "identifier": "Identifierare",
-        "description": "Beskrivning",
-        "primary_key": "Primärnyckel",
-        "columns": "Kolumner",
-        "codes": "Koder",
-        "code": "Kod",
-        "swedish": "Svenska",
-        "english": "Engelska",
-        "rules": "Regler",
-        "id": "Id",
-        "tables": "Tabeller",
-        "version": "Version",
-        "yes": "Ja",
-        "no": "Nej",
-        "planned": "koder som räknas som planerat avslut",
-        "measures": "Utfallsmått",
-        "intro_measures": (
-            "Måtten beräknas av funktionerna i `evaluation.measures` (funktionens namn står "
-            "först). Alla ger täljare, nämnare, värde och konfidensintervall per grupp och kan "
-            "grupperas efter kommun, placeringsform, åldersgrupp, kön och lagrum."
-        ),
-        "field": "Fält",
-        "text": "Text",
-        "definition": "Definition",
-        "numerator": "Täljare",
-        "denominator": "Nämnare",
-        "exclusions": "Undantag",
-        "interval": "Konfidensintervall",
-        "measure_source": "Källa",
-        "intro": (
-            "Datakatalogen beskriver de tabeller och kolumner som verktyget läser, kontrollerar "
-            "och rapporterar: placeringsepisoder, placeringar, uppföljningar och aktualiseringar. "
-            "Den är den enda källan till sanning: valideringen, dessa sidor och Excelmallen för "
-            "registrering genereras alla från `data_dictionary/dictionary.yaml`."
-        ),
-        "intro_codes": (
-            "Koderna är projektets förslag. De följer BBIC:s variabler så långt det går men är "
-            "inte BBIC:s officiella kodlistor, som ännu inte har varit tillgängliga; de ska "
-            "stämmas av mot BBIC innan de används skarpt."
-        ),
-        "intro_regen": (
-            "Sidan är genererad; ändra inte här utan i YAML-filen och kör "
-            "`evaluation dictionary` (eller `make dictionary`)."
-        ),
-    },
-    "en": {
-        "title": "Data dictionary: follow-up of children in out-of-home care",
-        "other": "Svensk version",
-        "table": "Table",
-        "column": "Column",
-        "label": "Label",
-        "type": "Type",
-        "unit": "Unit",
-        "required": "Required",
-        "stage": "Stage",
-        "source": "Entered/Derived",
-        "identifier": "Identifier",
-        "description": "Description",
-        "primary_key": "Primary key",
-        "columns": "Columns",
-        "codes": "Codes",
-        "code": "Code",
-        "swedish": "Swedish",
-        "english": "English",
-        "rules": "Rules",
-        "id": "Id",
-        "tables": "Tables",
-        "version": "Version",
-        "yes": "Yes",
-        "no": "No",
-        "planned": "codes counted as a planned ending",
-        "measures": "Outcome measures",
-        "intro_measures": (
-            "The measures are computed by the functions of `evaluation.measures` (the function "
-            "name comes first). Each gives the numerator, denominator, value and confidence "
-            "interval per group and can group by municipality, placement type, age group, sex "
-            "and legal basis."
-        ),
-        "field": "Field",
-        "text": "Text",
-        "definition": "Definition",
-        "numerator": "Numerator",
-        "denominator": "Denominator",
-        "exclusions": "Exclusions",
-        "interval": "Confidence interval",
-        "measure_source": "Source",
-        "intro": (
-            "The data dictionary describes the tables and columns the toolkit reads, checks and "
-            "reports on: placement episodes, placements, follow-ups and referrals. It is the "
-            "single source of truth: the validation, these pages and the Excel registration "
-            "template are all generated from `data_dictionary/dictionary.yaml`."
-        ),
-        "intro_codes": (
-            "The codes are project proposals. They follow the BBIC variables as far as possible "
-            "but are not BBIC's official code lists, which have not been available yet; they "
-            "must be checked against BBIC before production use."
-        ),
-        "intro_regen": (
-            "This page is generated; do not edit it, edit the YAML file and run "
-            "`evaluation dictionary` (or `make dictionary`)."
-        ),
-    },
-}
+#: Wording of the pages and the template (sv/en), kept as data beside the dictionary.
+_WORDING: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parent / "pages.yaml").read_text(encoding="utf-8"))
+_TEXT: dict[str, dict[str, str]] = _WORDING["text"]
 
-_VALUES: dict[str, dict[str, dict[str, str]]] = {
-    "type": {
-        "sv": {
-            "string": "text",
-            "integer": "heltal",
-            "number": "tal",
-            "date": "datum",
-            "boolean": "ja/nej",
-            "code": "kod",
-        },
-        "en": {
-            "string": "text",
-            "integer": "integer",
-            "number": "number",
-            "date": "date",
-            "boolean": "yes/no",
-            "code": "code",
-        },
-    },
-    "stage": {
-        "sv": {"start": "start", "followup": "uppföljning", "end": "avslut"},
-        "en": {"start": "start", "followup": "follow-up", "end": "ending"},
-    },
-    "source": {
-        "sv": {"entered": "registreras", "derived": "härleds"},
-        "en": {"entered": "entered", "derived": "derived"},
-    },
-    "identifier": {
-        "sv": {
-            "none": "",
-            "key": "nyckel",
-            "pseudonym": "pseudonym",
-            "direct": "direkt identifierare",
-        },
-        "en": {"none": "", "key": "key", "pseudonym": "pseudonym", "direct": "direct identifier"},
-    },
-}
+_VALUES: dict[str, dict[str, dict[str, str]]] = _WORDING["values"]
 
 
 def _text(value: Any) -> str:
@@ -537,59 +392,7 @@ def render_html() -> str:
 # Excel registration template
 # --------------------------------------------------------------------------------------------
 
-_INSTRUCTIONS = [
-    "Registreringsmall: uppföljning av barn i heldygnsvård",
-    "",
-    "Vad registreras när",
-    (
-        "• Vid start av en placeringsepisod (beslut om heldygnsvård): en rad i fliken episodes och "
-        "en rad i fliken placements för den första placeringen."
-    ),
-    (
-        "• Vid varje flytt inom episoden: avsluta den gamla placeringen (slutdatum) och lägg till en "
-        "ny rad i placements med nästa löpnummer (placement_seq)."
-    ),
-    "• Vid varje uppföljning, ungefär var sjätte månad: en rad i fliken followups.",
-    (
-        "• Vid avslut: fyll i slutdatum, avslutsorsak, vart barnet flyttar och eftervård i episodes, "
-        "slutdatum för sista placeringen i placements, och en avslutsbedömning i followups."
-    ),
-    "• Vid varje aktualisering (anmälan eller ansökan): en rad i fliken referrals.",
-    "",
-    "Hur mallen fylls i",
-    (
-        "• En rad per episod, placering, uppföljning respektive aktualisering. Ändra inte "
-        "kolumnnamnen på rad 1; håll muspekaren över en rubrik för att se vad kolumnen betyder."
-    ),
-    (
-        "• Använd rullgardinslistorna för kodade kolumner och ja/nej-kolumner (Ja, Nej). Listorna "
-        "finns i fliken kodlistor."
-    ),
-    "• Skriv datum som ÅÅÅÅ-MM-DD (till exempel 2025-03-14).",
-    (
-        "• Kolumner som verktyget räknar fram (härledda kolumner, till exempel barn-id, kön, "
-        "födelseår och planerat avslut) finns inte i mallen; lämna härledda värden tomma, de "
-        "beräknas."
-    ),
-    (
-        '• Lämna en cell tom om uppgiften saknas. Skriv inte "vet ej" eller liknande i datum- '
-        "och sifferkolumner."
-    ),
-    "",
-    "Personuppgifter",
-    "• Skriv aldrig namn eller andra direkta uppgifter om barnet eller familjen i filen.",
-    (
-        "• Personnummer får bara skrivas in om filen stannar inom socialtjänsten. Innan filen lämnas "
-        "ut för analys ska den pseudonymiseras med kommandot `evaluation pseudonymise`, som ersätter "
-        "personnumret med ett barn-id och räknar fram kön och födelseår."
-    ),
-    "• Förvara filen enligt socialtjänstens regler för sekretess och informationssäkerhet.",
-    "",
-    (
-        "Mallen är genererad från datakatalogen (data_dictionary/dictionary.yaml); se "
-        "dictionary.sv.md eller dictionary.html för alla kolumner, koder och regler."
-    ),
-]
+_INSTRUCTIONS: list[str] = _WORDING["instructions"]
 
 
 def template_columns(table: str) -> list[Column]:

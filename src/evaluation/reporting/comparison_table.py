@@ -12,13 +12,11 @@ import pandas as pd
 
 from evaluation.checks import check_language
 from evaluation.disclosure import protect_rates
-from evaluation.models.comparison import FLAGS, ComparisonResult
+from evaluation.models.comparison import ComparisonResult
+from evaluation.reporting.text import phrases
 
-__all__ = ["FLAG_LABELS", "comparison_display"]
+__all__ = ["comparison_display"]
 
-#: The flags of a comparison, per language (``bättre / ingen skillnad / sämre``).
-FLAG_LABELS = {"sv": {"better": "bättre", "no different": "ingen skillnad", "worse": "sämre"},
-               "en": {f: f for f in FLAGS}}
 
 
 def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: int = 3,
@@ -69,6 +67,7 @@ def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: 
     ['ingen skillnad', 'bättre']
     """
     check_language(lang)
+    flags = phrases("terms", "flags", lang)
     s = result.summary
     shown_n, shown_obs, small, hidden = result.disclosure_masks(threshold, min_denominator)
     rate = protect_rates(s["observed"].reset_index(drop=True),
@@ -87,5 +86,5 @@ def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: 
         "rsr": fmt(s["rsr"], decimals, hidden),
         "ci_lower": fmt(s["ci_lower"], decimals, hidden),
         "ci_upper": fmt(s["ci_upper"], decimals, hidden),
-        "flag": [FLAG_LABELS[lang][str(f)] for f in s["flag"]],
+        "flag": [flags[str(f)] for f in s["flag"]],
     })
