@@ -7,6 +7,8 @@ it imports nothing else of the package.
   (``"<5"``, ``".."``) and the rate rule, used by every report today;
 - :mod:`evaluation.disclosure.ptable` — the perturbation table of the cell-key method, built
   from its parameters (maximum deviation ``D``, variance ``V``, threshold) and kept as data;
+- :mod:`evaluation.disclosure.policy` — publication (default) or internal mode and the one
+  gate every published count passes (:class:`DisclosurePolicy`);
 - :mod:`evaluation.disclosure.cellkey` — record keys from the keyed pseudonym, cell keys and the
   perturbation of counts, so that the same set of children gets the same noise everywhere.
 """
@@ -20,6 +22,7 @@ from evaluation.disclosure.cellkey import (
     perturbed_count,
     record_keys,
 )
+from evaluation.disclosure.policy import MODES, DisclosurePolicy, month_period
 from evaluation.disclosure.ptable import (
     DEFAULT_MAX_DEVIATION,
     DEFAULT_PTABLE_FILE,
@@ -44,12 +47,15 @@ __all__ = [
     "DEFAULT_PTABLE_FILE",
     "DEFAULT_THRESHOLD",
     "DEFAULT_VARIANCE",
+    "MODES",
     "RECORD_KEY_BITS",
     "SECONDARY_MARK",
+    "DisclosurePolicy",
     "ProtectedTable",
     "cell_key",
     "default_table",
     "load_table",
+    "month_period",
     "perturb_counts",
     "perturbation_table",
     "perturbed_count",
