@@ -106,3 +106,50 @@ def test_dictionary_command_writes_pages_and_template(tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     assert {"dictionary.sv.md", "dictionary.en.md", "dictionary.html",
             "registration_template.xlsx"} <= names
+
+
+def test_report_in_internal_mode_is_refused_without_the_internal_flag(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    r = run_cli("report", str(root / "notebooks" / "01-overview.ipynb"), "--data",
+                str(tmp_path), "-p", "mode", "internal", "--out", str(tmp_path / "r"))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "--internal" in r.stderr
+    assert "kräver flaggan" in r.stderr and "needs the flag" in r.stderr  # Swedish and English
+    assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_publication_is_the_default_and_the_internal_flag_sets_internal_mode(
+        tmp_path, monkeypatch, capsys):
+    from evaluation.reporting import run
+
+    calls = []
+
+    def fake_run_report(notebook, data, out, params, *, internal=False):
+        calls.append((dict(params), internal))
+        return Path(out) / "report.html"
+
+    monkeypatch.setattr(run, "run_report", fake_run_report)
+    nb = "notebooks/01-overview.ipynb"
+    assert main(["report", nb, "--data", str(tmp_path), "--out", str(tmp_path)]) == 0
+    assert main(["report", nb, "--data", str(tmp_path), "--out", str(tmp_path),
+                 "--internal"]) == 0
+    assert calls == [({}, False), ({}, True)]
+
+
+def test_check_mode_never_makes_internal_a_default():
+    from evaluation.errors import ParameterError
+    from evaluation.reporting.run import check_mode
+
+    defaults = {"data_dir": "", "mode": "publication"}
+    assert check_mode({}, defaults, internal=False) == {}
+    assert check_mode({}, defaults, internal=True) == {"mode": "internal"}
+    assert check_mode({"mode": "internal"}, defaults, internal=True) == {"mode": "internal"}
+    with pytest.raises(ParameterError, match="--internal"):
+        check_mode({"mode": "internal"}, defaults, internal=False)
+    with pytest.raises(ParameterError, match="contradicts"):
+        check_mode({"mode": "publication"}, defaults, internal=True)
+    with pytest.raises(ParameterError, match="default"):
+        check_mode({}, {"mode": "internal"}, internal=False)
+    with pytest.raises(ParameterError, match="no mode parameter"):
+        check_mode({}, {"data_dir": ""}, internal=True)

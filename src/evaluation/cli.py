@@ -91,7 +91,7 @@ def _cmd_report(args: argparse.Namespace) -> str:
         if name in params:
             raise ParameterError(f"Parameter {name!r} given twice.")
         params[name] = value
-    html = run_report(args.notebook, args.data, args.out, params)
+    html = run_report(args.notebook, args.data, args.out, params, internal=args.internal)
     return f"report: wrote {html}"
 
 
@@ -165,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="run a report notebook with papermill and write HTML",
         description="Execute NOTEBOOK on the data in --data with papermill and write an HTML "
-        "report without code. Unknown parameter names are an error.",
+        "report without code. Unknown parameter names are an error. Reports are in "
+        "publication mode (disclosure control, see docs/disclosure.en.md) unless --internal "
+        "is given.",
     )
     p.add_argument("notebook", help="e.g. notebooks/01-overview.ipynb")
     p.add_argument("--data", required=True, help="folder with validated tables")
@@ -178,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="set a notebook parameter (repeatable)",
     )
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--internal",
+        action="store_true",
+        help="internal mode: exact numbers, small counts included, with a banner; the report "
+        "must not leave the organisation (default: publication mode, protected numbers; "
+        "-p mode internal is refused without this flag)",
+    )
     p.set_defaults(func=_cmd_report)
     return parser
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation import disclosure
 from evaluation.data import synth
 from evaluation.data.analysis_frame import EFFECT_COVARIATES
 from evaluation.data.cohort import episode_outcomes
@@ -67,7 +66,7 @@ def test_notebook_is_committed_without_outputs_and_has_parameters_cell():
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     for name in ("data_dir", "period_start", "period_end", "data_end", "lang", "threshold",
-                 "treated", "control", "horizon", "seed", "n_bootstrap"):
+                 "mode", "treated", "control", "horizon", "seed", "n_bootstrap"):
         assert re.search(rf"^{name} = ", tagged[0].source, flags=re.MULTILINE), name
 
 
@@ -89,14 +88,24 @@ def test_report_shows_no_identifiers(html_text, data):
     assert not re.search(r"\bE\d{6}\b", text)  # no episode ids
 
 
-def test_comparison_table_hides_small_counts(data):
+def test_comparison_table_shows_published_counts_and_no_rates_for_small_units(data):
     rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023,
                                        n_bootstrap=50)
     raw = rep.comparison().summary
     shown = rep.comparison_table()
+    pub = rep.comparison_counts().reindex(raw["unit"].astype(str)).reset_index(drop=True)
     small = raw["observed"].between(1, 4).to_numpy()
     assert small.any()  # the fixture has small municipalities, so the rule is exercised
-    assert (shown.loc[small, shown.columns[2]] == "<5").all()
+    n_col, obs_col, rate_col = shown.columns[1:4]
+    assert shown[n_col].tolist() == pub["n"].astype(str).tolist()  # published, not exact
+    assert shown[obs_col].tolist() == pub["observed"].astype(str).tolist()
+    assert not shown[[n_col, obs_col]].isin([str(k) for k in range(1, 5)]).any().any()
+    refused = ~np.array([rep.policy.allows_rate(k) and rep.policy.allows_rate(n, o) for k, n, o
+                         in zip(pub["children"], pub["n"], pub["observed"], strict=True)])
+    assert refused.any() and (shown.loc[refused, shown.columns[3:9]] == "").all().all()
+    rate = pd.to_numeric(shown.loc[~refused, rate_col].str.replace(",", "."))
+    expected = (pub["observed"] / pub["n"])[~refused]
+    assert np.allclose(rate.to_numpy(), expected.to_numpy(), atol=6e-4)  # published counts
 
 
 def test_curves_stop_where_few_remain_at_risk():
@@ -193,26 +202,47 @@ def test_swedish_tables_use_decimal_comma_and_translated_headers(data):
     assert rep.gray_test_text().count(".") == 1  # only the full stop
 
 
-def test_cost_table_hides_every_cost_of_a_row_with_a_hidden_count(small):
+def test_cost_table_hides_every_cost_of_a_row_with_too_few_children(small):
     for lang, sep in (("sv", "\u00a0"), ("en", ",")):
         rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023, lang=lang)
         t = rep.cost_table()
         counts, money = t.columns[1:3], t.columns[3:]
-        hidden = t[counts].isin(["<5", ".."]).any(axis=1)
-        assert hidden.sum() >= 2  # one small type and its secondary suppression
+        assert not t[counts].isin([str(k) for k in range(1, 5)]).any().any()
+        children = pd.to_numeric(t[counts[1]].str.replace("\u00a0", "").str.replace(",", ""))
+        episodes = pd.to_numeric(t[counts[0]].str.replace("\u00a0", "").str.replace(",", ""))
+        hidden = (children < 10) | (episodes < 10)
+        assert hidden.any() and (~hidden).any()  # a small type (EGET) and large ones
         assert (t.loc[hidden, money] == "..").all().all()
+        assert not (t.loc[~hidden, money] == "..").any().any()
         shown = t.loc[~hidden, t.columns[3]]
         assert shown.str.contains(sep).any()  # thousands separator of the language
 
 
-def test_funnel_plot_draws_only_units_whose_share_is_shown(data):
+def test_cost_per_placement_and_child_are_computed_from_the_published_counts(small):
+    rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023, lang="en")
+    t = rep.cost_table()
+    t = t.set_index(t.columns[0])
+    row = t.loc["FH"]
+
+    def num(x):
+        return float(x.replace(",", ""))
+
+    total = num(row.iloc[-1]) * 1e6  # SEK million, one decimal
+    assert num(row.iloc[4]) == pytest.approx(total / num(row.iloc[0]), rel=0.01)
+    assert num(row.iloc[5]) == pytest.approx(total / num(row.iloc[1]), rel=0.01)
+
+
+def test_funnel_plot_draws_only_units_whose_share_is_shown_at_published_counts(data):
     rep = outcome_report.OutcomeReport(data.tables, **TO_MID_2023)
     ax = rep.funnel_plot()
-    drawn = sum(len(c.get_offsets()) for c in ax.collections)
-    s = rep.comparison().summary
-    rate = disclosure.protect_rates(s["observed"], s["n"])
-    assert rate.isna().any()  # some units are hidden in the table ...
-    assert drawn == rate.notna().sum()  # ... and they are not drawn either
+    points = np.concatenate([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
+    shown = rep.comparison_table()
+    rate_col = shown.columns[3]
+    visible = shown[rate_col] != ""
+    assert (~visible).any()  # some units are hidden in the table ...
+    assert len(points) == visible.sum()  # ... and they are not drawn either
+    n = pd.to_numeric(shown.loc[visible, shown.columns[1]]).sort_values().to_numpy()
+    assert np.array_equal(np.sort(points[:, 0]), n)  # drawn at the published n
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

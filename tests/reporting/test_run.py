@@ -6,12 +6,12 @@ import html as html_lib
 import re
 
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
 
 from evaluation.data import synth
 from evaluation.data.load import select_period
+from evaluation.disclosure import DisclosurePolicy
 from evaluation.errors import ParameterError, ReportError
 from evaluation.reporting import overview
 from evaluation.reporting import run as report
@@ -33,8 +33,11 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def municipality(data_dir):
     episodes = pd.read_csv(data_dir / "episodes.csv", dtype=str)
-    # the smallest municipality, so that small counts occur and must be hidden
+    # the smallest municipality, so that small counts occur and must be protected
     return episodes["municipality_code"].value_counts().index[-1]
+
+
+INTERNAL = DisclosurePolicy(mode="internal")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,8 @@ def test_notebook_is_committed_without_outputs_and_has_parameters_cell():
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     assert set(report.notebook_parameters(NOTEBOOK)) == {
-        "data_dir", "municipality", "period_start", "period_end", "lang", "threshold"}
+        "data_dir", "municipality", "period_start", "period_end", "lang", "threshold", "mode"}
+    assert report.notebook_parameters(NOTEBOOK)["mode"] == "publication"
     assert not any(re.search(r"^\s*(def|class)\s", c.source, flags=re.MULTILINE) for c in code)
 
 
@@ -84,7 +88,29 @@ def test_report_html_discloses_no_identifiers_or_small_counts(report_sv, data_di
     assert cells, "the report shows no tables"
     small = [c for c in cells if re.fullmatch(r"\d+", c) and 1 <= int(c) <= 4]
     assert small == []
-    assert "<5" in cells  # the smallest municipality has hidden cells
+    assert "<5" not in cells  # perturbed counts are never 1-4, so nothing needs hiding
+
+
+def test_publication_report_has_the_footer_and_no_banner(report_sv):
+    text = html_lib.unescape(report_sv.read_text(encoding="utf-8"))
+    assert "Röjandeskydd" in text and "docs/disclosure.sv.md" in text
+    assert "INTERNT" not in text
+    provenance = (report_sv.parent / "provenance.json").read_text(encoding="utf-8")
+    assert '"mode": "publication"' in provenance
+
+
+def test_internal_report_needs_the_flag_and_then_carries_the_banner(data_dir, municipality,
+                                                                    tmp_path):
+    with pytest.raises(ParameterError, match="--internal"):
+        report.run_report(NOTEBOOK, data_dir, tmp_path / "refused", {"mode": "internal"})
+    assert not (tmp_path / "refused").exists()
+    html = report.run_report(NOTEBOOK, data_dir, tmp_path / "internal",
+                             {"municipality": municipality}, internal=True)
+    text = html_lib.unescape(html.read_text(encoding="utf-8"))
+    assert text.index("INTERNT") < text.index("Målgrupp")  # the banner is at the top
+    assert "Internt läge: exakta tal" in text and "Röjandeskydd" not in text
+    provenance = (html.parent / "provenance.json").read_text(encoding="utf-8")
+    assert '"mode": "internal"' in provenance
 
 
 def test_report_in_english_has_english_headings(data_dir, tmp_path):
@@ -104,6 +130,8 @@ def test_unknown_parameter_names_the_closest_match(data_dir, tmp_path):
 def test_parameter_strings_are_coerced_to_the_default_type(data_dir, tmp_path):
     with pytest.raises(ParameterError, match="threshold.*int"):
         report.run_report(NOTEBOOK, data_dir, tmp_path, {"threshold": "five"})
+    with pytest.raises(ParameterError, match="--internal"):
+        report.run_report(NOTEBOOK, data_dir, tmp_path, {"mode": "secret"})
     assert report._coerce("threshold", "10", 5) == 10
     assert report._coerce("flag", "ja", False) is True
     assert report._coerce("rate", "0,5", 1.0) == 0.5
@@ -125,12 +153,14 @@ def test_failing_run_raises_report_error_and_keeps_the_executed_notebook(tmp_pat
 
 @pytest.fixture
 def small_episodes():
-    """Hand-made episodes: municipality 0001 has 12, 0002 has 30; some counts are small."""
+    """Hand-made episodes, one per child: municipality 0001 has 12, 0002 has 30; some counts
+    are small."""
     rows = []
     for i in range(42):
         muni = "0001" if i < 12 else "0002"
         rows.append({
             "episode_id": f"E{i:03d}",
+            "child_id": f"{i:02d}" * 32,  # stands in for a keyed pseudonym (64 hex digits)
             "municipality_code": muni,
             "sex": "M" if (i < 3 or i >= 12 and i % 2) else "F",
             "birth_year": 2005,
@@ -143,36 +173,60 @@ def small_episodes():
     return pd.DataFrame(rows)
 
 
-def test_distribution_suppresses_small_counts_and_their_shares(small_episodes):
-    out = overview.distribution(small_episodes, "sex", municipality="0001", lang="en")
+def test_internal_mode_shows_exact_counts_and_shares_without_suppression(small_episodes):
+    out = overview.distribution(small_episodes, "sex", municipality="0001", lang="en",
+                                policy=INTERNAL)
     assert list(out.columns) == ["variable", "category", "code", "scope", "n", "denominator",
                                  "share", "display"]
     sel = out[out["scope"] == "Selected municipality"].set_index("code")
-    assert np.isnan(sel.loc["M", "n"]) and sel.loc["M", "display"] == "<5"
-    assert np.isnan(sel.loc["M", "share"])
-    # 9 girls would give the 3 boys back from the total of 12: hidden as well
-    assert np.isnan(sel.loc["F", "n"]) and sel.loc["F", "display"] == ".."
-    assert np.isnan(sel.loc["F", "share"])
+    assert sel.loc["M", "n"] == 3 and sel.loc["M", "display"] == "3"
+    assert sel.loc["F", "n"] == 9 and sel.loc["M", "share"] == pytest.approx(3 / 12)
+    assert (sel["denominator"] == 12).all()
     everyone = out[out["scope"] == "All"].set_index("code")
     assert everyone.loc["M", "n"] + everyone.loc["F", "n"] == 42
     assert everyone["share"].notna().all()
 
 
+def test_publication_mode_publishes_no_small_counts_and_shares_from_published_counts(
+        small_episodes):
+    out = overview.distribution(small_episodes, "sex", municipality="0002", lang="en")
+    assert out["display"].ne("<5").all()
+    for column in ("n", "denominator"):
+        values = out[column].dropna()
+        assert not values.between(1, 4).any()
+        assert (values == values.round()).all()
+    shown = out[out["share"].notna()]
+    expected = (shown["n"] / shown["denominator"] * 100).clip(upper=100).round()
+    assert len(shown) and (shown["share"] * 100).tolist() == pytest.approx(expected.tolist())
+    assert out.equals(overview.distribution(small_episodes, "sex", municipality="0002",
+                                            lang="en", policy=DisclosurePolicy()))
+
+
 def test_distribution_of_flags_and_planned_endings(small_episodes):
-    flags = overview.distribution(small_episodes, "problem_neglect", lang="sv")
-    assert flags.loc[0, "display"] == "<5" and np.isnan(flags.loc[0, "share"])
-    assert flags.loc[0, "denominator"] == 42
-    ends = overview.distribution(small_episodes, "planned_ending", lang="en").set_index("code")
+    flags = overview.distribution(small_episodes, "problem_neglect", lang="sv", policy=INTERNAL)
+    assert flags.loc[0, "display"] == "2" and flags.loc[0, "denominator"] == 42
+    assert flags.loc[0, "share"] == pytest.approx(2 / 42)
+    ends = overview.distribution(small_episodes, "planned_ending", lang="en",
+                                 policy=INTERNAL).set_index("code")
     ended = int(small_episodes["end_reason"].notna().sum())
-    assert ends["denominator"].iloc[0] == ended
-    assert ends.loc["UNPLANNED", "display"] in ("<5", "..") or ends.loc["UNPLANNED", "n"] >= 5
+    assert (ends["denominator"] == ended).all()
+    assert ends["n"].sum() == ended
+    published = overview.distribution(small_episodes, "problem_neglect", lang="sv")
+    assert published.loc[0, "n"] in (0, 5)  # the 2 neglected children are never shown as 2
 
 
 def test_distribution_age_groups_and_unknown_municipality(small_episodes):
-    ages = overview.distribution(small_episodes, "age_group")
+    ages = overview.distribution(small_episodes, "age_group", policy=INTERNAL)
     assert ages.set_index("code").loc["13-15", "n"] == 42  # 2020 - 2005 = 15
     with pytest.raises(ParameterError, match="9999"):
         overview.distribution(small_episodes, "sex", municipality="9999")
+
+
+def test_publication_mode_needs_the_pseudonym_for_the_cell_key(small_episodes):
+    anonymous = small_episodes.drop(columns="child_id")
+    with pytest.raises(ParameterError, match="child_id"):
+        overview.distribution(anonymous, "sex")
+    assert overview.distribution(anonymous, "sex", policy=INTERNAL)["n"].sum() == 42
 
 
 def test_select_period_keeps_episodes_active_in_the_period(small_episodes):
@@ -182,32 +236,17 @@ def test_select_period_keeps_episodes_active_in_the_period(small_episodes):
         select_period(small_episodes, "2022-01-01", "2021-01-01")
 
 
-def test_distribution_hides_selected_counts_that_would_reveal_small_counts_elsewhere(small_episodes):
-    """Selecting 0002 (15 boys, 15 girls) beside all (18 boys, 24 girls) would give 0001's
-    3 boys by subtraction; a line may not show both the selected and the all count."""
-    out = overview.distribution(small_episodes, "sex", municipality="0002", lang="en")
-    sel = out[out["scope"] == "Selected municipality"].set_index("code")
-    everyone = out[out["scope"] == "All"].set_index("code")
-    assert np.isnan(sel.loc["M", "n"]) or np.isnan(everyone.loc["M", "n"])
-    assert sel.loc["M", "display"] == ".."
-    # and the hidden cell cannot come back from the selected total either
-    assert np.isnan(sel.loc["F", "n"]) or np.isnan(everyone.loc["F", "n"])
-
-
-def test_distribution_of_flags_protects_the_other_municipalities(small_episodes):
-    out = overview.distribution(small_episodes, "problem_neglect", municipality="0002",
-                                lang="en")
-    sel = out[out["scope"] == "Selected municipality"].iloc[0]
-    # 0 of 30 in 0002 and 2 of 42 overall: the 2 in 0001 must not be derivable
-    assert np.isnan(sel["n"]) or np.isnan(out[out["scope"] == "All"].iloc[0]["n"])
-
-
-def test_selection_text_states_unit_period_and_hides_a_small_episode_count(small_episodes):
+def test_selection_text_states_unit_period_and_says_when_a_selection_is_too_small(
+        small_episodes):
     tables = {"episodes": small_episodes.iloc[:3]}
     sv = overview.selection_text(tables, municipality="0001", period_start="2019-01-01",
-                                 period_end="2024-12-31", lang="sv", threshold=5)
-    assert "kommun 0001" in sv and "<5 episoder" in sv
+                                 period_end="2024-12-31", lang="sv")
+    assert "kommun 0001" in sv and "för få barn (färre än 10)" in sv
+    assert re.search(r", (0|5) episoder", sv)  # a published count, never the true 3
+    exact = overview.selection_text(tables, municipality="0001", period_start="2019-01-01",
+                                    period_end="2024-12-31", lang="sv", policy=INTERNAL)
+    assert "3 episoder" in exact and "för få barn" not in exact
     en = overview.selection_text({"episodes": small_episodes}, municipality="all",
                                  period_start="2019-01-01", period_end="2024-12-31",
-                                 lang="en", threshold=5)
+                                 lang="en", policy=INTERNAL)
     assert "all municipalities" in en and "42 episodes" in en

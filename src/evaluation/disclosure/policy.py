@@ -171,7 +171,7 @@ class DisclosurePolicy:
         perturbation, kept for exact counts passed through), otherwise the whole number."""
         if count is None or (isinstance(count, float) and math.isnan(count)):
             return ""
-        c = int(round(count))
+        c = round(float(count))
         return f"<{self.threshold}" if 0 < c < self.threshold else str(c)
 
     # ------------------------------------------------------------------ derived statistics

@@ -11,16 +11,17 @@ import numpy as np
 import pandas as pd
 
 from evaluation.checks import check_language
-from evaluation.disclosure import protect_rates
+from evaluation.disclosure import DisclosurePolicy, protect_rates
+from evaluation.errors import ParameterError
 from evaluation.models.comparison import ComparisonResult
 from evaluation.reporting.text import phrases
 
 __all__ = ["comparison_display"]
 
-
-
 def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: int = 3,
-                       threshold: int = 5, min_denominator: int = 10) -> pd.DataFrame:
+                       threshold: int = 5, min_denominator: int = 10,
+                       policy: DisclosurePolicy | None = None,
+                       counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-unit table of a comparison as strings with disclosure control (for reports).
 
     Parameters
@@ -69,6 +70,8 @@ def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: 
     check_language(lang)
     flags = phrases("terms", "flags", lang)
     s = result.summary
+    if policy is not None:
+        return _published_display(s, flags, decimals, policy, counts)
     shown_n, shown_obs, small, hidden = result.disclosure_masks(threshold, min_denominator)
     rate = protect_rates(s["observed"].reset_index(drop=True),
                          s["n"].reset_index(drop=True), min_denominator=min_denominator,
@@ -86,5 +89,46 @@ def comparison_display(result: ComparisonResult, *, lang: str = "sv", decimals: 
         "rsr": fmt(s["rsr"], decimals, hidden),
         "ci_lower": fmt(s["ci_lower"], decimals, hidden),
         "ci_upper": fmt(s["ci_upper"], decimals, hidden),
+        "flag": [flags[str(f)] for f in s["flag"]],
+    })
+
+
+def _label(policy: DisclosurePolicy, count: float) -> str:
+    """The published count as text (exact in internal mode)."""
+    return policy.label(count) if policy.publication else str(round(float(count)))
+
+
+def _published_display(s: pd.DataFrame, flags: dict, decimals: int, policy: DisclosurePolicy,
+                       counts: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`comparison_display` with a disclosure policy (published counts)."""
+    units = s["unit"].astype(str)
+    if counts is None:
+        if policy.publication:
+            raise ParameterError("comparison_display in publication mode needs the published "
+                                 "counts per unit (counts=...).")
+        counts = pd.DataFrame({"n": s["n"].to_numpy(), "observed": s["observed"].to_numpy(),
+                               "children": s["n"].to_numpy()}, index=units)
+    c = counts.copy()
+    c.index = c.index.astype(str)
+    c = c.reindex(units.to_numpy()).fillna(0)
+    n, obs, kids = (c[k].to_numpy(dtype=float) for k in ("n", "observed", "children"))
+    allowed = np.array([policy.allows_rate(k) and policy.allows_rate(m, o)
+                        for k, m, o in zip(kids, n, obs, strict=True)], dtype=bool)
+    hidden = ~allowed
+
+    def fmt(values, digits: int) -> list[str]:
+        return ["" if hide or pd.isna(v) else f"{v:.{digits}f}"
+                for v, hide in zip(np.asarray(values, dtype=float), hidden, strict=True)]
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n > 0, obs / n, np.nan)
+    return pd.DataFrame({
+        "unit": units.to_numpy(),
+        "n": [_label(policy, v) for v in n], "observed": [_label(policy, v) for v in obs],
+        "observed_rate": fmt(rate, decimals),
+        "expected": fmt(s["expected"], 1), "predicted": fmt(s["predicted"], 1),
+        "rsr": fmt(s["rsr"], decimals),
+        "ci_lower": fmt(s["ci_lower"], decimals),
+        "ci_upper": fmt(s["ci_upper"], decimals),
         "flag": [flags[str(f)] for f in s["flag"]],
     })

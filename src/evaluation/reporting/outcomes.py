@@ -10,13 +10,15 @@ are written by :mod:`evaluation.reporting.text`, and model warnings become notes
 
 Disclosure rules applied to everything displayed
 -----------------------------------------------
-* Counts of 1 to ``threshold - 1`` are shown as "<threshold" (:mod:`evaluation.disclosure`).
-* Shares and rates are not shown on denominators below 10 or when the numerator (or its
-  complement) is a small count; model estimates are shown (they are not counts) but only
-  for groups of at least 10 episodes.
-* Curves (Kaplan–Meier, cumulative incidence, state occupation) stop where fewer than
-  ``2 * threshold`` episodes remain at risk, so the last steps cannot reveal single children.
-* No identifiers or pseudonyms ever reach a table: municipalities are the units shown.
+The report takes a :class:`~evaluation.disclosure.DisclosurePolicy` (``policy``: publication
+mode by default, internal only when asked for). In publication mode the entry period snaps to
+whole months (the intro says so), every count shown is the cell-key perturbed count of its
+cell's records, shares, rates and intervals are computed from those published counts, and no
+estimate or model is shown for a group or arm with too few children, events or non-events
+(:mod:`evaluation.reporting.outcome_counts` holds the counting and these rules). Curves stop
+where fewer than ``policy.min_children`` remain at risk. No identifiers or pseudonyms reach a
+table. Internal mode shows exact numbers under :meth:`OutcomeReport.banner_text`; both modes
+end with :meth:`OutcomeReport.footer_text`.
 
 Model warnings
 --------------
@@ -45,6 +47,7 @@ from evaluation import disclosure, measures
 from evaluation.checks import LANGUAGES
 from evaluation.data import analysis_frame
 from evaluation.data.cohort import JOURNEY_LABELS, episode_outcomes, journey_states
+from evaluation.disclosure import DisclosurePolicy
 from evaluation.errors import (
     BootstrapError,
     CaseMixTermDroppedWarning,
@@ -67,6 +70,7 @@ from evaluation.reporting.notes import (
     notes_table,
     sanitise_text,
 )
+from evaluation.reporting.outcome_counts import MODEL_TERMS, PublishedCounts
 from evaluation.reporting.plots import truncate_curve
 from evaluation.reporting.tables import (
     care_costs_display,
@@ -104,8 +108,7 @@ _COMPARISON_CASE_MIX = ("age_13plus", "male", "lvu_behaviour", "placement_type",
                         "problem_criminality", "problem_child_substance", "problem_child_mental")
 
 #: Covariates of the Cox and Fine–Gray models of breakdowns.
-_MODEL_TERMS = ["placement_group", "age_13plus", "problem_criminality",
-                "problem_child_substance", "problem_child_mental"]
+_MODEL_TERMS = MODEL_TERMS
 
 
 def _collects(section: str) -> Callable:
@@ -114,6 +117,7 @@ def _collects(section: str) -> Callable:
     See :class:`evaluation.reporting.notes.WarningRecorder` (only the outermost call records;
     the warnings are passed on afterwards).
     """
+
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
@@ -124,7 +128,7 @@ def _collects(section: str) -> Callable:
 
 
 @dataclass
-class OutcomeReport:
+class OutcomeReport(PublishedCounts):
     """All sections of the outcomes-and-effects report for one dataset and period.
 
     Parameters
@@ -139,7 +143,10 @@ class OutcomeReport:
     lang : {"sv", "en"}
         Language of headings, labels and texts.
     threshold : int
-        Smallest count shown.
+        Smallest count shown: builds the default policy when ``policy`` is None.
+    policy : DisclosurePolicy, optional
+        None is publication mode (:class:`~evaluation.disclosure.DisclosurePolicy`);
+        ``DisclosurePolicy(mode="internal")`` gives exact numbers that must stay inside.
     treated, control : str
         Placement types compared in the effect and cost sections.
     horizon : int
@@ -185,6 +192,7 @@ class OutcomeReport:
     data_end: str
     lang: str = "sv"
     threshold: int = 5
+    policy: DisclosurePolicy | None = None
     treated: str = "HVB"
     control: str = "FH"
     horizon: int = 365
@@ -214,19 +222,32 @@ class OutcomeReport:
             if (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
                     or value < least):
                 raise self._error("whole_number", name=name, least=least, value=value)
+        if self.policy is None:
+            self.policy = DisclosurePolicy(threshold=int(self.threshold))
+        elif not isinstance(self.policy, DisclosurePolicy):
+            raise ParameterError(f"policy must be a DisclosurePolicy, got {self.policy!r}.")
+        self.threshold = self.policy.threshold
         if "episodes" not in self.tables:
             raise self._error("no_episodes")
         start, end, data_end = (self._date(n) for n in ("period_start", "period_end",
                                                          "data_end"))
         ep = self.tables["episodes"]
-        s = pd.to_datetime(ep["start_date"])
-        cohort = ep[(s >= start) & (s <= end)]
         period = {"period_start": self.period_start, "period_end": self.period_end,
                   "data_end": self.data_end}
         if end < start:
             raise self._error("end_before_start", **period)
         if data_end < end:
             raise self._error("data_end_before_end", **period)
+        self.requested_period = (self.period_start, self.period_end)
+        start, end = self.policy.period(start, end)
+        if end > data_end:  # the month of data_end is not complete: stop at the month before
+            end = data_end.to_period("M").start_time.normalize() - pd.Timedelta(days=1)
+            end = max(end, start)
+        if self.policy.publication:
+            self.period_start, self.period_end = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+        s = pd.to_datetime(ep["start_date"])
+        cohort = ep[(s >= start) & (s <= end)]
+        self._child_of = ep.drop_duplicates("episode_id").set_index("episode_id")["child_id"]
         if cohort.empty:
             raise self._error("no_placements", **period, first=f"{s.min():%Y-%m-%d}",
                               last=f"{s.max():%Y-%m-%d}")
@@ -240,10 +261,17 @@ class OutcomeReport:
 
     # ------------------------------------------------------------------ text
     def text(self, key: str) -> str:
-        """Heading or explanatory text ``key`` in the report's language (Markdown)."""
-        return phrase("outcomes", "text", key, self.lang, treated=self.treated,
-                      control=self.control, horizon=self.horizon,
-                      confounders=confounder_text(self.lang))
+        """Heading or explanatory text ``key`` in the report's language (Markdown).
+
+        The intro ends with a sentence on the period when publication mode snapped it to
+        whole months."""
+        out = phrase("outcomes", "text", key, self.lang, treated=self.treated,
+                     control=self.control, horizon=self.horizon,
+                     confounders=confounder_text(self.lang))
+        if key == "intro" and self.requested_period != (self.period_start, self.period_end):
+            out += "\n\n" + phrase("disclosure", "page", "period_snapped", self.lang,
+                                    start=self.period_start, end=self.period_end)
+        return out
 
     def _axis(self, key: str) -> str:
         """Axis label ``key`` of the plots catalog, in the report's language."""
@@ -260,35 +288,19 @@ class OutcomeReport:
     @_collects("measures")
     def measures_table(self) -> pd.DataFrame:
         """Outcome measures for the whole entry cohort, protected (display strings)."""
-        t, ps, pe, de = self.tables, self.period_start, self.period_end, self.data_end
-        ep = t["episodes"]
-        rows = [measures.planned_ending_share(ep, ps, pe),
-                measures.breakdown_risk(ep, ps, pe, de),
-                measures.exit_to_permanency_12m(ep, ps, pe, de)]
-        if "placements" in t:
-            rows.append(measures.placement_stability(ep, t["placements"], ps, pe))
-            rows.append(measures.three_or_more_placements(ep, t["placements"],
-                                                          pd.Timestamp(pe).year))
-        if "referrals" in t:
-            rows.append(measures.re_referral_12m(ep, t["referrals"], ps, pe, de))
-        if "followups" in t:
-            rows.append(measures.goal_attainment_share(ep, t["followups"], ps, pe))
-            rows.append(measures.child_heard_share(ep, t["followups"], ps, pe))
-            rows.append(measures.reviews_on_time(ep, t["followups"], ps, pe, de))
-        if "placements" in t:
-            rows.append(measures.long_term_stability(ep, t["placements"], pe))
-        rows.append(measures.re_entry_12m(ep, ps, pe, de))
-        table = pd.concat(rows, ignore_index=True)
-        return measures_display(table, lang=self.lang, threshold=self.threshold)
+        return measures_display(self.measures_counts(), lang=self.lang, policy=self.policy)
 
     @_collects("measures")
     def themes_table(self) -> pd.DataFrame:
         """Mean of the child's own ratings (1-5) per theme; themes with n < 10 are hidden."""
         if "followups" not in self.tables:
             return pd.DataFrame()
-        t = measures.child_rated_themes(self.tables["episodes"], self.tables["followups"],
-                                        self.period_start, self.period_end)
-        return themes_display(t, lang=self.lang, threshold=self.threshold)
+        ep, fu = self.tables["episodes"], self.tables["followups"]
+        ps, pe = self.period_start, self.period_end
+        t = self._published_rows(
+            measures.child_rated_themes(ep, fu, ps, pe),
+            measures.child_rated_themes(ep, fu, ps, pe, group_cols=["episode_id"]), "followup")
+        return themes_display(t, lang=self.lang, policy=self.policy)
 
     # ------------------------------------------------------------------ curves
     @_collects("stay")
@@ -301,9 +313,9 @@ class OutcomeReport:
 
     @_collects("stay")
     def length_of_stay_plot(self, ax=None):
-        """Kaplan–Meier curves, cut where fewer than ``2 * threshold`` remain at risk."""
+        """Kaplan–Meier curves, cut where fewer than ``policy.min_children`` remain at risk."""
         km = self.length_of_stay()
-        cut = truncate_curve(km.summary, km.summary, 2 * self.threshold)
+        cut = truncate_curve(km.summary, km.summary, self.policy.min_children)
         ax = type(km)(summary=cut, metadata=km.metadata).plot(ax=ax)
         return self._curve_axes(ax, "share_ongoing")
 
@@ -311,7 +323,8 @@ class OutcomeReport:
     def length_of_stay_table(self) -> pd.DataFrame:
         """Median and quartiles of the length of stay (days) with CIs, by placement group."""
         q = self.length_of_stay().quantiles().copy()
-        out = self._group_table(q, ["quantile", "estimate", "ci_lower", "ci_upper"], 0)
+        out = self._group_table(q, ["quantile", "estimate", "ci_lower", "ci_upper"], 0,
+                                event=self.cohort["ended"].astype(bool), non_events=False)
         unit = phrase("outcomes", "labels", "days_unit", self.lang)
         return out.rename(columns={column_label(c, self.lang): column_label(c, self.lang) + unit
                                    for c in ("estimate", "ci_lower", "ci_upper")})
@@ -329,7 +342,7 @@ class OutcomeReport:
         """Cumulative incidence curves of unplanned endings by placement group."""
         cif = self.breakdowns()
         km = self.length_of_stay()
-        cut = truncate_curve(cif.summary, km.summary, 2 * self.threshold)
+        cut = truncate_curve(cif.summary, km.summary, self.policy.min_children)
         ax = type(cif)(summary=cut, metadata=cif.metadata).plot(ax=ax)
         return self._curve_axes(ax, "cumulative_risk")
 
@@ -347,16 +360,21 @@ class OutcomeReport:
     def breakdown_table(self) -> pd.DataFrame:
         """Risk of an unplanned ending at 1 and 2 years by group.
 
-        As with the curves, a risk is not shown (".." instead) where fewer than
-        ``2 * threshold`` placements of the group are still followed at that day.
+        Only groups with enough children and breakdowns (and placements without one) are
+        listed (:meth:`_allowed`), and, as with the curves, a risk is not shown (".."
+        instead) where fewer than ``policy.min_children`` placements of the group are still
+        followed at that day.
         """
         at = self.breakdowns().at([365, 730]).reset_index(drop=True)
         c = self.cohort
         at_risk = np.array([int(((c["placement_group"] == g) & (c["time"] >= t)).sum())
                             for g, t in zip(at["group"], at["time"], strict=True)])
-        out = self._group_table(at, ["time", "estimate", "ci_lower", "ci_upper"], 3)
-        n = self.cohort.groupby("placement_group").size()
-        few = at_risk[(at["group"].map(n).fillna(0) >= 10).to_numpy()] < 2 * self.threshold
+        event = c["cause"] == 1
+        out = self._group_table(at, ["time", "estimate", "ci_lower", "ci_upper"], 3,
+                                event=event)
+        ok = self._groups_allowed(c, "placement_group", event)
+        few = at_risk[at["group"].map(ok).fillna(False).astype(bool).to_numpy()
+                      ] < self.policy.min_children
         for col in ("estimate", "ci_lower", "ci_upper"):
             name = column_label(col, self.lang)
             out[name] = np.where(few, disclosure.SECONDARY_MARK, out[name])
@@ -364,16 +382,23 @@ class OutcomeReport:
 
     @_collects("breakdown")
     def gray_test_text(self) -> str:
-        """One sentence with Gray's test of equal cumulative incidence across groups."""
+        """One sentence with Gray's test of equal cumulative incidence across groups (the
+        withheld sentence when a group does not clear the disclosure policy)."""
+        c = self.cohort
+        if not all(self._groups_allowed(c, "placement_group", c["cause"] == 1).values()):
+            return self.withheld_text()
         g = self.breakdowns().gray_test_
         p = format_p_value(float(g.p_value), self.lang)
         return phrase("outcomes", "sentences", "gray_test", self.lang,
                       statistic=format_number(float(g.statistic), 1, self.lang),
                       p="< " + p[1:] if p.startswith("<") else "= " + p)
 
-    def _group_table(self, frame: pd.DataFrame, cols: list[str], decimals: int) -> pd.DataFrame:
-        n = self.cohort.groupby("placement_group").size()
-        frame = frame[frame["group"].map(n).fillna(0) >= 10]
+    def _group_table(self, frame: pd.DataFrame, cols: list[str], decimals: int,
+                     event: pd.Series | None = None, non_events: bool = True) -> pd.DataFrame:
+        """Rows of the groups that clear the disclosure policy (children; events and
+        non-events of ``event``), numbers written in the report's language."""
+        ok = self._groups_allowed(self.cohort, "placement_group", event, non_events)
+        frame = frame[frame["group"].map(ok).fillna(False).astype(bool)]
         out = pd.DataFrame({column_label("group", self.lang): frame["group"].map(self._group_label)})
         for c in cols:
             d = {"quantile": 2, "time": 0}.get(c, decimals)
@@ -401,12 +426,17 @@ class OutcomeReport:
 
     @_collects("models")
     def cox_table(self) -> pd.DataFrame:
-        """Hazard ratios with 95% CIs and p-values (display strings)."""
+        """Hazard ratios with 95% CIs and p-values (display strings; empty when the
+        disclosure policy withholds the models, see :meth:`models_allowed`)."""
+        if not self.models_allowed():
+            return pd.DataFrame()
         return ratio_display(self.cox_model().summary, lang=self.lang)
 
     @_collects("models")
     def ph_table(self) -> pd.DataFrame:
-        """Proportional-hazards test per term and globally (display strings)."""
+        """Proportional-hazards test per term and globally (display; empty if withheld)."""
+        if not self.models_allowed():
+            return pd.DataFrame()
         return ph_test_display(self.cox_model().ph_test().summary, lang=self.lang)
 
     @_collects("models")
@@ -418,7 +448,9 @@ class OutcomeReport:
 
     @_collects("models")
     def fine_gray_table(self) -> pd.DataFrame:
-        """Subdistribution hazard ratios with 95% CIs (display strings)."""
+        """Subdistribution hazard ratios with 95% CIs (display; empty if withheld)."""
+        if not self.models_allowed():
+            return pd.DataFrame()
         return ratio_display(self.fine_gray_model().summary, lang=self.lang)
 
     # ------------------------------------------------------------------ journey
@@ -439,8 +471,8 @@ class OutcomeReport:
     def journey_plot(self, ax=None):
         """Stacked-area plot of the journey's state occupation.
 
-        The time axis stops where fewer than ``2 * threshold`` placements remain in the
-        length-of-stay risk set, as the other curves do.
+        The time axis stops where fewer than ``policy.min_children`` placements remain in
+        the length-of-stay risk set, as the other curves do.
         """
         import matplotlib.pyplot as plt
 
@@ -453,7 +485,7 @@ class OutcomeReport:
                       ylabel=self._axis("probability_in_state"))
         km = self.length_of_stay().summary
         at_risk = km.groupby("time")["n_risk"].sum()
-        last = at_risk[at_risk >= 2 * self.threshold].index.max()
+        last = at_risk[at_risk >= self.policy.min_children].index.max()
         if pd.notna(last):
             ax.set_xlim(0, last)
         number_ticks(ax, self.lang)
@@ -507,8 +539,11 @@ class OutcomeReport:
 
     @_collects("effect")
     def effect_table(self) -> pd.DataFrame:
-        """Naive and adjusted (AIPW) risk difference and ratio (display strings)."""
-        naive = self._estimate_effect("naive").summary
+        """Naive and adjusted (AIPW) risk difference and ratio (display strings; empty when
+        the disclosure policy withholds them, see :meth:`effect_allowed`)."""
+        if not self.effect_allowed():
+            return pd.DataFrame()
+        naive = self.naive_effect()
         lang, rows = self.lang, []
         for name, s in ((phrase("outcomes", "labels", "naive", lang), naive),
                         (phrase("outcomes", "labels", "adjusted", lang), self.effect().summary)):
@@ -527,6 +562,8 @@ class OutcomeReport:
         Only the SMDs are shown, not the covariate means by arm: a mean of a 0/1 covariate
         times the arm's size would give back small counts.
         """
+        if not self.effect_allowed():
+            return pd.DataFrame()
         b, lang = self.effect().balance, self.lang
         out = pd.DataFrame({column_label("covariate", lang): b["covariate"].map(
             lambda t: term_label(t, lang))})
@@ -536,7 +573,9 @@ class OutcomeReport:
 
     @_collects("effect")
     def love_plot(self, ax=None):
-        """Balance (love) plot of the effect model, with labels in the report's language."""
+        """Balance (love) plot, labels in the report's language (None if withheld)."""
+        if not self.effect_allowed():
+            return None
         ax = self.effect().love_plot(ax=ax)
         ax.set_yticklabels([term_label(t.get_text(), self.lang) for t in ax.get_yticklabels()])
         ax.set_xlabel(self._axis("smd"))
@@ -547,7 +586,9 @@ class OutcomeReport:
 
     @_collects("effect")
     def overlap_plot(self, ax=None):
-        """Propensity-score distributions by arm, with labels in the report's language."""
+        """Propensity scores by arm, labels in the report's language (None if withheld)."""
+        if not self.effect_allowed():
+            return None
         ax = self.effect().overlap_plot(ax=ax, level=self.treated)
         ax.set_xlabel(self._axis("propensity"))
         ax.set_ylabel(self._axis("density"))
@@ -557,7 +598,9 @@ class OutcomeReport:
 
     @_collects("effect")
     def e_value_table(self) -> pd.DataFrame:
-        """E-values of the adjusted estimate and its confidence limit nearest the null."""
+        """E-values of the adjusted estimate and its limit nearest 1 (empty if withheld)."""
+        if not self.effect_allowed():
+            return pd.DataFrame()
         e = self.effect().e_value()
         lang = self.lang
         out = pd.DataFrame({column_label("measure", lang): e["measure"].map(self._measure_label)})
@@ -604,7 +647,8 @@ class OutcomeReport:
         res = self.comparison()
         if res is None:
             return pd.DataFrame()
-        t = comparison_display(res, lang=self.lang, threshold=self.threshold)
+        t = comparison_display(res, lang=self.lang, policy=self.policy,
+                               counts=self.comparison_counts())
         for c in t.columns:
             if c not in ("unit", "flag"):
                 t[c] = t[c].astype(str).map(lambda v: with_decimal_mark(v, self.lang))
@@ -614,18 +658,29 @@ class OutcomeReport:
     def funnel_plot(self, ax=None):
         """Funnel plot of observed shares against the number of placements.
 
-        Only municipalities whose share the table shows are drawn: a point's position gives
-        its n and count back, so units with a small n, a small count or a small complement
-        (:func:`evaluation.disclosure.protect_rates`) are left out.
+        Only municipalities whose share the table shows are drawn, at their *published* n
+        and share; in publication mode the overall rate is published events over placements.
         """
         res = self.comparison()
         if res is None:
             return None
         s = res.summary
-        shown = disclosure.protect_rates(s["observed"].round(), s["n"].round(),
-                                         threshold=self.threshold).notna().to_numpy()
-        units = s.loc[shown, ["unit", "n", "observed"]].reset_index(drop=True)
-        ax = funnel.funnel_plot(units, ax=ax, p0=res.metadata["overall_rate"])
+        pub = self.comparison_counts().reindex(s["unit"].astype(str).to_numpy()).fillna(0)
+        shown = np.array([self.policy.allows_rate(k) and self.policy.allows_rate(n, o)
+                          for k, n, o in zip(pub["children"], pub["n"], pub["observed"],
+                                             strict=True)], dtype=bool)
+        units = pd.DataFrame({"unit": s["unit"].to_numpy(), "n": pub["n"].to_numpy(),
+                              "observed": pub["observed"].to_numpy()})[shown]
+        units = units.reset_index(drop=True)
+        p0 = res.metadata["overall_rate"]
+        if self.policy.publication:
+            f = self.effect_frame()
+            f = f[f[f"unplanned_{self.horizon}d"].notna()]
+            ids = self._episode_ids(f)
+            total = self._count(ids)
+            if total > 0:
+                p0 = self._count(ids[(f[f"unplanned_{self.horizon}d"] == 1).to_numpy()]) / total
+        ax = funnel.funnel_plot(units, ax=ax, p0=p0)
         ax.set_xlabel(self._axis("funnel_n"))
         ax.set_ylabel(self._axis("funnel_share"))
         number_ticks(ax, self.lang)
@@ -637,9 +692,20 @@ class OutcomeReport:
     def cost_table(self) -> pd.DataFrame:
         """Care days and costs in the period by placement type (protected: see
         :func:`evaluation.reporting.tables.care_costs_display`)."""
-        t = costs.care_costs(self.tables["episodes"], self.period_start, self.period_end,
+        ep = self.tables["episodes"]
+        t = costs.care_costs(ep, self.period_start, self.period_end,
                              group_cols=["placement_type"])
-        return care_costs_display(t, lang=self.lang, threshold=self.threshold)
+        per = costs.care_costs(ep, self.period_start, self.period_end,
+                               group_cols=["placement_type", "episode_id"])
+        per = per[per["episodes"] > 0]
+        ids = self._episode_ids(per)
+        kind = per["placement_type"].astype(str)
+        t = t.copy()
+        types = t["placement_type"].astype(str)
+        t["episodes"] = types.map(self.policy.counts(ids, kind)).fillna(0).astype(int)
+        t["children"] = types.map(self.policy.counts(
+            per["episode_id"].map(self._child_of).astype(str), kind)).fillna(0).astype(int)
+        return care_costs_display(t, lang=self.lang, policy=self.policy)
 
     @_collects("costs")
     def cost_effect(self):
@@ -648,6 +714,8 @@ class OutcomeReport:
         Returns None when it cannot be estimated (e.g. arms too small for the bootstrap);
         :meth:`cost_effect_text` then says why.
         """
+        if "ice" not in self._cache and not self.effect_allowed():
+            self._cache["ice"], self._cache["ice_error"] = None, None
         if "ice" not in self._cache:
             f = self._two_arms()
             f = f[f[f"cost_{self.horizon}d"].notna()]
@@ -681,6 +749,8 @@ class OutcomeReport:
         identifiers or small counts.
         """
         exc = self._cache["ice_error"]
+        if exc is None:  # withheld by the disclosure policy
+            return self.withheld_text()
 
         def say(key: str, **fields: Any) -> str:
             return phrase("outcomes", "sentences", key, self.lang, **fields)

@@ -8,13 +8,12 @@ tables; every count and share passes through :mod:`evaluation.disclosure` before
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from evaluation.checks import check_language
 from evaluation.data.dictionary import load_dictionary
 from evaluation.data.load import attach_latest_followup, select_period
-from evaluation.disclosure import SECONDARY_MARK, protect_counts, protect_rates
+from evaluation.disclosure import SECONDARY_MARK, DisclosurePolicy
 from evaluation.errors import ParameterError
 from evaluation.reporting.text import format_percent, phrase, phrases
 
@@ -81,81 +80,95 @@ def _variable_label(column: str, lang: str) -> str:
     raise ParameterError(f"Unknown column {column!r} for an overview distribution.")
 
 
-def _categorical(
-    values: pd.Series, codes: list[str], labels: list[str], *, threshold: int,
-    min_denominator: int,
-) -> pd.DataFrame:
-    """Counts of each code among non-missing values, protected, with shares."""
-    counts = values.dropna().value_counts().reindex(codes, fill_value=0).astype(int)
-    table = pd.DataFrame({"n": counts.to_numpy()}, index=codes)
-    total_key = "__total__"
-    table.loc[total_key] = int(counts.sum())
-    prot = protect_counts(table, ["n"], threshold=threshold, total_row=total_key)
-    den = pd.Series(int(counts.sum()), index=codes)
-    share = protect_rates(counts, den, min_denominator=min_denominator, threshold=threshold)
-    n_shown = prot.values["n"].loc[codes]
-    den_shown = prot.values["n"].loc[total_key]
-    share = share.where(n_shown.notna() & pd.notna(den_shown))
-    marks = prot.to_display()["n"].loc[codes]
+def _resolve(policy: DisclosurePolicy | None) -> DisclosurePolicy:
+    """The policy to use: publication mode with the project defaults when None."""
+    if policy is None:
+        return DisclosurePolicy()
+    if not isinstance(policy, DisclosurePolicy):
+        raise ParameterError(
+            f"policy must be an evaluation.disclosure.DisclosurePolicy, got {type(policy).__name__}."
+        )
+    return policy
+
+
+def _episode_ids(df: pd.DataFrame, policy: DisclosurePolicy) -> pd.Series:
+    """Record id of each episode for the cell key: ``child_id + "|" + episode_id``.
+
+    Publication mode needs both columns (the record key comes from the keyed pseudonym);
+    internal mode falls back to the row index, since it counts exactly.
+    """
+    if "child_id" in df.columns and "episode_id" in df.columns:
+        return df["child_id"].astype("string") + "|" + df["episode_id"].astype("string")
+    if policy.publication:
+        raise ParameterError(
+            "Publication mode needs the columns child_id (the keyed pseudonym) and episode_id "
+            "to protect the counts (cell-key method); pass the pseudonymised episodes."
+        )
+    return pd.Series(df.index.astype(str), index=df.index, dtype="string")
+
+
+def _children(df: pd.DataFrame, rows: pd.Series, policy: DisclosurePolicy) -> int:
+    """Published number of distinct children (``child_id``) among ``rows``."""
+    if "child_id" not in df.columns:
+        if policy.publication:
+            raise ParameterError("Publication mode needs the column child_id (keyed pseudonym).")
+        return int(rows.sum())
+    return policy.count(df.loc[rows, "child_id"])
+
+
+def _shown(n: float, policy: DisclosurePolicy) -> str:
+    """A count as text: through :meth:`DisclosurePolicy.label` in publication mode, exact in
+    internal mode."""
+    if pd.isna(n):
+        return ""
+    return policy.label(n) if policy.publication else str(int(n))
+
+
+def _share(n: float, den: float, policy: DisclosurePolicy) -> float:
+    """``n / den`` from published counts, NaN unless the policy allows a rate on ``den``;
+    rounded in publication mode and kept within [0, 1] (noise could push it past 1)."""
+    if not policy.allows_rate(den):
+        return float("nan")
+    share = min(max(float(n) / float(den), 0.0), 1.0)
+    return policy.round_percent(share) / 100.0 if policy.publication else share
+
+
+def _frame(codes: list[str], labels: list[str], n: list[float], den: list[float],
+           policy: DisclosurePolicy, breakdown: bool) -> pd.DataFrame:
+    """One scope's rows; without a breakdown every number is empty (NaN, display "")."""
+    if not breakdown:
+        nan = [float("nan")] * len(codes)
+        return pd.DataFrame({"category": labels, "code": codes, "n": nan, "denominator": nan,
+                             "share": nan, "display": [""] * len(codes)})
     return pd.DataFrame({
         "category": labels,
         "code": codes,
-        "n": n_shown.to_numpy(),
-        "denominator": float(den_shown),
-        "share": share.to_numpy(),
-        "display": marks.to_numpy(),
+        "n": [float(x) for x in n],
+        "denominator": [float(d) for d in den],
+        "share": [_share(x, d, policy) for x, d in zip(n, den)],
+        "display": [_shown(x, policy) for x in n],
     })
 
 
-def _flags(
-    frame: pd.DataFrame, columns: list[str], labels: list[str], *, threshold: int,
-    min_denominator: int,
-) -> pd.DataFrame:
-    """Share of episodes with each flag True, among episodes where the flag is recorded."""
-    yes = [int((frame[c] == True).sum()) for c in columns]
-    known = [int(frame[c].notna().sum()) for c in columns]
-    table = pd.DataFrame(
-        {"yes": yes, "no": [k - y for k, y in zip(known, yes)], "total": known}, index=columns
-    )
-    prot = protect_counts(table, ["yes", "no"], threshold=threshold, total_col="total",
-                          totals_public=False)
-    share = protect_rates(pd.Series(yes, index=columns), pd.Series(known, index=columns),
-                          min_denominator=min_denominator, threshold=threshold)
-    n_shown = prot.values["yes"]
-    den_shown = prot.values["total"]
-    share = share.where(n_shown.notna() & den_shown.notna())
-    return pd.DataFrame({
-        "category": labels,
-        "code": columns,
-        "n": n_shown.to_numpy(),
-        "denominator": den_shown.to_numpy(),
-        "share": share.to_numpy(),
-        "display": prot.to_display()["yes"].to_numpy(),
-    })
+def _categorical(values: pd.Series, ids: pd.Series, codes: list[str], labels: list[str],
+                 policy: DisclosurePolicy, breakdown: bool) -> pd.DataFrame:
+    """Published count of each code among non-missing values; the denominator is the
+    published count of its own cell (all episodes with a known value), not a sum."""
+    known = values.notna()
+    n = policy.counts(ids[known], values[known], categories=codes)
+    den = policy.count(ids[known])
+    return _frame(codes, labels, n.tolist(), [den] * len(codes), policy, breakdown)
 
 
-def _complement_mask(
-    selected: np.ndarray, total: np.ndarray, threshold: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which selected-unit and all-units counts to hide so that the rest is protected too.
-
-    The report shows the selected municipality beside all municipalities, so a reader can
-    subtract one from the other and obtain the counts of the *other* municipalities. The
-    counts are therefore protected as one table with columns selected, rest and all (the
-    total column, taken as public): a small count among the rest forces suppression of the
-    selected-unit cell in the same line, and the usual secondary suppression follows.
-    """
-    rest = np.asarray(total) - np.asarray(selected)
-    table = pd.DataFrame({"selected": selected, "rest": rest, "all": total})
-    table.loc["__total__"] = table.sum()
-    prot = protect_counts(
-        table, ["selected", "rest"], threshold=threshold, total_row="__total__", total_col="all"
-    )
-    mask = prot.suppressed
-    return (
-        mask["selected"].iloc[:-1].to_numpy(dtype=bool),
-        mask["all"].iloc[:-1].to_numpy(dtype=bool),
-    )
+def _flags(frame: pd.DataFrame, ids: pd.Series, columns: list[str], labels: list[str],
+           policy: DisclosurePolicy, breakdown: bool) -> pd.DataFrame:
+    """Published count of episodes with each flag True, among episodes where it is recorded."""
+    n, den = [], []
+    for c in columns:
+        yes = (frame[c] == True).fillna(False).astype(bool)
+        n.append(policy.count(ids[yes]))
+        den.append(policy.count(ids[frame[c].notna()]))
+    return _frame(columns, labels, n, den, policy, breakdown)
 
 
 def distribution(
@@ -164,8 +177,7 @@ def distribution(
     *,
     municipality: str | None = None,
     lang: str = "sv",
-    threshold: int = 5,
-    min_denominator: int = 10,
+    policy: DisclosurePolicy | None = None,
     followups: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Distribution of one variable for a municipality beside all municipalities, protected.
@@ -186,10 +198,9 @@ def distribution(
         Four-digit municipality code. None or ``"all"`` gives the scope "all" only.
     lang : {'sv', 'en'}, default 'sv'
         Language of labels.
-    threshold : int, default 5
-        Smallest count shown (counts 1 to ``threshold - 1`` are suppressed).
-    min_denominator : int, default 10
-        No share on a denominator below this.
+    policy : evaluation.disclosure.DisclosurePolicy, optional
+        How counts are published; None is ``DisclosurePolicy()`` (publication mode). Publication
+        mode needs the columns ``child_id`` and ``episode_id``.
     followups : pandas.DataFrame, optional
         Needed for ``goal_attainment`` when the episodes lack that column.
 
@@ -202,11 +213,13 @@ def distribution(
         - ``category`` : label of the category in ``lang``.
         - ``code`` : the code (or column name for flags).
         - ``scope`` : ``'Vald kommun'``/``'Selected municipality'`` or ``'Alla'``/``'All'``.
-        - ``n`` : count, float, NaN where suppressed.
-        - ``denominator`` : episodes with a known value (float, NaN where suppressed).
-        - ``share`` : ``n / denominator``, NaN where suppressed or the denominator is small.
-        - ``display`` : the count as text: ``'<5'`` for small counts, ``'..'`` for
-          secondary suppression.
+        - ``n`` : published count of episodes (float; NaN when the scope is not broken down).
+        - ``denominator`` : published count of the episodes with a known value (its own
+          cell, not a sum of the rows; NaN when the scope is not broken down).
+        - ``share`` : ``n / denominator`` from the published counts, rounded to
+          ``policy.percent_decimals`` in publication mode; NaN when the policy allows no rate
+          on the denominator or the scope is not broken down.
+        - ``display`` : the count as text (``""`` when the scope is not broken down).
 
     Raises
     ------
@@ -216,11 +229,12 @@ def distribution(
 
     Notes
     -----
-    Counts are protected with :func:`evaluation.disclosure.protect_counts` (with the total as
-    a row, or for flags yes/no/total per row) and shares with
-    :func:`evaluation.disclosure.protect_rates`; a share is also hidden whenever its count or
-    denominator is hidden. The two scopes are protected separately: differences between
-    "all" and the selected municipality are not audited.
+    Publication mode: every number is :meth:`DisclosurePolicy.count` of the records of its own
+    cell (record id ``child_id + "|" + episode_id``), so the same set of episodes gets the same
+    published number in every municipality's report and in the all view, and no count of 1 to
+    ``threshold - 1`` appears. A scope with fewer than ``policy.min_children`` children
+    (published count of distinct ``child_id``) is not broken down: its rows are empty, so zeros
+    cannot describe one child. Internal mode shows exact numbers without any suppression.
     """
     check_language(lang)
     dic = load_dictionary()
@@ -270,8 +284,9 @@ def distribution(
                 "column."
             )
 
+    policy = _resolve(policy)
+    ids = _episode_ids(df, policy)
     scopes: list[tuple[str, pd.Series]] = []
-    all_rows = pd.Series(True, index=df.index)
     if municipality is not None and str(municipality).lower() != "all":
         muni = str(municipality)
         present = sorted(df["municipality_code"].dropna().unique())
@@ -280,42 +295,18 @@ def distribution(
                 f"Municipality {muni!r} has no episodes in the selection; available codes: "
                 f"{', '.join(present)} (or 'all')."
             )
-        scopes.append(("selected", df["municipality_code"] == muni))
-    scopes.append(("all", all_rows))
+        scopes.append(("selected", (df["municipality_code"] == muni).fillna(False).astype(bool)))
+    scopes.append(("all", pd.Series(True, index=df.index)))
 
     parts = []
     for scope, rows in scopes:
-        rows = rows.fillna(False).astype(bool)
+        breakdown = policy.allows_breakdown(_children(df, rows, policy))
         if kind == "categorical":
-            part = _categorical(values[rows], codes, labels, threshold=threshold,
-                                min_denominator=min_denominator)
+            part = _categorical(values[rows], ids[rows], codes, labels, policy, breakdown)
         else:
-            part = _flags(df.loc[rows], flags, labels, threshold=threshold,
-                          min_denominator=min_denominator)
+            part = _flags(df.loc[rows], ids[rows], flags, labels, policy, breakdown)
         part.insert(2, "scope", phrase("overview", "scopes", scope, lang))
         parts.append(part)
-    if len(scopes) == 2:
-        sel_rows = scopes[0][1].fillna(False).astype(bool)
-        if kind == "categorical":
-            sel = values[sel_rows].dropna().value_counts().reindex(codes, fill_value=0)
-            tot = values.dropna().value_counts().reindex(codes, fill_value=0)
-            hide_sel, hide_all = _complement_mask(sel.to_numpy(), tot.to_numpy(), threshold)
-        else:
-            hide_sel = np.zeros(len(flags), dtype=bool)
-            hide_all = np.zeros(len(flags), dtype=bool)
-            for i, c in enumerate(flags):
-                s_yes = int((df.loc[sel_rows, c] == True).sum())
-                s_no = int((df.loc[sel_rows, c] == False).sum())
-                a_yes = int((df[c] == True).sum())
-                a_no = int((df[c] == False).sum())
-                hs, ha = _complement_mask(
-                    np.array([s_yes, s_no]), np.array([a_yes, a_no]), threshold
-                )
-                hide_sel[i], hide_all[i] = hs[0], ha[0]
-        for part, hide in ((parts[0], hide_sel), (parts[1], hide_all)):
-            newly = hide & part["n"].notna().to_numpy()
-            part.loc[newly, ["n", "share"]] = np.nan
-            part.loc[newly, "display"] = SECONDARY_MARK
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "variable", _variable_label(column, lang))
     out["n"] = out["n"].astype(float)
@@ -331,8 +322,7 @@ def overview_tables(
     period_start: str,
     period_end: str,
     lang: str = "sv",
-    threshold: int = 5,
-    min_denominator: int = 10,
+    policy: DisclosurePolicy | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All tables of the overview, one per section.
 
@@ -343,12 +333,12 @@ def overview_tables(
     municipality : str or None
         Four-digit municipality code, or ``"all"``/None for all municipalities only.
     period_start, period_end : str
-        The period; episodes active at any time in it are included.
+        The period; episodes active at any time in it are included. Publication mode snaps
+        it to whole months (:meth:`DisclosurePolicy.period`), so periods that differ by a day
+        within a month give identical tables.
     lang : {'sv', 'en'}, default 'sv'
-    threshold : int, default 5
-        Smallest count shown.
-    min_denominator : int, default 10
-        No share on a smaller denominator.
+    policy : evaluation.disclosure.DisclosurePolicy, optional
+        None is ``DisclosurePolicy()`` (publication mode); see :func:`distribution`.
 
     Returns
     -------
@@ -365,15 +355,15 @@ def overview_tables(
     check_language(lang)
     if "episodes" not in tables:
         raise ParameterError("tables must hold 'episodes' (see load_tables).")
-    episodes = select_period(tables["episodes"], period_start, period_end)
+    policy = _resolve(policy)
+    episodes = select_period(tables["episodes"], *policy.period(period_start, period_end))
     followups = tables.get("followups")
     if followups is not None:
         episodes = attach_latest_followup(episodes, followups)
     out = {}
     for section, columns in SECTIONS.items():
         frames = [
-            distribution(episodes, c, municipality=municipality, lang=lang, threshold=threshold,
-                         min_denominator=min_denominator)
+            distribution(episodes, c, municipality=municipality, lang=lang, policy=policy)
             for c in columns
             if not (c == "goal_attainment" and c not in episodes.columns)
         ]
@@ -435,12 +425,17 @@ def selection_text(
     period_start: str,
     period_end: str,
     lang: str = "sv",
-    threshold: int = 5,
+    policy: DisclosurePolicy | None = None,
 ) -> str:
-    """One Markdown line stating the selection: unit, period and number of episodes.
+    """Markdown stating the selection: unit, period and number of episodes, and why numbers
+    may be missing.
 
-    The number of episodes passes the same small-count rule as the tables (below
-    ``threshold`` it is shown as ``<threshold``).
+    The number of episodes is a published count like those of the tables
+    (:meth:`DisclosurePolicy.count`). In publication mode the period is snapped to whole
+    months and, when that changed the requested period, a sentence (catalog
+    ``disclosure.page.period_snapped``) says so. A selection too small to be broken down
+    (fewer than ``policy.min_children`` children) gets the sentence
+    ``disclosure.page.small_selection``.
 
     Returns
     -------
@@ -448,19 +443,29 @@ def selection_text(
         E.g. ``**Urval:** kommun 0180, perioden 2019-01-01 – 2024-12-31, 871 episoder.``
     """
     check_language(lang)
-    episodes = select_period(tables["episodes"], period_start, period_end)
-    everyone = str(municipality).lower() == "all"
+    policy = _resolve(policy)
+    start, end = policy.period(period_start, period_end)
+    episodes = select_period(tables["episodes"], start, end)
+    everyone = municipality is None or str(municipality).lower() == "all"
     if not everyone:
         episodes = episodes[episodes["municipality_code"] == str(municipality)]
-    n = len(episodes)
-    shown = f"<{threshold}" if 0 < n < threshold else str(n)
+    n = policy.count(_episode_ids(episodes, policy))
     unit = (phrase("overview", "labels", "all_units", lang) if everyone
             else phrase("overview", "labels", "unit", lang, code=municipality))
-    return phrase("overview", "labels", "selection", lang, unit=unit, start=period_start,
-                  end=period_end, n=shown)
+    first, last = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+    text = phrase("overview", "labels", "selection", lang, unit=unit, start=first, end=last,
+                  n=_shown(n, policy))
+    if (start, end) != (pd.Timestamp(period_start), pd.Timestamp(period_end)):
+        text += " " + phrase("disclosure", "page", "period_snapped", lang, start=first, end=last)
+    rows = pd.Series(True, index=episodes.index)
+    if not policy.allows_breakdown(_children(episodes, rows, policy)):
+        text += " " + phrase("disclosure", "page", "small_selection", lang,
+                             min_children=policy.min_children)
+    return text
 
 
-def display_table(table: pd.DataFrame, *, lang: str = "sv") -> pd.DataFrame:
+def display_table(table: pd.DataFrame, *, lang: str = "sv",
+                  policy: DisclosurePolicy | None = None) -> pd.DataFrame:
     """The columns of a distribution table meant for readers, as text.
 
     Parameters
@@ -468,18 +473,25 @@ def display_table(table: pd.DataFrame, *, lang: str = "sv") -> pd.DataFrame:
     table : pandas.DataFrame
         Output of :func:`distribution` or a value of :func:`overview_tables`.
     lang : {'sv', 'en'}, default 'sv'
+    policy : evaluation.disclosure.DisclosurePolicy, optional
+        The policy the table was made with (None: publication mode); sets the decimals of
+        the shares (``policy.percent_decimals`` in publication mode, one in internal mode).
 
     Returns
     -------
     pandas.DataFrame
-        Columns category, scope, count (the protected ``display`` text) and share (percent
-        with one decimal, ``'..'`` where hidden), headed in ``lang``. No identifiers, no raw
-        rows.
+        Columns category, scope, count (the published ``display`` text) and share (percent;
+        ``'..'`` where the policy allows no share, empty where the scope is not broken down),
+        headed in ``lang``. No identifiers, no raw rows.
     """
+    policy = _resolve(policy)
+    decimals = policy.percent_decimals if policy.publication else 1
     heads = phrases("overview", "columns", lang)
+    shares = [format_percent(s, decimals, lang) or ("" if d == "" else SECONDARY_MARK)
+              for s, d in zip(table["share"], table["display"])]
     return pd.DataFrame({
         heads["category"]: table["category"].to_numpy(),
         heads["scope"]: table["scope"].to_numpy(),
         heads["count"]: table["display"].to_numpy(),
-        heads["share"]: [format_percent(s, 1, lang) or SECONDARY_MARK for s in table["share"]],
+        heads["share"]: shares,
     })

@@ -80,9 +80,11 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
 
     Notes
     -----
-    Only shares are drawn. A suppressed share (NaN) has no bar; its mark from ``display``
-    (``'<5'`` or ``'..'``; ``'..'`` when the count is shown but the share is hidden) is written
-    at zero. No count is ever written on the chart.
+    Only shares are drawn (computed from published counts by
+    :func:`evaluation.reporting.overview.distribution`). A hidden share (NaN) has no bar; its
+    mark (``'..'``, or ``'<5'`` if ``display`` says so) is written at zero, except where
+    ``display`` is empty: a selection too small to be broken down gets no bar and no mark.
+    No count is ever written on the chart.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -104,6 +106,7 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
         sns.barplot(
             data=shown, y="category", x="share", hue="scope", order=categories,
             hue_order=scopes, palette=palette, orient="h", ax=ax, errorbar=None,
+            dodge=len(scopes) > 1,
         )
     else:
         ax.set_yticks(range(len(categories)), labels=categories)
@@ -111,7 +114,9 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
     width = 0.8 / len(scopes)
     hidden_any = False
     for _, row in table.loc[table["share"].isna()].iterrows():
-        shown_mark = str(row["display"])
+        shown_mark = "" if pd.isna(row["display"]) else str(row["display"])
+        if shown_mark == "":  # a selection too small to be broken down: nothing at all
+            continue
         mark = shown_mark if shown_mark == ".." or shown_mark.startswith("<") else ".."
         y = categories.index(row["category"]) - 0.4 + width * (scopes.index(row["scope"]) + 0.5)
         ax.text(0.003, y, mark, va="center", ha="left", fontsize=8, color="0.25")

@@ -17,7 +17,11 @@ from typing import Any
 
 from evaluation.errors import ParameterError, ReportError
 
-__all__ = ["notebook_parameters", "run_report"]
+__all__ = ["INTERNAL_FLAG", "check_mode", "notebook_parameters", "page_banner", "page_footer",
+           "run_report"]
+
+#: The command-line flag without which no report runs in internal mode.
+INTERNAL_FLAG = "--internal"
 
 _TRUE = {"true", "1", "yes", "ja", "y", "j"}
 _FALSE = {"false", "0", "no", "nej", "n"}
@@ -132,6 +136,92 @@ def _check_parameters(given: dict[str, Any], defaults: dict[str, Any], notebook:
     return checked
 
 
+def check_mode(params: dict[str, Any], defaults: dict[str, Any], *, internal: bool,
+               notebook: str = "the notebook") -> dict[str, Any]:
+    """Apply the disclosure mode to checked parameters: publication unless ``internal``.
+
+    Internal mode (exact numbers, small counts included) is never a default: a notebook whose
+    ``mode`` defaults to ``"internal"`` is refused, ``mode = "internal"`` as a parameter is
+    refused unless ``internal`` is True (the ``--internal`` flag of ``evaluation report``),
+    and ``internal`` sets ``mode`` to ``"internal"``.
+
+    Parameters
+    ----------
+    params : dict
+        Parameters already checked against ``defaults`` (:func:`_check_parameters`).
+    defaults : dict
+        The notebook's parameters and defaults (:func:`notebook_parameters`).
+    internal : bool
+        The explicit request for internal mode.
+    notebook : str
+        Name of the notebook, for messages.
+
+    Returns
+    -------
+    dict
+        ``params`` with ``mode`` set when the notebook has that parameter.
+
+    Raises
+    ------
+    ParameterError
+        With a message in Swedish and English naming ``--internal``.
+    """
+    out = dict(params)
+    has_mode = "mode" in defaults
+    if has_mode and defaults["mode"] != "publication":
+        raise ParameterError(
+            f"{notebook}: parametern mode måste ha standardvärdet \"publication\", inte "
+            f"{defaults['mode']!r}. / The mode parameter must default to \"publication\", not "
+            f"{defaults['mode']!r}."
+        )
+    asked = str(out.get("mode", "publication")).strip().lower()
+    if asked not in ("publication", "internal"):
+        raise ParameterError(
+            f"mode={out.get('mode')!r} är okänt; välj \"publication\" (standard) eller "
+            f"\"internal\" med {INTERNAL_FLAG}. / mode={out.get('mode')!r} is unknown; choose "
+            f"\"publication\" (the default) or \"internal\" with {INTERNAL_FLAG}."
+        )
+    if internal:
+        if not has_mode:
+            raise ParameterError(
+                f"{notebook} har ingen parameter mode och kan inte köras internt. / "
+                f"{notebook} has no mode parameter and cannot run in internal mode."
+            )
+        if asked != "internal" and "mode" in out:
+            raise ParameterError(
+                f"{INTERNAL_FLAG} och -p mode {out['mode']} motsäger varandra. / "
+                f"{INTERNAL_FLAG} contradicts -p mode {out['mode']}."
+            )
+        out["mode"] = "internal"
+    elif asked == "internal":
+        raise ParameterError(
+            f"Internt läge (exakta tal) kräver flaggan {INTERNAL_FLAG}; rapporten får då inte "
+            f"lämna organisationen. / Internal mode (exact numbers) needs the flag "
+            f"{INTERNAL_FLAG}; the report must then not leave the organisation."
+        )
+    return out
+
+
+def page_banner(policy: Any, lang: str = "sv") -> str:
+    """Markdown banner for the top of every page: the internal-mode warning, or "" in
+    publication mode (catalog ``disclosure.page.banner``)."""
+    from evaluation.reporting.text import phrase
+
+    return "" if policy.publication else phrase("disclosure", "page", "banner", lang)
+
+
+def page_footer(policy: Any, lang: str = "sv") -> str:
+    """Markdown footer sentence for the end of every page: how the numbers are protected
+    (``disclosure.page.footer``, linking the docs) or that they are exact
+    (``disclosure.page.footer_internal``)."""
+    from evaluation.reporting.text import phrase
+
+    if not policy.publication:
+        return phrase("disclosure", "page", "footer_internal", lang)
+    return phrase("disclosure", "page", "footer", lang, min_children=policy.min_children,
+                  min_events=policy.min_events, threshold=policy.threshold)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -185,6 +275,7 @@ def run_report(
     parameters: dict[str, Any] | None = None,
     *,
     kernel_name: str | None = None,
+    internal: bool = False,
 ) -> Path:
     """Execute a report notebook on a data folder and write self-contained HTML.
 
@@ -204,6 +295,10 @@ def run_report(
     kernel_name : str, optional
         Jupyter kernel; default ``python3``, which runs in the interpreter that runs papermill
         when ipykernel is installed there.
+    internal : bool, default False
+        Run in internal mode (exact numbers; the page carries a banner saying it must not
+        leave the organisation). Without it a ``mode`` of ``"internal"`` is refused
+        (:func:`check_mode`).
 
     Returns
     -------
@@ -213,8 +308,8 @@ def run_report(
     Raises
     ------
     ParameterError
-        On an unknown parameter (the message names it, the known ones and the closest match)
-        or a value that cannot be converted.
+        On an unknown parameter (the message names it, the known ones and the closest match),
+        a value that cannot be converted, or internal mode asked for without ``internal``.
     ReportError
         If a cell fails (the message gives the error name and value and the path of the saved
         executed notebook, which is kept) or the kernel cannot start.
@@ -239,6 +334,7 @@ def run_report(
     if "data_dir" not in defaults:
         raise ParameterError(f"Notebook {nb_path.name} has no data_dir parameter.")
     params = _check_parameters(dict(parameters or {}), defaults, nb_path)
+    params = check_mode(params, defaults, internal=internal, notebook=nb_path.name)
     data = Path(data_dir).resolve()
     params["data_dir"] = str(data)
     out = Path(out_dir).resolve()

@@ -13,6 +13,8 @@ import pandas as pd
 
 from evaluation import disclosure
 from evaluation.data.dictionary import load_dictionary
+from evaluation.disclosure import DisclosurePolicy
+from evaluation.measures.intervals import poisson_rate_interval, wilson_interval
 from evaluation.reporting.text import (
     format_count,
     format_integer,
@@ -28,12 +30,32 @@ __all__ = [
     "care_costs_display",
     "column_label",
     "cost_effect_display",
+    "count_label",
     "measure_label",
     "measures_display",
     "ph_test_display",
+    "published_measure_values",
     "ratio_display",
     "themes_display",
 ]
+
+
+def count_label(policy: DisclosurePolicy, count: float, lang: str = "sv") -> str:
+    """A count as the report shows it: in publication mode the published count
+    (:meth:`DisclosurePolicy.label`), in internal mode the exact number; with the language's
+    thousands separator.
+
+    Examples
+    --------
+    >>> count_label(DisclosurePolicy(mode="internal"), 3), count_label(DisclosurePolicy(), 3)
+    ('3', '<5')
+    >>> count_label(DisclosurePolicy(), 1234, "sv")
+    '1\u00a0234'
+    """
+    if count is None or pd.isna(count):
+        return ""
+    shown = policy.label(count) if policy.publication else str(round(float(count)))
+    return format_count(shown, lang)
 
 
 def column_label(key: str, lang: str = "sv") -> str:
@@ -84,8 +106,8 @@ def measure_label(measure: str, lang: str = "sv", horizon: int = 365) -> str:
     return phrases("outcomes", "measures", lang).get(measure, measure).format(horizon=horizon)
 
 
-def measures_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5
-                     ) -> pd.DataFrame:
+def measures_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5,
+                     policy: DisclosurePolicy | None = None) -> pd.DataFrame:
     """Outcome measures (rows of :mod:`evaluation.measures`) as a protected display table.
 
     Parameters
@@ -96,7 +118,16 @@ def measures_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 
     lang : {"sv", "en"}, default "sv"
         Language of the labels (the dictionary's measure labels) and numbers.
     threshold : int, default 5
-        Smallest count shown.
+        Smallest count shown (without ``policy``).
+    policy : DisclosurePolicy, optional
+        With a policy, ``numerator`` and ``denominator`` must already be *published* counts
+        (:meth:`DisclosurePolicy.count` of the records of each cell) and the table must have
+        a column ``children`` (published count of the distinct children behind the row):
+        values and intervals are recomputed from the published counts by
+        :func:`published_measure_values`, and each count is shown as published (no
+        suppression pattern is needed: the perturbation never publishes 1 to
+        ``threshold - 1``). Without a policy, the suppression rules below apply (kept for
+        callers of the older interface).
 
     Returns
     -------
@@ -137,6 +168,20 @@ def measures_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 
         label = label + np.where(table["age_group"].notna(),
                                  " (" + table["age_group"].astype(str) + ")",
                                  np.where(has_age, other, ""))
+    if policy is not None:
+        pub = published_measure_values(table, policy)
+        out = pd.DataFrame({column_label("measure", lang): label})
+        out[column_label("value", lang)] = np.where(
+            pub["shown"], pub["value"].map(lambda x: format_number(x, 3, lang)),
+            disclosure.SECONDARY_MARK)
+        out[column_label("ci", lang)] = np.where(
+            pub["shown"], [format_interval(lo, hi, 3, lang)
+                           for lo, hi in zip(pub["ci_lower"], pub["ci_upper"], strict=True)], "")
+        out[column_label("denominator", lang)] = [
+            format_integer(d, lang) if m == "placement_stability" else
+            count_label(policy, d, lang)
+            for m, d in zip(table["measure"].astype(str), pub["denominator"], strict=True)]
+        return out
     # (long_term_stability is a share of children and follows the share rules.)
     is_rate = (table["measure"].astype(str) == "placement_stability").to_numpy()
     num = table["numerator"].round().to_numpy()
@@ -155,8 +200,90 @@ def measures_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 
     return out
 
 
-def themes_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5
-                   ) -> pd.DataFrame:
+#: Care days (denominator of moves per 1,000 care days) are published rounded to this many
+#: days in publication mode: a sum of days, not a count of children, but one child's days
+#: should not be readable from two reports.
+CARE_DAYS_ROUNDING = 100
+
+#: Measures whose value is not a share numerator / denominator: a cumulative incidence
+#: (a model estimate, shown as estimated) and a rate per 1,000 care days.
+_MODEL_MEASURES = ("breakdown_risk",)
+_RATE_MEASURES = ("placement_stability",)
+
+
+def published_measure_values(table: pd.DataFrame, policy: DisclosurePolicy) -> pd.DataFrame:
+    """Values and intervals of outcome measures recomputed from published counts.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows of :mod:`evaluation.measures` whose ``numerator`` and ``denominator`` are
+        published counts (:meth:`DisclosurePolicy.count`), with a column ``children`` (the
+        published count of the children behind the row). For ``placement_stability`` the
+        denominator is care days (not a count: it is rounded to :data:`CARE_DAYS_ROUNDING`
+        days in publication mode).
+    policy : DisclosurePolicy
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``numerator, denominator, value, ci_lower, ci_upper, shown`` in the order of
+        ``table``. A share is the published numerator over the published denominator with
+        the Wilson interval of those two counts, so inverting the interval gives back only
+        the published counts; a rate per 1,000 care days is the published number of moves
+        over the care days with its exact Poisson interval; ``breakdown_risk`` is an
+        Aalen–Johansen estimate and keeps its model value and interval. ``shown`` is False
+        where :meth:`DisclosurePolicy.allows_rate` refuses the row: fewer than
+        ``min_children`` children, or fewer than ``min_events`` events or non-events
+        (moves, for the rate).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"measure": ["planned_ending_share"], "numerator": [150],
+    ...                      "denominator": [207], "children": [190], "value": [0.7],
+    ...                      "ci_lower": [0.6], "ci_upper": [0.8]})
+    >>> r = published_measure_values(rows, DisclosurePolicy()).iloc[0]
+    >>> round(float(r["value"]), 3), bool(r["shown"])
+    (0.725, True)
+    """
+    t = table.reset_index(drop=True)
+    measure = t["measure"].astype(str)
+    num = t["numerator"].astype(float).to_numpy()
+    den = t["denominator"].astype(float).to_numpy()
+    kids = t["children"].astype(float).to_numpy()
+    is_rate = measure.isin(_RATE_MEASURES).to_numpy()
+    is_model = measure.isin(_MODEL_MEASURES).to_numpy()
+    share_num = np.minimum(num, den)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(den > 0, share_num / den, np.nan)
+    lo, hi = wilson_interval(share_num, np.where(den > 0, den, 1.0))
+    lo, hi = np.where(den > 0, lo, np.nan), np.where(den > 0, hi, np.nan)
+    if is_rate.any():
+        days = den[is_rate]
+        if policy.publication:
+            days = np.round(days / CARE_DAYS_ROUNDING) * CARE_DAYS_ROUNDING
+        den = den.copy()
+        den[is_rate] = days
+        safe = np.where(days > 0, days, 1.0)
+        rlo, rhi = poisson_rate_interval(num[is_rate], safe)
+        value[is_rate] = np.where(days > 0, 1000 * num[is_rate] / safe, np.nan)
+        lo[is_rate] = np.where(days > 0, 1000 * np.asarray(rlo), np.nan)
+        hi[is_rate] = np.where(days > 0, 1000 * np.asarray(rhi), np.nan)
+    value = np.where(is_model, t["value"].to_numpy(dtype=float), value)
+    lo = np.where(is_model, t["ci_lower"].to_numpy(dtype=float), lo)
+    hi = np.where(is_model, t["ci_upper"].to_numpy(dtype=float), hi)
+    shown = np.array([
+        policy.allows_rate(k) and (
+            (d > 0 and (not policy.publication or n >= policy.min_events)) if r
+            else policy.allows_rate(d, n))
+        for k, n, d, r in zip(kids, num, den, is_rate, strict=True)], dtype=bool)
+    shown &= ~np.isnan(value)
+    return pd.DataFrame({"numerator": num, "denominator": den, "value": value,
+                         "ci_lower": lo, "ci_upper": hi, "shown": shown})
+
+
+def themes_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5,
+                   policy: DisclosurePolicy | None = None) -> pd.DataFrame:
     """Mean of the child's own ratings (1-5) per theme
     (:func:`evaluation.measures.child_rated_themes`), protected.
 
@@ -166,7 +293,12 @@ def themes_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5
         Columns ``theme, value, ci_lower, ci_upper, denominator``.
     lang : {"sv", "en"}, default "sv"
     threshold : int, default 5
-        Smallest count shown.
+        Smallest count shown (without ``policy``).
+    policy : DisclosurePolicy, optional
+        With a policy, ``denominator`` is the published count of ratings and the table has
+        a column ``children`` (published count of the children who rated): mean and
+        interval are shown only where :meth:`DisclosurePolicy.allows_rate` allows
+        ``children`` (and the ratings), and n is the published count.
 
     Returns
     -------
@@ -175,9 +307,14 @@ def themes_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5
         value and CI are empty for themes rated by fewer than 10 children, and n is a
         protected count.
     """
-    small = (table["denominator"] < 10).to_numpy()
-    n = disclosure.protect_counts(table[["denominator"]].astype("int64"),
-                                  threshold=threshold).to_display()["denominator"]
+    if policy is not None:
+        small = ~np.array([policy.allows_rate(k) and policy.allows_rate(d) for k, d in
+                           zip(table["children"], table["denominator"], strict=True)])
+        n = table["denominator"].map(lambda v: count_label(policy, v, lang))
+    else:
+        small = (table["denominator"] < 10).to_numpy()
+        n = disclosure.protect_counts(table[["denominator"]].astype("int64"),
+                                      threshold=threshold).to_display()["denominator"]
     names = {k: c.label[lang] for k, c in load_dictionary().table("followups").items()}
     prefix = phrase("outcomes", "labels", "rating_prefix", lang)
     theme = table["theme"].map(lambda c: names.get(c, c).replace(prefix, ""))
@@ -188,7 +325,7 @@ def themes_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5
         column_label("value", lang): np.where(
             small, "", table["value"].map(lambda x: format_number(x, 2, lang))),
         column_label("ci", lang): np.where(small, "", ci),
-        "n": [format_count(v, lang) for v in n],
+        "n": list(n) if policy is not None else [format_count(v, lang) for v in n],
     })
 
 
@@ -259,8 +396,8 @@ def ph_test_display(summary: pd.DataFrame, *, lang: str = "sv") -> pd.DataFrame:
     })
 
 
-def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5
-                       ) -> pd.DataFrame:
+def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5,
+                       policy: DisclosurePolicy | None = None) -> pd.DataFrame:
     """Care days and costs by placement type (:func:`evaluation.measures.costs.care_costs`),
     protected.
 
@@ -271,7 +408,12 @@ def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int 
         cost_per_episode, cost_per_child, cost_sek``.
     lang : {"sv", "en"}, default "sv"
     threshold : int, default 5
-        Smallest count shown.
+        Smallest count shown (without ``policy``).
+    policy : DisclosurePolicy, optional
+        With a policy, ``episodes`` and ``children`` must be *published* counts: they are
+        shown as published, the costs per placement and per child are the cost over those
+        published counts, and every cost of a row is hidden ("..") where
+        :meth:`DisclosurePolicy.allows_rate` refuses its children.
 
     Returns
     -------
@@ -286,13 +428,24 @@ def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int 
     child) would give the count back.
     """
     t = table
-    prot = disclosure.protect_counts(t[["episodes", "children"]].astype("int64"),
-                                     threshold=threshold)
-    counts = prot.to_display()
-    hide = (t["episodes"] < 10).to_numpy() | prot.suppressed.any(axis=1).to_numpy()
+    if policy is not None:
+        t = t.copy()
+        counts = pd.DataFrame({c: t[c].map(lambda v: count_label(policy, v, lang))
+                               for c in ("episodes", "children")})
+        hide = ~np.array([policy.allows_rate(k) and policy.allows_rate(e) for k, e in
+                          zip(t["children"], t["episodes"], strict=True)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t["cost_per_episode"] = t["cost_sek"] / t["episodes"].where(t["episodes"] > 0)
+            t["cost_per_child"] = t["cost_sek"] / t["children"].where(t["children"] > 0)
+    else:
+        prot = disclosure.protect_counts(t[["episodes", "children"]].astype("int64"),
+                                         threshold=threshold)
+        counts = prot.to_display()
+        hide = (t["episodes"] < 10).to_numpy() | prot.suppressed.any(axis=1).to_numpy()
     out = pd.DataFrame({column_label("placement_type", lang): t["placement_type"].to_numpy()})
     for c in ("episodes", "children"):
-        out[column_label(c, lang)] = [format_count(v, lang) for v in counts[c]]
+        out[column_label(c, lang)] = (list(counts[c]) if policy is not None
+                                      else [format_count(v, lang) for v in counts[c]])
     for c in ("care_days", "cost_per_day", "cost_per_episode", "cost_per_child"):
         out[column_label(c, lang)] = np.where(hide, disclosure.SECONDARY_MARK,
                                               t[c].map(lambda x: format_integer(x, lang)))

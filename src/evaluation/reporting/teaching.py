@@ -7,6 +7,14 @@ their placement. A plain comparison of breakdown risks therefore mixes the effec
 placement with the differences between the children. This module puts the plain comparison,
 comparisons within groups of similar children, and adjusted estimates next to the true
 effect stated in ``truth.json``.
+
+The material is shown to municipal staff, on synthetic data, but the disclosure rule is the
+same everywhere (:class:`~evaluation.disclosure.DisclosurePolicy`, publication mode by
+default): the placements per arm are published counts (cell-key method, record ids
+``child_id|episode_id``), and the shares and risks by arm and group are computed from the
+published counts and shown only for enough children, events and non-events. The comparison
+with the known truth stays exact where it is about the truth: the numbers of ``truth.json``
+are parameters of the simulation, not counts.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import pandas as pd
 from evaluation import disclosure
 from evaluation.checks import check_language
 from evaluation.data import analysis_frame
+from evaluation.disclosure import DisclosurePolicy
 from evaluation.errors import ParameterError
 from evaluation.models import effects
+from evaluation.reporting.tables import count_label
 from evaluation.reporting.text import (
     confounder_text,
     format_interval,
@@ -46,7 +56,8 @@ ADJUSTMENT = analysis_frame.EFFECT_COVARIATES
 
 
 def load_case(data_dir: str | Path, *, treated: str = "HVB", control: str = "FH",
-              horizon: int = 365, lang: str = "sv", threshold: int = 5) -> TeachingCase:
+              horizon: int = 365, lang: str = "sv", threshold: int = 5,
+              policy: DisclosurePolicy | None = None) -> TeachingCase:
     """Read a synthetic data folder with its ``truth.json`` and set up the teaching case.
 
     Parameters
@@ -60,7 +71,9 @@ def load_case(data_dir: str | Path, *, treated: str = "HVB", control: str = "FH"
     lang : {"sv", "en"}
         Language of texts and labels.
     threshold : int, default 5
-        Smallest count shown.
+        Smallest count shown (builds the default policy when ``policy`` is None).
+    policy : DisclosurePolicy, optional
+        Disclosure policy; None means publication mode with the project defaults.
 
     Returns
     -------
@@ -82,7 +95,7 @@ def load_case(data_dir: str | Path, *, treated: str = "HVB", control: str = "FH"
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     tables = load_tables(folder)
     return TeachingCase(tables["episodes"], truth, treated=treated, control=control,
-                        horizon=horizon, lang=lang, threshold=threshold)
+                        horizon=horizon, lang=lang, threshold=threshold, policy=policy)
 
 
 class TeachingCase:
@@ -94,7 +107,7 @@ class TeachingCase:
         Episodes of a synthetic dataset.
     truth : dict
         Its truth (``SynthData.truth`` or the parsed ``truth.json``).
-    treated, control, horizon, lang, threshold
+    treated, control, horizon, lang, threshold, policy
         As :func:`load_case`.
 
     Examples
@@ -108,12 +121,15 @@ class TeachingCase:
 
     def __init__(self, episodes: pd.DataFrame, truth: dict[str, Any], *, treated: str = "HVB",
                  control: str = "FH", horizon: int = 365, lang: str = "sv",
-                 threshold: int = 5) -> None:
+                 threshold: int = 5, policy: DisclosurePolicy | None = None) -> None:
         check_language(lang)
+        self.policy = policy if policy is not None else DisclosurePolicy(threshold=threshold)
         self.truth, self.treated, self.control = truth, treated, control
-        self.horizon, self.lang, self.threshold = int(horizon), lang, threshold
+        self.horizon, self.lang, self.threshold = int(horizon), lang, self.policy.threshold
         end = truth.get("generated", {}).get("end")
         frame = analysis_frame.effect_frame(episodes, horizon=self.horizon, end=end)
+        child = episodes.drop_duplicates("episode_id").set_index("episode_id")["child_id"]
+        frame["child_id"] = frame["episode_id"].map(child).astype(str).to_numpy()
         self.frame = frame[frame["placement_type"].isin([treated, control])].reset_index(
             drop=True)
         self.outcome = f"unplanned_{self.horizon}d"
@@ -133,10 +149,10 @@ class TeachingCase:
 
     def _holds(self, key: str) -> bool:
         """Whether the data bear out the claim of text ``key`` (else a neutral text is used)."""
-        f, t, c = self.frame, self.treated, self.control
+        t, c = self.treated, self.control
         if key == "children_text":
             def share(col: str, arm: str) -> float:
-                return float(f.loc[f["placement_type"] == arm, col].mean())
+                return self._share(self.frame["placement_type"] == arm, col)
             older = share("age_13plus", t) > share("age_13plus", c)
             behaviour = any(share(col, t) > share(col, c)
                             for col in ("problem_criminality", "problem_child_substance"))
@@ -162,49 +178,72 @@ class TeachingCase:
                 f"days (missing key {exc}); use the horizons and contrasts of truth.json."
             ) from exc
 
+    # ------------------------------------------------------------------ published counts
+    def _ids(self, rows: pd.Series) -> pd.Series:
+        """Record ids (``child_id|episode_id``) of the placements selected by ``rows``."""
+        f = self.frame[rows.to_numpy()]
+        return f["child_id"].astype(str) + "|" + f["episode_id"].astype(str)
+
+    def counts(self, rows: pd.Series, col: str) -> tuple[int, int, int]:
+        """Published placements, placements with ``col`` == 1, and children of ``rows``."""
+        ids = self._ids(rows)
+        has = (self.frame.loc[rows.to_numpy(), col] == 1).to_numpy()
+        kids = self.frame.loc[rows.to_numpy(), "child_id"].astype(str)
+        return self.policy.count(ids), self.policy.count(ids[has]), self.policy.count(kids)
+
+    def _share(self, rows: pd.Series, col: str) -> float:
+        """Share of the placements ``rows`` with ``col`` == 1 from published counts; NaN
+        where the policy does not allow it (too few children, events or non-events)."""
+        n, k, kids = self.counts(rows, col)
+        if not (self.policy.allows_rate(kids) and self.policy.allows_rate(n, k)):
+            return float("nan")
+        return k / n
+
+    def allowed(self) -> bool:
+        """Whether both arms have enough children, breakdowns and placements without one
+        (published counts) for the estimates to be shown."""
+        return all(not pd.isna(self._share(self.frame["placement_type"] == arm, self.outcome))
+                   for arm in (self.treated, self.control))
+
     # ------------------------------------------------------------------ tables
     def characteristics_table(self) -> pd.DataFrame:
-        """Share of children with each characteristic by arm (counts protected)."""
+        """Share of placements with each characteristic by arm, from published counts, and
+        the published number of placements per arm."""
         rows = []
+        arm_rows = {arm: self.frame["placement_type"] == arm
+                    for arm in (self.treated, self.control)}
         for col in CHARACTERISTICS:
             row = {"": term_label(col, self.lang)}
             for arm in (self.treated, self.control):
-                sub = self.frame.loc[self.frame["placement_type"] == arm, col]
-                k, n = int(sub.sum()), len(sub)
-                shown = disclosure.protect_rates(pd.Series([k]), pd.Series([n]),
-                                                 threshold=self.threshold).iloc[0]
-                row[arm] = (disclosure.SECONDARY_MARK if pd.isna(shown)
-                            else format_percent(100 * k / n, 0, self.lang, scale=1))
+                share = self._share(arm_rows[arm], col)
+                row[arm] = (disclosure.SECONDARY_MARK if pd.isna(share)
+                            else format_percent(share, 0, self.lang))
             rows.append(row)
         n_row = {"": self._label("placements")}
-        counts = self.frame["placement_type"].value_counts()
-        n = pd.DataFrame({"n": [int(counts.get(arm, 0)) for arm in (self.treated, self.control)]})
-        shown = disclosure.protect_counts(n, threshold=self.threshold).to_display()["n"]
-        for arm, value in zip((self.treated, self.control), shown, strict=True):
-            n_row[arm] = value
+        for arm in (self.treated, self.control):
+            n_row[arm] = count_label(self.policy, self.policy.count(self._ids(arm_rows[arm])),
+                                     self.lang)
         rows.append(n_row)
         return pd.DataFrame(rows)
 
     def strata_table(self) -> pd.DataFrame:
-        """Risk by arm within groups of similar children (age 13+ x behaviour problems)."""
+        """Risk by arm within groups of similar children (age 13+ x behaviour problems),
+        from published counts; ".." where a group's arm has too few children, breakdowns or
+        placements without one."""
         f = self.frame
         age = np.where(f["age_13plus"] == 1, "13+", "0-12")
         beh = np.where(f["behaviour"] == 1, self._label("behaviour"), self._label("no_behaviour"))
-        g = pd.DataFrame({"group": pd.Series(age) + ", " + pd.Series(beh),
-                          "arm": f["placement_type"], "y": f[self.outcome]})
+        group = pd.Series(age) + ", " + pd.Series(beh)
         rows = []
-        for name in [*sorted(g["group"].unique()), None]:
-            sub = g if name is None else g[g["group"] == name]
+        for name in [*sorted(group.unique()), None]:
+            in_group = pd.Series(True, index=f.index) if name is None else group == name
             label = name if name is not None else self._label("all_plain")
             row: dict[str, Any] = {"": label}
             risks = {}
             for arm in (self.treated, self.control):
-                y = sub.loc[sub["arm"] == arm, "y"]
-                shown = disclosure.protect_rates(pd.Series([int(y.sum())]), pd.Series([len(y)]),
-                                                 threshold=self.threshold).iloc[0]
-                risks[arm] = np.nan if pd.isna(shown) else y.mean()
-                row[arm] = (disclosure.SECONDARY_MARK if pd.isna(shown)
-                            else format_number(y.mean(), 3, self.lang))
+                risks[arm] = self._share(in_group & (f["placement_type"] == arm), self.outcome)
+                row[arm] = (disclosure.SECONDARY_MARK if pd.isna(risks[arm])
+                            else format_number(risks[arm], 3, self.lang))
             diff = risks[self.treated] - risks[self.control]
             row[phrase("teaching", "columns", "difference", self.lang)] = (
                 disclosure.SECONDARY_MARK if pd.isna(diff) else format_number(diff, 3, self.lang))
@@ -244,7 +283,10 @@ class TeachingCase:
         return out.copy()
 
     def estimates_table(self) -> pd.DataFrame:
-        """:meth:`estimates` as display strings in the case's language."""
+        """:meth:`estimates` as display strings in the case's language (empty when an arm
+        does not clear the disclosure policy, see :meth:`allowed`)."""
+        if not self.allowed():
+            return pd.DataFrame()
         e, lang = self.estimates(), self.lang
         heads, methods = phrases("teaching", "columns", lang), phrases("teaching", "methods", lang)
 
@@ -260,10 +302,25 @@ class TeachingCase:
             heads["covers"]: np.where(e["covers"], self._label("yes"), self._label("no")),
         })
 
+    def banner_text(self) -> str:
+        """The internal-mode banner (Markdown); '' in publication mode."""
+        if self.policy.publication:
+            return ""
+        return phrase("disclosure", "page", "banner", self.lang)
+
+    def footer_text(self) -> str:
+        """The sentence on disclosure control for the end of the notebook (Markdown)."""
+        key = "footer" if self.policy.publication else "footer_internal"
+        return phrase("disclosure", "page", key, self.lang,
+                      min_children=self.policy.min_children, min_events=self.policy.min_events)
+
     def plot(self, ax=None):
-        """Estimates with intervals against the true effect; returns the Axes."""
+        """Estimates with intervals against the true effect; returns the Axes (None when an
+        arm does not clear the disclosure policy)."""
         import matplotlib.pyplot as plt
 
+        if not self.allowed():
+            return None
         ax = ax if ax is not None else plt.subplots(figsize=(6, 3))[1]
         e = self.estimates()
         y = np.arange(len(e))[::-1]
