@@ -16,6 +16,7 @@ identifiers and pseudonyms replaced by ``[id]`` and whole numbers from 1 to
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "WARNING_KINDS",
     "CapturedWarning",
     "WarningRecorder",
+    "collects",
     "escape_markdown",
     "mask_small_numbers",
     "notes_markdown",
@@ -163,6 +165,22 @@ def _details(message: Warning | str) -> dict:
     """The structured attributes of a warning instance (those its class declares)."""
     return {name: getattr(message, name) for name in ("arm", "covariates")
             if hasattr(message, name)}
+
+
+def collects(section: str) -> Callable:
+    """Decorator of report methods: record the warnings the method raises under ``section``
+    in the report's ``_recorder`` (a :class:`WarningRecorder`).
+
+    Only the outermost call records; the warnings are passed on afterwards.
+    """
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            with self._recorder.capture(section):
+                return method(self, *args, **kwargs)
+        return wrapper
+    return decorate
 
 
 # --------------------------------------------------------------------------- sanitising

@@ -217,17 +217,33 @@ class PublishedCounts:
             k, n = self._count(ids[event]), self._count(ids)
             out.loc[i, "numerator"], out.loc[i, "denominator"] = k, n
             out.loc[i, "children"] = self._count(c["child_id"].astype(str))
-            if not self.policy.publication or n == 0:
-                continue
-            if not ((c["cause"] == 0) & (c["time"] < h)).any():
-                lo, hi = wilson_interval(k, n)
-                out.loc[i, ["value", "ci_lower", "ci_upper"]] = [k / n, float(lo), float(hi)]
-            else:
-                crude = event.sum() / len(c)
-                factor = (k / n) / crude if crude > 0 else np.nan
-                for col in ("value", "ci_lower", "ci_upper"):
-                    out.loc[i, col] = row[col] * factor
+            out.loc[i, ["value", "ci_lower", "ci_upper"]] = self.published_risk(
+                c, h, row["value"], row["ci_lower"], row["ci_upper"])
         return out
+
+    def published_risk(self, cohort: pd.DataFrame, horizon: float, estimate: float,
+                       ci_lower: float, ci_upper: float) -> tuple[float, float, float]:
+        """An exact cumulative risk of breakdown by ``horizon`` in ``cohort``, as published.
+
+        Internal mode: unchanged. Publication mode: without censoring before the horizon the
+        Aalen–Johansen estimate *is* breakdowns / entrants, so it becomes the published
+        breakdowns over the published entrants with their Wilson interval; with censoring,
+        estimate and interval are scaled by the ratio of the published to the exact crude
+        share. Either way two reports a month apart do not differ by a recoverable count.
+        """
+        if not self.policy.publication or len(cohort) == 0:
+            return estimate, ci_lower, ci_upper
+        ids = self._episode_ids(cohort)
+        event = ((cohort["cause"] == 1) & (cohort["time"] <= horizon)).to_numpy()
+        k, n = self._count(ids[event]), self._count(ids)
+        if n == 0:
+            return float("nan"), float("nan"), float("nan")
+        if not ((cohort["cause"] == 0) & (cohort["time"] < horizon)).any():
+            lo, hi = wilson_interval(k, n)
+            return k / n, float(lo), float(hi)
+        crude = event.sum() / len(cohort)
+        factor = (k / n) / crude if crude > 0 else float("nan")
+        return estimate * factor, ci_lower * factor, ci_upper * factor
 
     def models_allowed(self) -> bool:
         """Whether the Cox and Fine–Gray models may be shown: every placement group and both

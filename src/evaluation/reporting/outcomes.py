@@ -34,9 +34,8 @@ identifiers and pseudonyms replaced by ``[id]`` and whole numbers from 1 to ``th
 
 from __future__ import annotations
 
-import functools
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -49,15 +48,12 @@ from evaluation.data import analysis_frame
 from evaluation.data.cohort import JOURNEY_LABELS, episode_outcomes, journey_states
 from evaluation.disclosure import DisclosurePolicy
 from evaluation.errors import (
-    BootstrapError,
     CaseMixTermDroppedWarning,
     ConvergenceError,
-    LevelError,
     ParameterError,
 )
 from evaluation.measures import costs
 from evaluation.models import comparison, competing_risks, effects, funnel, survival
-from evaluation.models.cost_effect import incremental_cost_effect
 from evaluation.models.coxph import cox
 from evaluation.models.finegray import fine_gray
 from evaluation.models.multistate import state_occupation
@@ -65,17 +61,17 @@ from evaluation.reporting.comparison_table import comparison_display
 from evaluation.reporting.notes import (
     CapturedWarning,
     WarningRecorder,
+    collects,
     escape_markdown,
     notes_markdown,
     notes_table,
     sanitise_text,
 )
+from evaluation.reporting.outcome_costs import CostSections
 from evaluation.reporting.outcome_counts import MODEL_TERMS, PublishedCounts
 from evaluation.reporting.plots import truncate_curve
 from evaluation.reporting.tables import (
-    care_costs_display,
     column_label,
-    cost_effect_display,
     measure_label,
     measures_display,
     ph_test_display,
@@ -84,7 +80,6 @@ from evaluation.reporting.tables import (
 )
 from evaluation.reporting.text import (
     confounder_text,
-    format_integer,
     format_interval,
     format_number,
     format_p_value,
@@ -111,24 +106,10 @@ _COMPARISON_CASE_MIX = ("age_13plus", "male", "lvu_behaviour", "placement_type",
 _MODEL_TERMS = MODEL_TERMS
 
 
-def _collects(section: str) -> Callable:
-    """Decorator of report methods: record the warnings the method raises under ``section``.
-
-    See :class:`evaluation.reporting.notes.WarningRecorder` (only the outermost call records;
-    the warnings are passed on afterwards).
-    """
-
-    def decorate(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
-            with self._recorder.capture(section):
-                return method(self, *args, **kwargs)
-        return wrapper
-    return decorate
 
 
 @dataclass
-class OutcomeReport(PublishedCounts):
+class OutcomeReport(PublishedCounts, CostSections):
     """All sections of the outcomes-and-effects report for one dataset and period.
 
     Parameters
@@ -285,12 +266,12 @@ class OutcomeReport(PublishedCounts):
         return measure_label(m, self.lang, self.horizon)
 
     # ------------------------------------------------------------------ measures
-    @_collects("measures")
+    @collects("measures")
     def measures_table(self) -> pd.DataFrame:
         """Outcome measures for the whole entry cohort, protected (display strings)."""
         return measures_display(self.measures_counts(), lang=self.lang, policy=self.policy)
 
-    @_collects("measures")
+    @collects("measures")
     def themes_table(self) -> pd.DataFrame:
         """Mean of the child's own ratings (1-5) per theme; themes with n < 10 are hidden."""
         if "followups" not in self.tables:
@@ -303,7 +284,7 @@ class OutcomeReport(PublishedCounts):
         return themes_display(t, lang=self.lang, policy=self.policy)
 
     # ------------------------------------------------------------------ curves
-    @_collects("stay")
+    @collects("stay")
     def length_of_stay(self):
         """Kaplan–Meier of time to ending by placement group (cached)."""
         if "km" not in self._cache:
@@ -311,7 +292,7 @@ class OutcomeReport(PublishedCounts):
                                                       group_col="placement_group")
         return self._cache["km"]
 
-    @_collects("stay")
+    @collects("stay")
     def length_of_stay_plot(self, ax=None):
         """Kaplan–Meier curves, cut where fewer than ``policy.min_children`` remain at risk."""
         km = self.length_of_stay()
@@ -319,7 +300,7 @@ class OutcomeReport(PublishedCounts):
         ax = type(km)(summary=cut, metadata=km.metadata).plot(ax=ax)
         return self._curve_axes(ax, "share_ongoing")
 
-    @_collects("stay")
+    @collects("stay")
     def length_of_stay_table(self) -> pd.DataFrame:
         """Median and quartiles of the length of stay (days) with CIs, by placement group."""
         q = self.length_of_stay().quantiles().copy()
@@ -329,7 +310,7 @@ class OutcomeReport(PublishedCounts):
         return out.rename(columns={column_label(c, self.lang): column_label(c, self.lang) + unit
                                    for c in ("estimate", "ci_lower", "ci_upper")})
 
-    @_collects("breakdown")
+    @collects("breakdown")
     def breakdowns(self):
         """Cumulative incidence of unplanned endings by placement group (cached)."""
         if "cif" not in self._cache:
@@ -337,7 +318,7 @@ class OutcomeReport(PublishedCounts):
                 self.cohort, "time", "cause", event_of_interest=1, group_col="placement_group")
         return self._cache["cif"]
 
-    @_collects("breakdown")
+    @collects("breakdown")
     def breakdown_plot(self, ax=None):
         """Cumulative incidence curves of unplanned endings by placement group."""
         cif = self.breakdowns()
@@ -356,7 +337,7 @@ class OutcomeReport(PublishedCounts):
             ax.legend(handles, [self._group_label(lab) for lab in labels], fontsize="small")
         return ax
 
-    @_collects("breakdown")
+    @collects("breakdown")
     def breakdown_table(self) -> pd.DataFrame:
         """Risk of an unplanned ending at 1 and 2 years by group.
 
@@ -367,6 +348,10 @@ class OutcomeReport(PublishedCounts):
         """
         at = self.breakdowns().at([365, 730]).reset_index(drop=True)
         c = self.cohort
+        for i, row in at.iterrows():   # risks follow the published counts (publication mode)
+            at.loc[i, ["estimate", "ci_lower", "ci_upper"]] = self.published_risk(
+                c[c["placement_group"] == row["group"]], row["time"], row["estimate"],
+                row["ci_lower"], row["ci_upper"])
         at_risk = np.array([int(((c["placement_group"] == g) & (c["time"] >= t)).sum())
                             for g, t in zip(at["group"], at["time"], strict=True)])
         event = c["cause"] == 1
@@ -380,7 +365,7 @@ class OutcomeReport(PublishedCounts):
             out[name] = np.where(few, disclosure.SECONDARY_MARK, out[name])
         return out.rename(columns={column_label("time", self.lang): column_label("days", self.lang)})
 
-    @_collects("breakdown")
+    @collects("breakdown")
     def gray_test_text(self) -> str:
         """One sentence with Gray's test of equal cumulative incidence across groups (the
         withheld sentence when a group does not clear the disclosure policy)."""
@@ -416,7 +401,7 @@ class OutcomeReport(PublishedCounts):
         c["breakdown"] = (c["cause"] == 1).astype(int)
         return c[c["placement_group"] != "other"]
 
-    @_collects("models")
+    @collects("models")
     def cox_model(self):
         """Cox model of the cause-specific hazard of an unplanned ending (cached)."""
         if "cox" not in self._cache:
@@ -424,7 +409,7 @@ class OutcomeReport(PublishedCounts):
                                      strata_col="municipality_code", cluster_col="child_id")
         return self._cache["cox"]
 
-    @_collects("models")
+    @collects("models")
     def cox_table(self) -> pd.DataFrame:
         """Hazard ratios with 95% CIs and p-values (display strings; empty when the
         disclosure policy withholds the models, see :meth:`models_allowed`)."""
@@ -432,21 +417,21 @@ class OutcomeReport(PublishedCounts):
             return pd.DataFrame()
         return ratio_display(self.cox_model().summary, lang=self.lang)
 
-    @_collects("models")
+    @collects("models")
     def ph_table(self) -> pd.DataFrame:
         """Proportional-hazards test per term and globally (display; empty if withheld)."""
         if not self.models_allowed():
             return pd.DataFrame()
         return ph_test_display(self.cox_model().ph_test().summary, lang=self.lang)
 
-    @_collects("models")
+    @collects("models")
     def fine_gray_model(self):
         """Fine–Gray model of the risk of an unplanned ending (cached)."""
         if "fg" not in self._cache:
             self._cache["fg"] = fine_gray(self._model_frame(), "time", "cause", 1, _MODEL_TERMS)
         return self._cache["fg"]
 
-    @_collects("models")
+    @collects("models")
     def fine_gray_table(self) -> pd.DataFrame:
         """Subdistribution hazard ratios with 95% CIs (display; empty if withheld)."""
         if not self.models_allowed():
@@ -454,7 +439,7 @@ class OutcomeReport(PublishedCounts):
         return ratio_display(self.fine_gray_model().summary, lang=self.lang)
 
     # ------------------------------------------------------------------ journey
-    @_collects("journey")
+    @collects("journey")
     def journey(self):
         """State occupation of the journey since placement start (cached)."""
         if "journey" not in self._cache:
@@ -467,7 +452,7 @@ class OutcomeReport(PublishedCounts):
                                                        "state", initial_state="istate")
         return self._cache["journey"]
 
-    @_collects("journey")
+    @collects("journey")
     def journey_plot(self, ax=None):
         """Stacked-area plot of the journey's state occupation.
 
@@ -529,7 +514,7 @@ class OutcomeReport(PublishedCounts):
             self._two_arms(), "placement_type", f"unplanned_{self.horizon}d", self.adjustment(),
             method=method, treated=self.treated, control=self.control, **options)
 
-    @_collects("effect")
+    @collects("effect")
     def effect(self):
         """AIPW estimate of ``treated`` vs ``control`` on the risk of an unplanned ending."""
         if "effect" not in self._cache:
@@ -537,7 +522,7 @@ class OutcomeReport(PublishedCounts):
                                                           cluster_col="child_id")
         return self._cache["effect"]
 
-    @_collects("effect")
+    @collects("effect")
     def effect_table(self) -> pd.DataFrame:
         """Naive and adjusted (AIPW) risk difference and ratio (display strings; empty when
         the disclosure policy withholds them, see :meth:`effect_allowed`)."""
@@ -555,7 +540,7 @@ class OutcomeReport(PublishedCounts):
                     column_label("p_value", lang): format_p_value(r["p_value"], lang)})
         return pd.DataFrame(rows)
 
-    @_collects("effect")
+    @collects("effect")
     def balance_table(self) -> pd.DataFrame:
         """Standardised mean differences before and after weighting (display strings).
 
@@ -571,7 +556,7 @@ class OutcomeReport(PublishedCounts):
             out[column_label(c, lang)] = b[c].map(lambda x: format_number(x, 3, lang))
         return out
 
-    @_collects("effect")
+    @collects("effect")
     def love_plot(self, ax=None):
         """Balance (love) plot, labels in the report's language (None if withheld)."""
         if not self.effect_allowed():
@@ -584,7 +569,7 @@ class OutcomeReport(PublishedCounts):
         number_ticks(ax, self.lang, "x")
         return ax
 
-    @_collects("effect")
+    @collects("effect")
     def overlap_plot(self, ax=None):
         """Propensity scores by arm, labels in the report's language (None if withheld)."""
         if not self.effect_allowed():
@@ -596,7 +581,7 @@ class OutcomeReport(PublishedCounts):
         number_ticks(ax, self.lang)
         return ax
 
-    @_collects("effect")
+    @collects("effect")
     def e_value_table(self) -> pd.DataFrame:
         """E-values of the adjusted estimate and its limit nearest 1 (empty if withheld)."""
         if not self.effect_allowed():
@@ -609,7 +594,7 @@ class OutcomeReport(PublishedCounts):
         return out
 
     # ------------------------------------------------------------------ comparison
-    @_collects("comparison")
+    @collects("comparison")
     def comparison(self):
         """Risk-standardised rates of unplanned ending within ``horizon`` by municipality."""
         if "rsr" not in self._cache:
@@ -641,7 +626,7 @@ class OutcomeReport(PublishedCounts):
         return phrase("outcomes", "sentences", "comparison_failed", self.lang,
                       reason=self._quoted(self._cache["rsr_error"]))
 
-    @_collects("comparison")
+    @collects("comparison")
     def comparison_table(self) -> pd.DataFrame:
         """Per-municipality table with disclosure control (display strings)."""
         res = self.comparison()
@@ -654,7 +639,7 @@ class OutcomeReport(PublishedCounts):
                 t[c] = t[c].astype(str).map(lambda v: with_decimal_mark(v, self.lang))
         return t.rename(columns={c: column_label(c, self.lang) for c in t.columns})
 
-    @_collects("comparison")
+    @collects("comparison")
     def funnel_plot(self, ax=None):
         """Funnel plot of observed shares against the number of placements.
 
@@ -686,109 +671,6 @@ class OutcomeReport(PublishedCounts):
         number_ticks(ax, self.lang)
         number_legend(ax, self.lang)  # "95.0%" -> "95 %", "99.8%" -> "99,8 %"
         return ax
-
-    # ------------------------------------------------------------------ costs
-    @_collects("costs")
-    def cost_table(self) -> pd.DataFrame:
-        """Care days and costs in the period by placement type (protected: see
-        :func:`evaluation.reporting.tables.care_costs_display`)."""
-        ep = self.tables["episodes"]
-        t = costs.care_costs(ep, self.period_start, self.period_end,
-                             group_cols=["placement_type"])
-        per = costs.care_costs(ep, self.period_start, self.period_end,
-                               group_cols=["placement_type", "episode_id"])
-        per = per[per["episodes"] > 0]
-        ids = self._episode_ids(per)
-        kind = per["placement_type"].astype(str)
-        t = t.copy()
-        types = t["placement_type"].astype(str)
-        t["episodes"] = types.map(self.policy.counts(ids, kind)).fillna(0).astype(int)
-        t["children"] = types.map(self.policy.counts(
-            per["episode_id"].map(self._child_of).astype(str), kind)).fillna(0).astype(int)
-        return care_costs_display(t, lang=self.lang, policy=self.policy)
-
-    @_collects("costs")
-    def cost_effect(self):
-        """Adjusted extra cost per avoided breakdown, ``treated`` vs ``control`` (cached).
-
-        Returns None when it cannot be estimated (e.g. arms too small for the bootstrap);
-        :meth:`cost_effect_text` then says why.
-        """
-        if "ice" not in self._cache and not self.effect_allowed():
-            self._cache["ice"], self._cache["ice_error"] = None, None
-        if "ice" not in self._cache:
-            f = self._two_arms()
-            f = f[f[f"cost_{self.horizon}d"].notna()]
-            try:
-                self._cache["ice"] = incremental_cost_effect(
-                    f, "placement_type", f"cost_{self.horizon}d", f"unplanned_{self.horizon}d",
-                    self.adjustment(), treated=self.treated, control=self.control,
-                    cluster_col="child_id", n_bootstrap=self.n_bootstrap, seed=self.seed)
-            except ParameterError as exc:
-                self._cache["ice"] = None
-                self._cache["ice_error"] = exc
-        return self._cache["ice"]
-
-    @_collects("costs")
-    def cost_effect_text(self) -> str:
-        """Which quadrant of the cost-effectiveness plane the estimate lies in, in words."""
-        res = self.cost_effect()
-        if res is None:
-            return phrase("outcomes", "sentences", "cost_not_estimable", self.lang,
-                          reason=self._cost_error_reason())
-        quadrant = phrases("outcomes", "quadrants", self.lang)[res.metadata["quadrant"]]
-        return phrase("outcomes", "sentences", "cost_quadrant", self.lang,
-                      treated=self.treated, control=self.control, quadrant=quadrant)
-
-    def _cost_error_reason(self) -> str:
-        """Why the cost effect could not be estimated, in the report's language.
-
-        The reasons are told apart by the error's class and attributes
-        (:class:`~evaluation.errors.BootstrapError`, :class:`~evaluation.errors.LevelError`,
-        a too small ``n_bootstrap``), never by its text; any other message is quoted without
-        identifiers or small counts.
-        """
-        exc = self._cache["ice_error"]
-        if exc is None:  # withheld by the disclosure policy
-            return self.withheld_text()
-
-        def say(key: str, **fields: Any) -> str:
-            return phrase("outcomes", "sentences", key, self.lang, **fields)
-
-        if isinstance(exc, BootstrapError):
-            return say("cost_bootstrap_failed")
-        if isinstance(exc, LevelError):
-            return say("cost_arm_missing", treated=self.treated, control=self.control,
-                       horizon=self.horizon)
-        if exc.parameter == "n_bootstrap" and exc.minimum is not None:
-            return say("cost_n_bootstrap", least=exc.minimum, given=repr(exc.value))
-        return say("original_text", text=self._quoted(str(exc)))
-
-    @_collects("costs")
-    def cost_effect_plot(self, ax=None):
-        """Cost-effectiveness plane of the bootstrap replicates (None if not estimable)."""
-        res = self.cost_effect()
-        if res is None:
-            return None
-        ax = res.plot(ax=ax)
-        ax.yaxis.set_major_formatter(lambda y, _: format_integer(y, self.lang))
-        ax.set_xlabel(self._axis("avoided_breakdowns"))
-        ax.set_ylabel(self._axis("extra_cost"))
-        legend = phrases("plots", "legends", self.lang)
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, [legend[lab] if lab in ("bootstrap", "estimate") else lab
-                            for lab in labels], fontsize="small")
-        number_ticks(ax, self.lang, "x")
-        return ax
-
-    @_collects("costs")
-    def cost_effect_table(self) -> pd.DataFrame:
-        """The cost-effect summary (display strings: see
-        :func:`evaluation.reporting.tables.cost_effect_display`); empty if not estimable."""
-        res = self.cost_effect()
-        if res is None:
-            return pd.DataFrame()
-        return cost_effect_display(res, lang=self.lang, horizon=self.horizon)
 
     # ------------------------------------------------------------------ notes
     def _identifiers(self) -> frozenset[str]:

@@ -27,6 +27,8 @@ from evaluation.reporting.text import (
 )
 
 __all__ = [
+    "CARE_DAYS_PRECISION",
+    "COST_PRECISION",
     "care_costs_display",
     "column_label",
     "cost_effect_display",
@@ -396,6 +398,12 @@ def ph_test_display(summary: pd.DataFrame, *, lang: str = "sv") -> pd.DataFrame:
     })
 
 
+#: Publication mode rounds care days to this many days and costs to this many SEK (the
+#: cost per day to 10 SEK, per placement and per child to 1,000 SEK).
+CARE_DAYS_PRECISION = 100
+COST_PRECISION = 100_000
+
+
 def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int = 5,
                        policy: DisclosurePolicy | None = None) -> pd.DataFrame:
     """Care days and costs by placement type (:func:`evaluation.measures.costs.care_costs`),
@@ -413,7 +421,9 @@ def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int 
         With a policy, ``episodes`` and ``children`` must be *published* counts: they are
         shown as published, the costs per placement and per child are the cost over those
         published counts, and every cost of a row is hidden ("..") where
-        :meth:`DisclosurePolicy.allows_rate` refuses its children.
+        :meth:`DisclosurePolicy.allows_rate` refuses its children. In publication mode care
+        days are rounded to :data:`CARE_DAYS_PRECISION` days and the total cost to
+        :data:`COST_PRECISION` SEK before anything is derived from them.
 
     Returns
     -------
@@ -434,9 +444,18 @@ def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int 
                                for c in ("episodes", "children")})
         hide = ~np.array([policy.allows_rate(k) and policy.allows_rate(e) for k, e in
                           zip(t["children"], t["episodes"], strict=True)])
+        if policy.publication:  # sums of days and money are rounded (docs/disclosure.*.md):
+            # exact day sums of two periods a month apart would bound the placements active
+            # in between
+            t["care_days"] = (t["care_days"] / CARE_DAYS_PRECISION).round() * CARE_DAYS_PRECISION
+            t["cost_sek"] = (t["cost_sek"] / COST_PRECISION).round() * COST_PRECISION
+            t["cost_per_day"] = (t["cost_per_day"] / 10).round() * 10
         with np.errstate(divide="ignore", invalid="ignore"):
             t["cost_per_episode"] = t["cost_sek"] / t["episodes"].where(t["episodes"] > 0)
             t["cost_per_child"] = t["cost_sek"] / t["children"].where(t["children"] > 0)
+        if policy.publication:
+            for c in ("cost_per_episode", "cost_per_child"):
+                t[c] = (t[c] / 1000).round() * 1000
     else:
         prot = disclosure.protect_counts(t[["episodes", "children"]].astype("int64"),
                                          threshold=threshold)
