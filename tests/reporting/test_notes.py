@@ -170,3 +170,17 @@ def test_numpy_runtime_warnings_are_numerical():
     notes = notes_table(rec.records, lang="sv", threshold=5)
     assert notes["kind"].tolist() == ["numerical"]
     assert isinstance(notes, pd.DataFrame)
+
+
+def test_in_publication_mode_a_quoted_warning_shows_no_whole_number_at_all():
+    """A model's own message quotes exact counts that never passed the cell-key gate."""
+    message = "model says: 61 rows of arm 'JH', 3 of them odd; weight 22.5%"
+    quoted = notes_table([CapturedWarning("effect", UserWarning, message)], lang="en",
+                         threshold=5, all_numbers=True)["note"].iloc[0]
+    assert "61" not in quoted
+    assert "<5" not in quoted
+    assert "\\[n\\] rows" in quoted   # Markdown-escaped brackets
+    assert "22.5%" in quoted   # decimals are not counts
+    exact = notes_table([CapturedWarning("effect", UserWarning, message)], lang="en",
+                        threshold=5)["note"].iloc[0]
+    assert "61" in exact and "<5" in exact

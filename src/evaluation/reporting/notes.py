@@ -230,12 +230,15 @@ def mask_small_numbers(text: str, threshold: int) -> str:
     return "".join(out + [text[last:]])
 
 
-def sanitise_text(text: str, identifiers: Iterable[str], threshold: int) -> str:
+def sanitise_text(text: str, identifiers: Iterable[str], threshold: int, *,
+                  all_numbers: bool = False) -> str:
     """A warning or error text without identifiers, pseudonyms or small counts.
 
     Pseudonym-shaped hex strings, personal-number-shaped and long digit strings and every
     word in ``identifiers`` become ``[id]``; small whole numbers are masked
-    (:func:`mask_small_numbers`).
+    (:func:`mask_small_numbers`), or, with ``all_numbers`` (publication mode: a model's
+    message quotes exact counts, which the cell-key gate never saw), every whole number
+    becomes ``[n]``.
 
     Parameters
     ----------
@@ -254,6 +257,8 @@ def sanitise_text(text: str, identifiers: Iterable[str], threshold: int) -> str:
     --------
     >>> sanitise_text("child C17 has 2 placements", {"C17"}, 5)
     'child [id] has <5 placements'
+    >>> sanitise_text("arm 'JH' has 61 rows, 2.5 %", (), 5, all_numbers=True)
+    "arm 'JH' has [n] rows, 2.5 %"
     """
     text = _HEX.sub("[id]", text)
     text = _PERSONAL_NUMBER.sub("[id]", text)
@@ -261,6 +266,8 @@ def sanitise_text(text: str, identifiers: Iterable[str], threshold: int) -> str:
     ids = frozenset(identifiers)
     if ids:
         text = re.sub(r"[\w\-]+", lambda m: "[id]" if m.group(0) in ids else m.group(0), text)
+    if all_numbers:
+        return _WHOLE_NUMBER.sub("[n]", text)
     return mask_small_numbers(text, threshold)
 
 
@@ -299,7 +306,8 @@ def _constant_detail(details: dict, lang: str) -> str:
 
 
 def notes_table(records: Iterable[CapturedWarning], *, lang: str, threshold: int,
-                identifiers: Iterable[str] = (), sections: Sequence[str] = ()) -> pd.DataFrame:
+                identifiers: Iterable[str] = (), sections: Sequence[str] = (),
+                all_numbers: bool = False) -> pd.DataFrame:
     """The recorded warnings as notes, once each, in plain words.
 
     Parameters
@@ -314,6 +322,9 @@ def notes_table(records: Iterable[CapturedWarning], *, lang: str, threshold: int
         Identifiers and pseudonyms of the data, replaced by ``[id]`` in a quoted warning.
     sections : sequence of str
         Report order of the sections (sections not listed come last, in recorded order).
+    all_numbers : bool, default False
+        Mask every whole number of a quoted warning as ``[n]`` (publication mode), not only
+        the small ones.
 
     Returns
     -------
@@ -335,7 +346,8 @@ def notes_table(records: Iterable[CapturedWarning], *, lang: str, threshold: int
     for r in records:
         kind = warning_kind(r.category)
         if kind == "other":
-            text = escape_markdown(sanitise_text(r.message, ids, threshold))
+            text = escape_markdown(sanitise_text(r.message, ids, threshold,
+                                                 all_numbers=all_numbers))
             note = sentences["other"].format(text=text)
         else:
             note = sentences[kind]

@@ -687,7 +687,8 @@ class OutcomeReport(PublishedCounts, CostSections):
     def _quoted(self, message: str) -> str:
         """An error or warning text safe to show: no identifiers or small counts, Markdown
         escaped."""
-        return escape_markdown(sanitise_text(message, self._identifiers(), self.threshold))
+        return escape_markdown(sanitise_text(message, self._identifiers(), self.threshold,
+                                             all_numbers=self.policy.publication))
 
     @property
     def recorded_warnings(self) -> list[CapturedWarning]:
@@ -731,7 +732,8 @@ class OutcomeReport(PublishedCounts, CostSections):
         True
         """
         return notes_table(self._recorder.records, lang=self.lang, threshold=self.threshold,
-                           identifiers=self._identifiers(), sections=_SECTIONS)
+                           identifiers=self._identifiers(), sections=_SECTIONS,
+                           all_numbers=self.policy.publication)
 
     def notes_text(self) -> str:
         """The notes on the models as Markdown: an introduction and one bullet per note.
