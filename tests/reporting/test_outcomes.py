@@ -337,7 +337,7 @@ def test_report_lists_the_model_warnings_in_plain_english(html_text_en):
     assert "Anmärkningar" not in text and "Traceback" not in text
 
 
-def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(small,
+def test_an_unrecognised_warning_is_quoted_without_counts_or_identifiers(small,
                                                                                monkeypatch):
     ep = small.tables["episodes"]
     episode, child = ep["episode_id"].iloc[0], ep["child_id"].iloc[0]
@@ -360,8 +360,11 @@ def test_an_unrecognised_warning_is_quoted_without_small_counts_or_identifiers(s
         assert notes[["section", "kind"]].values.tolist() == [["stay", "other"]]
         note = notes["note"].iloc[0]
         assert note.startswith(prefix)
-        assert r"\<5 row(s) of 1,250" in note  # Markdown-escaped "<5"
+        # publication mode (the default): no whole number of a model's message is quoted,
+        # grouped thousands included; Markdown-escaped brackets
+        assert r"\[n\] row(s) of \[n\] tied" in note
         assert episode not in note and child not in note and "1234" not in note
+        assert "1,250" not in note and "250" not in note
         assert note.count(r"\[id\]") == 3
         assert "Vårdtid" in rep.notes_text() or "Length of stay" in rep.notes_text()
 

@@ -186,6 +186,8 @@ def collects(section: str) -> Callable:
 # --------------------------------------------------------------------------- sanitising
 # A whole number standing alone: not part of a decimal ("0.01", "1,234"), a percentage, a
 # name ("age_13") or an exponent ("2e-14").
+# A whole number written with thousands separators ("1,250", "12 345").
+_GROUPED_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:[,\u00a0 ]\d{3})+(?![\w%]|[.,]\d)")
 _WHOLE_NUMBER = re.compile(r"(?<![\w.,])(?<![eE][-+])\d+(?![\w%]|[.,]\d)")
 # (YY)YYMMDD-NNNN and long digit strings (personal or case numbers), also before a comma or
 # full stop that ends a clause (not before a decimal part).
@@ -257,8 +259,8 @@ def sanitise_text(text: str, identifiers: Iterable[str], threshold: int, *,
     --------
     >>> sanitise_text("child C17 has 2 placements", {"C17"}, 5)
     'child [id] has <5 placements'
-    >>> sanitise_text("arm 'JH' has 61 rows, 2.5 %", (), 5, all_numbers=True)
-    "arm 'JH' has [n] rows, 2.5 %"
+    >>> sanitise_text("arm 'JH' has 61 of 1,250 rows, 2.5 %", (), 5, all_numbers=True)
+    "arm 'JH' has [n] of [n] rows, 2.5 %"
     """
     text = _HEX.sub("[id]", text)
     text = _PERSONAL_NUMBER.sub("[id]", text)
@@ -267,7 +269,7 @@ def sanitise_text(text: str, identifiers: Iterable[str], threshold: int, *,
     if ids:
         text = re.sub(r"[\w\-]+", lambda m: "[id]" if m.group(0) in ids else m.group(0), text)
     if all_numbers:
-        return _WHOLE_NUMBER.sub("[n]", text)
+        return _WHOLE_NUMBER.sub("[n]", _GROUPED_NUMBER.sub("[n]", text))
     return mask_small_numbers(text, threshold)
 
 
