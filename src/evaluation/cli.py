@@ -67,9 +67,12 @@ def _cmd_pseudonymise(args: argparse.Namespace) -> str:
 def _cmd_keygen(args: argparse.Namespace) -> str:
     from evaluation.data.pseudonymise import generate_key
 
+    folder = Path(args.keyfile).parent
+    new_folder = not folder.exists()
     path = generate_key(args.keyfile)
+    made = f" (created the folder {folder}, mode 700)" if new_folder else ""
     return (
-        f"keygen: wrote a new 32-byte key to {path} (mode 600). Keep it outside the data "
+        f"keygen: wrote a new 32-byte key to {path} (mode 600){made}. Keep it outside the data "
         "folders and never commit it; the same key gives the same pseudonyms."
     )
 
@@ -149,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a new secret pseudonymisation key",
         description="Write 32 random bytes (hex) to KEYFILE, readable only by you.",
     )
-    p.add_argument("keyfile", help="where to write the key (must not exist)")
+    p.add_argument(
+        "keyfile",
+        help="where to write the key (must not exist; missing folders are created, private)",
+    )
     p.set_defaults(func=_cmd_keygen)
 
     p = sub.add_parser(
@@ -198,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         line = args.func(args)
     except EvaluationError as exc:
-        print(f"evaluation {args.command}: error: {exc}", file=sys.stderr)
+        from evaluation.data.safe_text import mask_identity_numbers  # pandas: only when needed
+
+        print(f"evaluation {args.command}: error: {mask_identity_numbers(str(exc))}",
+              file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
         print(f"evaluation {args.command}: error: file not found: {exc.filename}", file=sys.stderr)

@@ -251,9 +251,11 @@ def test_generate_key_refuses_to_overwrite(tmp_path):
     assert path.read_text() == before
 
 
-def test_generate_key_in_a_missing_folder_fails_clearly(tmp_path):
-    with pytest.raises(PseudonymKeyError, match="Cannot create the key file"):
-        generate_key(tmp_path / "nope" / "k.key")
+def test_generate_key_in_an_unwritable_place_fails_clearly(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(PseudonymKeyError, match="Cannot create"):
+        generate_key(blocker / "k.key")
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")

@@ -10,6 +10,7 @@ from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.io import QUARANTINE_COLUMNS, RawTable
 from evaluation.data.rules import parse_date, parse_number
 from evaluation.data.validate import validate_files, validate_table
+from evaluation.errors import DataValidationError
 from tests.helpers import EPISODE_COLUMNS as EP_COLS
 
 
@@ -147,18 +148,17 @@ def test_quarantine_value_is_truncated_to_200_characters():
     assert len(res.quarantine.at[0, "value"]) == 200
 
 
-def test_direct_identifiers_are_masked():
-    res = validate_table(raw("episodes", [ep(personnummer="y" * 10_001)]))
-    q = res.quarantine.iloc[0]
-    assert q["rule"] == "field_too_long" and q["value"] == "***"
-    assert "yyy" not in q["message_sv"] + q["message_en"]
+def test_a_filled_direct_identifier_column_is_refused_without_its_value():
+    with pytest.raises(DataValidationError, match="pseudonymise") as err:
+        validate_table(raw("episodes", [ep(personnummer="y" * 10_001)]))
+    assert "yyy" not in str(err.value)
 
 
-def test_derived_columns_are_not_required_before_pseudonymisation():
+def test_a_raw_extract_is_refused_until_pseudonymised():
     row = {k: v for k, v in ep().items() if k not in ("child_id", "sex", "birth_year")}
     row["personnummer"] = "201201011234"
-    res = validate_table(raw("episodes", [row]))
-    assert len(res.accepted) == 1 and res.accepted.at[0, "personnummer"] == "201201011234"
+    with pytest.raises(DataValidationError, match="Run `evaluation pseudonymise`"):
+        validate_table(raw("episodes", [row]))
 
 
 def test_missing_required_value_is_quarantined():

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import load_dictionary
-from evaluation.data.io import PERSONNUMMER
 from evaluation.data.rules import MAX_VALUE_CHARS, ValidationResult, display_value, problems_frame
+from evaluation.data.safe_text import mask_identity_numbers
 
 __all__ = ["move_to_quarantine", "validate_dataset"]
 
@@ -40,7 +40,9 @@ def move_to_quarantine(
                 "row": int(rec["_row"]),
                 "table": res.table,
                 "column": column,
-                "value": display_value(rec.get(column), cols.get(column))[:MAX_VALUE_CHARS],
+                "value": mask_identity_numbers(display_value(rec.get(column), cols.get(column)))[
+                    :MAX_VALUE_CHARS
+                ],
                 "rule": rule,
                 "message_sv": sv,
                 "message_en": en,
@@ -85,8 +87,9 @@ def validate_dataset(results: dict[str, ValidationResult]) -> dict[str, Validati
     ``episode_exists`` (placements and follow-ups whose episode is not accepted),
     ``followup_within_episode`` and ``placements_tile_episode`` (all placements of an episode
     are quarantined when they do not tile it; the episode stays). Without an episodes table
-    the placement and follow-up rules are skipped. Children are identified by ``child_id``,
-    or by ``personnummer`` before pseudonymisation.
+    the placement and follow-up rules are skipped. Children are identified by ``child_id``
+    (validation refuses tables holding identity numbers). Every quarantine and problems row
+    passes through :func:`evaluation.data.safe_text.mask_identity_numbers`.
     """
     out = dict(results)
     ep = out.get("episodes")
@@ -95,8 +98,6 @@ def validate_dataset(results: dict[str, ValidationResult]) -> dict[str, Validati
 
     acc = ep.accepted
     child = acc["child_id"] if "child_id" in acc else pd.Series(np.nan, index=acc.index)
-    if child.isna().all() and PERSONNUMMER in acc:
-        child = acc[PERSONNUMMER]
     far = pd.Timestamp.max
     viol = np.zeros(len(acc), dtype=bool)
     msgs: dict[int, tuple[str, str]] = {}

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import TABLES, load_dictionary
+from evaluation.data.safe_text import mask_identity_numbers
 from evaluation.errors import DataValidationError
 
 __all__ = ["SUPPORTED_EXTENSIONS", "RawTable", "normalise_header", "read_table", "read_tables"]
@@ -48,6 +49,7 @@ QUARANTINE_COLUMNS = [
     "message_en",
 ]
 
+
 @dataclass
 class RawTable:
     """One table as read from a file, before validation.
@@ -63,7 +65,8 @@ class RawTable:
         File name (with sheet as ``file.xlsx[sheet]`` for Excel).
     row_numbers : list of int
         Spreadsheet-style row number of each data row (header = 1, first data row = 2; for
-        Excel the sheet row).
+        Excel the sheet row; for CSV the line where the row starts, so a quoted field with a
+        line break moves the numbers of the rows after it as in a text editor).
     encoding : str or None
         Text encoding detected (CSV only).
     delimiter : str or None
@@ -74,6 +77,11 @@ class RawTable:
         Data rows (by position) whose number of fields differs from the header (CSV only),
         mapped to the number of fields found. Validation quarantines them (rule
         ``field_count``).
+    row_problems : dict of int to tuple of str
+        Data rows (by position) the reader could not take at face value, mapped to
+        ``(rule, message_sv, message_en)``: ``unclosed_quote`` (CSV line with a quote that is
+        never closed; the lines after it are read on their own, not swallowed into one field).
+        Each such row is also listed in ``field_counts`` so that it is quarantined.
     """
 
     table: str
@@ -84,6 +92,7 @@ class RawTable:
     delimiter: str | None = None
     extra_columns: list[str] = field(default_factory=list)
     field_counts: dict[int, int] = field(default_factory=dict)
+    row_problems: dict[int, tuple[str, str, str]] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -180,6 +189,45 @@ def _blank_to_nan(v: Any) -> Any:
     return v
 
 
+#: At most this many names are listed in a message (then "and N more"), each cut to
+#: ``_NAME_CHARS`` characters, so that a header of a million names gives a short message.
+_LIST_NAMES = 20
+_NAME_CHARS = 60
+#: "Did you mean" compares a missing column with at most this many names found.
+_CLOSE_CANDIDATES = 1000
+
+
+def _short_name(name: str) -> str:
+    return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1] + "…"
+
+
+def _name_list(names: list[str], *, quote: bool = True, limit: int = _LIST_NAMES) -> str:
+    """``'a', 'b', ... and 123 more``: a bounded list of (shortened) names for a message."""
+    shown = [_short_name(n) for n in names[:limit]]
+    text = ", ".join(repr(n) if quote else n for n in shown)
+    if len(names) > limit:
+        text += f" and {len(names) - limit} more"
+    return text
+
+
+def _line_list(lines: list[int], limit: int = 10) -> str:
+    """``12, 40, 41 and 3 more``: a bounded list of line numbers."""
+    text = ", ".join(str(n) for n in lines[:limit])
+    return text + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+def _refuse_nul_cells(rows: list[list[Any]], row_numbers: list[int], source: str) -> None:
+    """Refuse a table read by a typed reader (Excel, Parquet, SPSS) with a NUL character."""
+    bad = [
+        n for r, n in zip(rows, row_numbers) if any(isinstance(c, str) and "\x00" in c for c in r)
+    ]
+    if bad:
+        raise DataValidationError(
+            f"{source}: NUL character (a zero byte) in row(s) {_line_list(bad)}; it is never "
+            "part of a valid value and usually means a damaged file. Remove it and try again."
+        )
+
+
 def _build(
     table: str,
     headers: list[Any],
@@ -190,12 +238,16 @@ def _build(
     encoding: str | None = None,
     delimiter: str | None = None,
     field_counts: dict[int, int] | None = None,
+    row_problems: dict[int, tuple[str, str, str]] | None = None,
+    check_nul: bool = True,
 ) -> RawTable:
     """Check headers, map them to dictionary names and assemble the RawTable."""
     if table not in TABLES:
         raise DataValidationError(
             f"{source}: unknown table {table!r}; the dictionary defines: {', '.join(TABLES)}."
         )
+    if check_nul:
+        _refuse_nul_cells(rows, row_numbers, source)
     norm = [normalise_header(h) for h in headers]
     # Drop trailing unnamed empty columns (common in spreadsheet exports).
     while (
@@ -214,7 +266,7 @@ def _build(
         seen[m] = seen.get(m, 0) + 1
     if dups:
         raise DataValidationError(
-            f"{source}: duplicated column name(s) {', '.join(repr(d) for d in dups)} "
+            f"{source}: duplicated column name(s) {_name_list(dups)} "
             "(after normalising case, spaces and labels); each column must appear once."
         )
     dict_cols = load_dictionary().table(table)
@@ -226,12 +278,15 @@ def _build(
     missing = [c for c in required if c not in present]
     if missing:
         parts = []
+        candidates = [_short_name(c) for c in extra[:_CLOSE_CANDIDATES]]
         for m in missing:
-            close = difflib.get_close_matches(m, extra, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(m, candidates, n=1, cutoff=0.6)
             parts.append(f"{m} (did you mean {close[0]!r}?)" if close else m)
         raise DataValidationError(
-            f"{source}: table {table!r} lacks required column(s): {', '.join(parts)}. "
-            f"Columns found: {', '.join(repr(c) for c in norm) or 'none'}."
+            f"{source}: table {table!r} lacks required column(s): "
+            f"{_name_list(parts, quote=False)}. "
+            f"Columns found ({len(norm)}): "
+            f"{_name_list([mask_identity_numbers(c) for c in norm]) or 'none'}."
         )
     idx = [i for i, m in enumerate(mapped) if m in dict_cols]
     width = len(norm)
@@ -251,6 +306,29 @@ def _build(
         delimiter=delimiter,
         extra_columns=extra,
         field_counts=dict(field_counts or {}),
+        row_problems=dict(row_problems or {}),
+    )
+
+
+def _refuse_nul_bytes(raw: bytes, source: str) -> None:
+    """Refuse a text file with a NUL byte anywhere (not only in its first block)."""
+    first = raw.find(b"\x00")
+    if first < 0:
+        return
+    lines: list[int] = []
+    pos, line, counted = first, 1, 0
+    while pos >= 0 and len(lines) <= 10:
+        line += raw.count(b"\n", counted, pos)
+        counted = pos
+        lines.append(line)
+        newline = raw.find(b"\n", pos)  # the next NUL on another line
+        pos = -1 if newline < 0 else raw.find(b"\x00", newline + 1)
+    more = " and more" if len(lines) > 10 else ""
+    raise DataValidationError(
+        f"{source}: the file contains NUL bytes (zero bytes) on line(s) "
+        f"{_line_list(lines[:10])}{more}; a NUL byte is never part of CSV text and usually "
+        "means a damaged copy or an export in another encoding. Remove them or export the "
+        "file again (as CSV in UTF-8)."
     )
 
 
@@ -260,6 +338,7 @@ def _decode(raw: bytes, source: str) -> tuple[str, str]:
             f"{source}: the file is binary or UTF-16 encoded and cannot be read as CSV. "
             "Save it as CSV in UTF-8 (or Windows-1252)."
         )
+    _refuse_nul_bytes(raw, source)
     try:
         return raw.decode("utf-8-sig"), "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
     except UnicodeDecodeError:
@@ -291,11 +370,56 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+def _csv_records(text: str, delimiter: str) -> tuple[list[list[str]], list[int] | None, int]:
+    """Parse CSV text: ``(records, starts, n_lines)``.
+
+    ``starts[i]`` is the physical line (1-based) where record ``i`` starts; ``None`` when every
+    record is one line (then record ``i`` is line ``i + 1``), which is checked by comparing the
+    number of records with the number of lines the parser consumed.
+    """
+    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    records = list(reader)
+    if len(records) == reader.line_num:
+        return records, None, reader.line_num
+    # Some record spans several lines (a quoted field with a line break): track the lines.
+    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    records, starts, prev = [], [], 0
+    for rec in reader:
+        records.append(rec)
+        starts.append(prev + 1)
+        prev = reader.line_num
+    return records, starts, reader.line_num
+
+
+def _swallows_rows(rec: list[str], delimiter: str, width: int) -> bool:
+    """True when a multi-line record holds something that looks like further rows: a field
+    whose continuation lines carry many delimiters (a quote that was never closed)."""
+    threshold = max(2, width // 2)
+    for cell in rec:
+        if "\n" not in cell and "\r" not in cell:
+            continue
+        for part in re.split(r"\r\n|\r|\n", cell)[1:]:
+            if part.count(delimiter) >= threshold:
+                return True
+    return False
+
+
+def _unclosed_quote_messages(line: int, first: int, last: int) -> tuple[str, str, str]:
+    span_sv = f" (raderna {first}–{last} lästes en och en)" if last > first else ""
+    span_en = f" (lines {first}–{last} were read one by one)" if last > first else ""
+    return (
+        "unclosed_quote",
+        f'Rad {line} har ett citattecken (") som aldrig stängs; raden kan inte läsas säkert{span_sv}',
+        f'Line {line} has a quote (") that is never closed; the line cannot be read safely{span_en}',
+    )
+
+
 def _read_csv(path: Path, table: str, source: str) -> RawTable:
     raw = path.read_bytes()
     if len(raw) == 0:
         raise DataValidationError(f"{source}: the file is empty (0 bytes).")
     text, encoding = _decode(raw, source)
+    del raw
     if _looks_binary(text):
         raise DataValidationError(
             f"{source}: the file contains binary data (control characters), not CSV text."
@@ -306,26 +430,76 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
     old = csv.field_size_limit()
     csv.field_size_limit(_FIELD_LIMIT)
     try:
-        reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-        records = list(reader)
+        records, starts, n_lines = _csv_records(text, delimiter)
     except csv.Error as exc:
         raise DataValidationError(f"{source}: cannot parse the file as CSV: {exc}.") from None
     finally:
         csv.field_size_limit(old)
+
+    def start(i: int) -> int:
+        return i + 1 if starts is None else starts[i]
+
+    def end(i: int) -> int:
+        return start(i + 1) - 1 if i + 1 < len(records) else n_lines
+
     header_pos = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
     if header_pos is None:
         raise DataValidationError(f"{source}: the file is empty (no header line).")
     headers = records[header_pos]
-    rows, numbers, counts = [], [], {}
-    for i, r in enumerate(records[header_pos + 1 :], start=header_pos + 2):
+    width = len(headers)
+    if starts is not None and end(header_pos) > start(header_pos):
+        raise DataValidationError(
+            f'{source}: the header (line {start(header_pos)}) has a quote (") that is not '
+            f"closed on its line, so lines {start(header_pos)}–{end(header_pos)} would be read "
+            "as column names. Close or remove the quote and try again."
+        )
+    lines: list[str] | None = None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    counts: dict[int, int] = {}
+    problems: dict[int, tuple[str, str, str]] = {}
+
+    def add(r: list[str], line: int) -> None:
         if not any(c.strip() for c in r):
-            continue
-        if len(r) != len(headers):
-            extra = r[len(headers) :]
-            if len(r) < len(headers) or any(c.strip() for c in extra):
+            return
+        if len(r) != width:
+            extra = r[width:]
+            if len(r) < width or any(c.strip() for c in extra):
                 counts[len(rows)] = len(r)
         rows.append(r)
-        numbers.append(i)
+        numbers.append(line)
+
+    for i in range(header_pos + 1, len(records)):
+        r = records[i]
+        if starts is None or end(i) == start(i):
+            if i == len(records) - 1 and any("\n" in c or "\r" in c for c in r):
+                # A quote opened on the last line and never closed (the line break is inside).
+                problems[len(rows)] = _unclosed_quote_messages(start(i), start(i), start(i))
+                counts[len(rows)] = len(r)
+                rows.append([c.rstrip("\r\n") for c in r])
+                numbers.append(start(i))
+                continue
+            add(r, start(i))
+            continue
+        if len(r) == width and not _swallows_rows(r, delimiter, width):
+            add(r, start(i))  # a quoted field with a line break: one record
+            continue
+        # A quote that is never closed swallowed the lines after it: read each physical line on
+        # its own and quarantine those whose quotes do not balance.
+        if lines is None:
+            lines = _io.StringIO(text, newline="").readlines()
+        first, last = start(i), end(i)
+        for line in range(first, last + 1):
+            phys = lines[line - 1]
+            rec = next(csv.reader([phys], delimiter=delimiter, strict=False), [])
+            rec = [c.rstrip("\r\n") for c in rec]
+            if phys.count('"') % 2 == 1 and phys.strip():
+                problems[len(rows)] = _unclosed_quote_messages(line, first, last)
+                counts[len(rows)] = len(rec)
+                rows.append(rec)
+                numbers.append(line)
+            else:
+                add(rec, line)
     return _build(
         table,
         headers,
@@ -335,6 +509,8 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
         encoding=encoding,
         delimiter=delimiter,
         field_counts=counts,
+        row_problems=problems,
+        check_nul=False,
     )
 
 
@@ -383,12 +559,25 @@ def _xlsx_sheets(
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
         raise DataValidationError(f"{source}: cannot read the file as Excel .xlsx: {exc}") from None
+    titles: dict[str, list[str]] = {}
+    for ws in wb.worksheets:
+        titles.setdefault(ws.title.strip().lower(), []).append(ws.title)
+    twice = {t: names for t, names in titles.items() if t in TABLES and len(names) > 1}
+    if twice:
+        wb.close()
+        t, names = next(iter(twice.items()))
+        raise DataValidationError(
+            f"{source}: {len(names)} sheets hold table {t!r} ({_name_list(names)}); keep one "
+            "sheet per table (move the rows into one sheet and delete or rename the other)."
+        )
     out = {}
     try:
         for ws in wb.worksheets:
             name = ws.title.strip().lower()
             if name not in TABLES:
                 continue
+            # Never trust the sheet's own <dimension> record: read every row there is.
+            ws.reset_dimensions()
             headers: list[Any] | None = None
             rows, numbers = [], []
             for rnum, rec in enumerate(ws.iter_rows(values_only=True), start=1):
@@ -443,9 +632,19 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
     ------
     DataValidationError
         If the file is missing, empty, unsupported, binary or undecodable, the table cannot be
-        identified, a column name is duplicated or required columns are missing (all are
-        listed, each with the closest column name found). A header-only file is a valid empty
-        table.
+        identified, a column name is duplicated or required columns are missing (listed, each
+        with the closest column name found; every list in a message is cut after 20 names), a
+        text file holds a NUL byte anywhere (or a typed reader returns a NUL character), the
+        CSV header has a quote that is not closed on its line, or an Excel workbook has two
+        sheets for one table (e.g. ``"Episodes "`` and ``"EPISODES"``). A header-only file is a
+        valid empty table.
+
+    Notes
+    -----
+    Nothing a file says about its own size is trusted: an Excel sheet's ``<dimension>`` record
+    is ignored and every row there is read. A CSV line with a quote that is never closed does
+    not swallow the lines after it: those are read one by one and the line itself is listed in
+    ``row_problems`` (rule ``unclosed_quote``) and ``field_counts``, so it is quarantined.
 
     Examples
     --------

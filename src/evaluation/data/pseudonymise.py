@@ -15,13 +15,14 @@ or to error messages (only a masked form such as ``19900101-****``).
 
 Examples
 --------
+>>> import hashlib
 >>> import numpy as np
 >>> from evaluation.data.pseudonymise import parse_personnummer, pseudonymise_id, synthetic_personnummer
 >>> pnr = synthetic_personnummer("2008-05-17", "F", np.random.default_rng(1))  # synthetic
 >>> p = parse_personnummer(pnr)
 >>> (p.birth_year, p.sex)
 (2008, 'F')
->>> key = bytes(32)  # demo only: a real key comes from load_key()
+>>> key = hashlib.sha256(b"demo only").digest()  # a real key comes from load_key()
 >>> pseudonymise_id(pnr, key) == pseudonymise_id(pnr.replace("-", "")[2:], key)
 True
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import secrets
@@ -43,7 +45,14 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import load_dictionary
-from evaluation.data.io import QUARANTINE_COLUMNS
+from evaluation.data.io import QUARANTINE_COLUMNS, RawTable
+from evaluation.data.rules import problems_frame
+from evaluation.data.safe_text import (
+    check_output_folder,
+    mask_identity_numbers,
+    normalise_digits,
+    write_csv,
+)
 from evaluation.errors import (
     DataValidationError,
     EvaluationError,
@@ -65,7 +74,11 @@ __all__ = [
 
 KEY_BYTES = 32
 INVALID_MASK = "<ogiltigt personnummer>"
-_PATTERN = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4})$")
+_PATTERN = re.compile(r"^([0-9]{6}|[0-9]{8})([-+]?)([0-9]{4})$")
+# A key with fewer distinct bytes, or a longer run of one byte, is refused as low-entropy;
+# a random 32-byte key has about 30 distinct bytes and almost never a run of 4.
+MIN_DISTINCT_KEY_BYTES = 16
+MAX_KEY_BYTE_RUN = 4
 _KEYGEN_HINT = "Create a key with `evaluation keygen PATH` (outside the data folders)."
 
 
@@ -186,8 +199,9 @@ def parse_personnummer(value: Any, reference_year: int | None = None) -> PersonN
     ----------
     value : str
         10 digits (``YYMMDD-NNNC``) or 12 digits (``YYYYMMDD-NNNC``), optionally with ``-``,
-        ``+`` or spaces between the date and the last four digits. Integers are accepted
-        (leading zeros are then lost, so prefer strings).
+        ``+`` or spaces between the date and the last four digits. Digits and dashes in other
+        Unicode forms (full-width ``２０１５…``) are normalised first (NFKC). Integers are
+        accepted (leading zeros are then lost, so prefer strings).
     reference_year : int, optional
         Year used to infer the century of a 10-digit number: the latest year not after the
         reference year, or a century earlier with ``+`` (a person aged 100 or more).
@@ -208,7 +222,7 @@ def parse_personnummer(value: Any, reference_year: int | None = None) -> PersonN
     text = _as_text(value)
     if text is None or not text.strip():
         raise _invalid("missing", INVALID_MASK, "värdet saknas.", "the value is missing.")
-    compact = re.sub(r"\s+", "", text)
+    compact = re.sub(r"\s+", "", normalise_digits(text))
     m = _PATTERN.match(compact)
     if m is None:
         raise _invalid(
@@ -324,6 +338,10 @@ def generate_key(path: str | os.PathLike[str]) -> Path:
     PseudonymKeyError
         If the file already exists (a key is never overwritten: pseudonyms made with the old
         key could no longer be linked) or cannot be created.
+
+    Notes
+    -----
+    Missing parent folders are created, readable only by the owner (mode 0700).
     """
     p = Path(path)
     if p.exists():
@@ -331,6 +349,7 @@ def generate_key(path: str | os.PathLike[str]) -> Path:
             f"The key file {p} already exists; refusing to overwrite it (pseudonyms made with "
             "it could no longer be linked). Choose another path or remove the old file yourself."
         )
+    _make_private_parents(p)
     try:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -345,10 +364,56 @@ def generate_key(path: str | os.PathLike[str]) -> Path:
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)
-        os.write(fd, (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii"))
+        key = secrets.token_bytes(KEY_BYTES)
+        while _low_entropy(key):  # about one key in a million; draw again
+            key = secrets.token_bytes(KEY_BYTES)
+        os.write(fd, (key.hex() + "\n").encode("ascii"))
     finally:
         os.close(fd)
     return p
+
+
+def _make_private_parents(p: Path) -> None:
+    """Create the missing folders above ``p``, each with mode 0700."""
+    missing = []
+    d = p.parent
+    while not d.exists() and d != d.parent:
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+            if os.name == "posix":
+                os.chmod(d, 0o700)  # the umask may have narrowed or widened nothing; be explicit
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise PseudonymKeyError(
+                f"Cannot create the folder {d} for the key file: {exc.strerror}."
+            ) from None
+
+
+def _low_entropy(key: bytes) -> str | None:
+    """Why ``key`` is obviously not random (too few distinct bytes, a long run), or None."""
+    distinct = len(set(key))
+    if distinct < MIN_DISTINCT_KEY_BYTES:
+        return f"it has only {distinct} distinct byte values (a random key has about 30)"
+    run = longest = 1
+    for a, b in itertools.pairwise(key):
+        run = run + 1 if a == b else 1
+        longest = max(longest, run)
+    if longest > MAX_KEY_BYTE_RUN:
+        return f"it repeats one byte {longest} times in a row"
+    return None
+
+
+def _refuse_weak(key: bytes, where: str) -> None:
+    why = _low_entropy(key)
+    if why is not None:
+        raise PseudonymKeyError(
+            f"The key in {where} is not random: {why}. Pseudonyms under such a key can be "
+            f"guessed. Create a random key with `evaluation keygen PATH`."
+        )
 
 
 def _decode_key(text: str, where: str) -> bytes:
@@ -367,6 +432,7 @@ def _decode_key(text: str, where: str) -> bytes:
             f"The key in {where} is too short: {len(key)} bytes, at least {KEY_BYTES} needed "
             f"({2 * KEY_BYTES} hex characters). {_KEYGEN_HINT}"
         )
+    _refuse_weak(key, where)
     return key
 
 
@@ -392,7 +458,9 @@ def load_key(
     ------
     PseudonymKeyError
         If there is no key, the file is missing or open to group/others, the key is not hex,
-        or it is shorter than 32 bytes. The message says how to fix it.
+        it is shorter than 32 bytes, or it is obviously not random (fewer than
+        :data:`MIN_DISTINCT_KEY_BYTES` distinct bytes, or one byte repeated more than
+        :data:`MAX_KEY_BYTE_RUN` times in a row, e.g. all zeros). The message says how to fix it.
     """
     if key_file is not None:
         p = Path(key_file)
@@ -421,7 +489,9 @@ def _check_key(key: Any) -> bytes:
         raise PseudonymKeyError(
             f"The key is too short: {len(key)} bytes, at least {KEY_BYTES} needed. {_KEYGEN_HINT}"
         )
-    return bytes(key)
+    key = bytes(key)
+    _refuse_weak(key, "use")
+    return key
 
 
 def _hmac(normalised: str, key: bytes) -> str:
@@ -511,8 +581,10 @@ def pseudonymise_table(
     key = _check_key(key)
     if id_col not in data.columns:
         raise DataValidationError(
-            f"{source}: the identity-number column {id_col!r} is missing; available columns: "
-            f"{', '.join(map(str, data.columns))}. Rename the column or pass id_col=."
+            mask_identity_numbers(
+                f"{source}: the identity-number column {id_col!r} is missing; available "
+                f"columns: {', '.join(map(str, data.columns))}. Rename the column or pass id_col=."
+            )
         )
     if row_numbers is None:
         rows = list(range(2, len(data) + 2))
@@ -557,7 +629,7 @@ def pseudonymise_table(
     accepted.insert(0, "child_id", pd.Series(ids, dtype=object))
     accepted["sex"] = pd.Series(sexes, dtype=object)
     accepted["birth_year"] = pd.Series(years, dtype="int64")
-    quarantine = pd.DataFrame(problems, columns=QUARANTINE_COLUMNS)
+    quarantine = problems_frame(problems)
     return accepted, quarantine
 
 
@@ -614,38 +686,49 @@ def pseudonymise_files(
 
     key = _check_key(key)
     out = Path(out_dir)
-    in_dirs = {Path(p).resolve().parent for p in paths}
-    if out.resolve() in in_dirs:
-        raise ParameterError(
-            f"--out {out} is the folder of the input files; choose another folder so the raw "
-            "extract is kept unchanged."
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    paths = list(paths)
+    check_output_folder(out, paths)
     show = sys.stderr.isatty() if progress is None else progress
+    read: list[tuple[str, RawTable]] = []
+    for path in tqdm(paths, desc="pseudonymise", unit="file", disable=not show):
+        try:
+            tables = read_tables([path])
+        except DataValidationError as err:  # a headerless file shows its first row as names
+            raise DataValidationError(mask_identity_numbers(str(err))) from None
+        read += list(tables.items())
+    sources: dict[str, str] = {}
+    for table, raw in read:   # one output per table: never let a file overwrite another
+        if table in sources:
+            raise ParameterError(
+                f"tabellen {table!r} finns i två filer ({sources[table]} och {raw.source}); "
+                "slå ihop dem till en fil först. / "
+                f"table {table!r} is in two files ({sources[table]} and {raw.source}); "
+                "combine them into one file first.")
+        sources[table] = raw.source
+    out.mkdir(parents=True, exist_ok=True)
     n_read = n_ok = 0
     quarantines: list[pd.DataFrame] = []
     written: list[str] = []
-    for path in tqdm(list(paths), desc="pseudonymise", unit="file", disable=not show):
-        for table, raw in read_tables([path]).items():
-            n_read += len(raw.data)
-            if id_col in raw.data.columns:
-                accepted, quarantine = pseudonymise_table(
-                    raw.data, table, key, id_col=id_col, source=raw.source,
-                    row_numbers=raw.row_numbers,
-                )
-                quarantines.append(quarantine)
-            else:
-                accepted = raw.data
-            n_ok += len(accepted)
-            target = out / f"{table}.csv"
-            accepted.to_csv(target, index=False, encoding="utf-8")
-            written.append(target.name)
+    for table, raw in read:
+        n_read += len(raw.data)
+        if id_col in raw.data.columns:
+            accepted, quarantine = pseudonymise_table(
+                raw.data, table, key, id_col=id_col, source=raw.source,
+                row_numbers=raw.row_numbers,
+            )
+            quarantines.append(quarantine)
+        else:
+            accepted = raw.data
+        n_ok += len(accepted)
+        target = out / f"{table}.csv"
+        write_csv(accepted, target)
+        written.append(target.name)
     q = (
         pd.concat(quarantines, ignore_index=True)
         if quarantines
         else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
-    q.to_csv(out / QUARANTINE_FILE, index=False, encoding="utf-8")
+    write_csv(q, out / QUARANTINE_FILE, mask=True)
     return (
         f"read {n_read} rows, accepted {n_ok}, quarantined {len(q)} -> {out}/ "
         f"({', '.join(written)}, {QUARANTINE_FILE})"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,14 +29,21 @@ import pandas as pd
 
 from evaluation.data.dictionary import Column
 from evaluation.data.io import QUARANTINE_COLUMNS
+from evaluation.data.safe_text import (
+    FORMULA_PREFIXES,
+    looks_like_identity_number,
+    mask_identity_numbers,
+)
 from evaluation.errors import ParameterError
 
 __all__ = [
+    "ID_IDENTIFIERS",
     "MASK",
     "MAX_FIELD_LENGTH",
     "MAX_VALUE_CHARS",
     "CellError",
     "ValidationResult",
+    "check_id",
     "code_lookup",
     "display_value",
     "empty_quarantine",
@@ -50,6 +58,8 @@ __all__ = [
 MAX_FIELD_LENGTH = 10_000
 MAX_VALUE_CHARS = 200
 MASK = "***"
+#: Dictionary ``identifier`` kinds whose string columns get the id format check.
+ID_IDENTIFIERS = ("key", "pseudonym")
 _SPACES = re.compile(r"[\s\u00a0\u2009\u202f\u2007]+")
 
 
@@ -114,7 +124,7 @@ def _short(value: str, n: int = 60) -> str:
 
 def rule_messages(rule: str, column: str, value: str, **kw: Any) -> tuple[str, str]:
     """The Swedish and English message of a broken cell rule (other rules pass ``sv``/``en``)."""
-    v = _short(value)
+    v = _short(mask_identity_numbers(value))
     if rule == "required":
         return (
             f"Värde saknas i den obligatoriska kolumnen {column}",
@@ -165,6 +175,37 @@ def rule_messages(rule: str, column: str, value: str, **kw: Any) -> tuple[str, s
             (
                 f"Field in column {column} is too long ({kw['n']} characters, at most "
                 f"{MAX_FIELD_LENGTH})"
+            ),
+        )
+    if rule == "id_format":
+        why_sv, why_en = {
+            "formula": (
+                "börjar med ett tecken som kalkylprogram läser som formel (= + - @ ' tabb)",
+                "starts with a character spreadsheets read as a formula (= + - @ ' tab)",
+            ),
+            "control": ("innehåller styrtecken", "contains control characters"),
+        }[kw["why"]]
+        return (
+            (
+                f"Id-värdet '{v}' i kolumnen {column} {why_sv}; ett id får inte börja med "
+                "= + - @ ' eller tabb och inte innehålla styrtecken"
+            ),
+            (
+                f"The id '{v}' in column {column} {why_en}; an id must not start with "
+                "= + - @ ' or tab nor hold control characters"
+            ),
+        )
+    if rule == "identity_number":
+        return (
+            (
+                f"Kolumnen {column} innehåller ett personnummer eller samordningsnummer ({v}); "
+                "sådana nummer får aldrig finnas i data som valideras. Ta bort det, eller kör "
+                "`evaluation pseudonymise` på råextraktet"
+            ),
+            (
+                f"Column {column} holds a personal identity or coordination number ({v}); "
+                "such numbers must never be in data that are validated. Remove it, or run "
+                "`evaluation pseudonymise` on the raw extract"
             ),
         )
     if rule == "field_count":
@@ -266,15 +307,33 @@ def _norm_code(text: str) -> str:
     return _SPACES.sub(" ", text).strip().casefold()
 
 
+def check_id(text: str) -> None:
+    """Raise :class:`CellError` unless ``text`` (stripped) is acceptable as an id.
+
+    Rules ``id_format`` (starts with ``= + - @ '``, tab or carriage return, which spreadsheets
+    read as a formula, or holds control characters) and ``identity_number`` (anything shaped
+    like a personnummer or samordningsnummer, see
+    :func:`evaluation.data.safe_text.looks_like_identity_number`).
+    """
+    if text.startswith((*FORMULA_PREFIXES, "'")):
+        raise CellError("id_format", why="formula")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+        raise CellError("id_format", why="control")
+    if looks_like_identity_number(text):
+        raise CellError("identity_number")
+
+
 def parse_cell(text: str, col: Column, codes: dict[str, str], truthy: set, falsy: set) -> Any:
     """The value of a non-empty cell as its column types it; :class:`CellError` if it breaks a
-    rule."""
+    rule. Identifier columns (``episode_id``, ``child_id`` ...) also get :func:`check_id`."""
     if len(text) > MAX_FIELD_LENGTH:
         raise CellError("field_too_long", n=len(text))
     s = text.strip()
     t = col.type
     if t == "string":
         value: Any = s
+        if col.identifier in ID_IDENTIFIERS:
+            check_id(s)
         if col.pattern and not re.search(col.pattern, s):
             raise CellError("pattern", pattern=col.pattern)
         return value
@@ -346,9 +405,16 @@ def display_value(value: Any, col: Column | None) -> str:
 
 
 def problems_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    """Problem dicts as a table of :data:`~evaluation.data.io.QUARANTINE_COLUMNS`."""
+    """Problem dicts as a table of :data:`~evaluation.data.io.QUARANTINE_COLUMNS`.
+
+    Every text field goes through :func:`evaluation.data.safe_text.mask_identity_numbers`, so
+    no quarantine or problems row ever shows an identity number."""
     if not items:
         return empty_quarantine()
+    items = [
+        {k: (mask_identity_numbers(v) if isinstance(v, str) else v) for k, v in it.items()}
+        for it in items
+    ]
     df = pd.DataFrame(items, columns=QUARANTINE_COLUMNS)
     df["row"] = df["row"].astype("int64")
     return df

@@ -3,14 +3,22 @@
 Rows are never silently dropped or altered beyond normalisation: every input row ends up either
 in ``accepted`` (typed per the dictionary) or in ``quarantine`` (one row holding its first
 problem), so ``len(accepted) + len(quarantine) == n_read`` for each table. ``problems`` lists
-every problem found. Values of direct identifiers (``personnummer``) are never written to
-quarantine or messages.
+every problem found.
+
+Identity numbers never pass: a file with a filled personnummer/samordningsnummer column (by
+header), or with a column where identity numbers are the rule, is refused (run
+``evaluation pseudonymise`` first); a stray valid identity number in any cell quarantines its
+row (rule ``identity_number``); identifier columns refuse anything shaped like one. No message,
+quarantine or problems row shows one: all pass through
+:func:`evaluation.data.safe_text.mask_identity_numbers`. Every CSV written goes through
+:func:`evaluation.data.safe_text.write_csv` (formula-leading cells neutralised).
 
 Rule ids
 --------
 Cell rules: ``required``, ``type_integer``, ``type_number``, ``type_date``, ``type_boolean``,
-``code``, ``range``, ``pattern``, ``field_too_long``; ``field_count`` (CSV row with the wrong
-number of fields).
+``code``, ``range``, ``pattern``, ``field_too_long``, ``id_format`` (an id starting with a
+formula character or holding control characters), ``identity_number`` (an identity number in a
+cell); ``field_count`` (CSV row with the wrong number of fields).
 Row rules: ``end_not_before_start``, ``age_at_start``, ``end_reason_with_end_date``,
 ``planned_ending_derived``, ``unique_key``.
 Cross-table rules
@@ -48,13 +56,106 @@ from evaluation.data.rules import (
     rule_messages,
     typed_series,
 )
+from evaluation.data.safe_text import (
+    check_output_folder,
+    find_identity_numbers,
+    is_identity_header,
+    mask_identity_numbers,
+    write_csv,
+)
 from evaluation.errors import DataValidationError
 
 __all__ = [
+    "REFUSE_SHARE",
     "ValidationSummary",
     "validate_files",
     "validate_table",
 ]
+
+
+#: A column in which at least this share of the filled cells hold valid identity numbers makes
+#: the whole file refused as an unpseudonymised extract; rarer ones quarantine their rows.
+REFUSE_SHARE = 0.5
+
+_PSEUDONYMISE_FIRST_SV = (
+    "Kör `evaluation pseudonymise` på råextraktet först och validera sedan dess utdata "
+    "(numren visas aldrig)."
+)
+_PSEUDONYMISE_FIRST_EN = (
+    "Run `evaluation pseudonymise` on the raw extract first, then validate its output "
+    "(the numbers are never shown)."
+)
+
+
+def _rows_text(rows: list[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:5])
+    return shown + (f" … ({len(rows)})" if len(rows) > 5 else "")
+
+
+def _refuse_identity(source: str, column: str, rows: list[int] | None, n: int | None) -> None:
+    where_sv = f"kolumnen {column}" + (f", rad {_rows_text(rows)}" if rows else "")
+    where_en = f"column {column}" + (f", row {_rows_text(rows)}" if rows else "")
+    what_sv = (
+        f"{n} ifyllda celler med personnummer/samordningsnummer" if n is not None
+        else "en kolumn med personnummer/samordningsnummer"
+    )
+    what_en = (
+        f"{n} filled cells with personal identity/coordination numbers" if n is not None
+        else "a column of personal identity/coordination numbers"
+    )
+    raise DataValidationError(
+        f"{source}: [{where_sv}; regel identity_number] Filen innehåller {what_sv} och "
+        f"valideras inte. {_PSEUDONYMISE_FIRST_SV} / [{where_en}; rule identity_number] The "
+        f"file holds {what_en} and is not validated. {_PSEUDONYMISE_FIRST_EN}"
+    )
+
+
+def _identity_hits(data: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Positions of the cells holding a valid identity number, per column (only columns with
+    any). Each distinct value is checked once."""
+    hits: dict[str, np.ndarray] = {}
+    for c in data.columns:
+        col = data[c]
+        filled = col[col.notna()]
+        if filled.empty:
+            continue
+        found = [u for u in pd.unique(filled.astype(str)) if find_identity_numbers(u)]
+        if found:
+            hits[c] = np.flatnonzero(col.astype(object).isin(found).to_numpy())
+    return hits
+
+
+def _check_identity_numbers(raw: RawTable, direct: list[str]) -> dict[str, np.ndarray]:
+    """Refuse a table that holds identity numbers as a column; return stray ones by column.
+
+    Raises
+    ------
+    DataValidationError
+        If a personnummer-like column (by header: a direct identifier of the dictionary or an
+        extra column such as ``pnr``) has any filled cell, or if some column holds valid identity
+        numbers in at least :data:`REFUSE_SHARE` of its filled cells.
+    """
+    data = raw.data
+    rows = list(raw.row_numbers) if len(raw.row_numbers) == len(data) else None
+    rows = rows or list(range(2, len(data) + 2))
+    for c in data.columns:
+        if c in direct or is_identity_header(c):
+            filled = np.flatnonzero(data[c].notna().to_numpy())
+            if len(filled):
+                _refuse_identity(
+                    raw.source, mask_identity_numbers(c), [rows[i] for i in filled], len(filled)
+                )
+    for c in raw.extra_columns:
+        if is_identity_header(c):
+            _refuse_identity(raw.source, mask_identity_numbers(c), None, None)
+    hits = _identity_hits(data.drop(columns=[c for c in data.columns if c in direct]))
+    for c, pos in hits.items():
+        n_filled = int(data[c].notna().sum())
+        if len(pos) >= REFUSE_SHARE * n_filled:
+            _refuse_identity(
+                raw.source, mask_identity_numbers(c), [rows[i] for i in pos], len(pos)
+            )
+    return hits
 
 
 class _Problems:
@@ -74,7 +175,7 @@ class _Problems:
                     "row": self.rows[pos],
                     "table": self.table,
                     "column": column,
-                    "value": value[:MAX_VALUE_CHARS],
+                    "value": mask_identity_numbers(value)[:MAX_VALUE_CHARS],
                     "rule": rule,
                     "message_sv": sv,
                     "message_en": en,
@@ -105,13 +206,16 @@ def validate_table(raw: RawTable) -> ValidationResult:
     Raises
     ------
     DataValidationError
-        If ``raw`` names a table the dictionary does not define.
+        If ``raw`` names a table the dictionary does not define, or holds identity numbers: a
+        filled personnummer/samordningsnummer column (by header), or a column where at least
+        :data:`REFUSE_SHARE` of the filled cells are valid identity numbers. The message says
+        to run ``evaluation pseudonymise`` first and never shows a number.
 
     Notes
     -----
-    When ``personnummer`` is present and ``child_id`` is not (a raw extract before
-    pseudonymisation) the ``required`` rule is not applied to the derived columns
-    ``child_id``, ``sex`` and ``birth_year``; pseudonymisation derives them. For episodes,
+    A stray valid identity number in any other cell quarantines its row (rule
+    ``identity_number``); an empty personnummer column is ignored. Required columns are
+    enforced whenever present (``child_id``, ``sex`` and ``birth_year`` included). For episodes,
     ``planned_ending`` is derived from ``end_reason`` when it is missing. Duplicate primary keys
     keep the first otherwise valid row.
     """
@@ -125,19 +229,29 @@ def validate_table(raw: RawTable) -> ValidationResult:
     if len(rows) != n:
         rows = list(range(2, n + 2))
     probs = _Problems(raw.table, raw.source, rows)
-    pending_pseudonym = PERSONNUMMER in data.columns and "child_id" not in data.columns
+    direct = sorted({PERSONNUMMER, *(c for c, col in cols.items() if col.is_direct_identifier)})
+    stray = _check_identity_numbers(raw, direct)
+    flagged: dict[str, set[int]] = {}
+    for c, positions in stray.items():
+        for pos in positions:
+            probs.add(int(pos), c, str(data[c].iat[pos]), "identity_number")
+        flagged[c] = {int(p) for p in positions}
     truthy = {v.casefold() for v in d.true_values}
     falsy = {v.casefold() for v in d.false_values}
 
     for pos, nf in sorted(raw.field_counts.items()):
+        if pos in raw.row_problems:   # told below, with the reader's own rule and words
+            continue
         probs.add(
             pos, "", "", "field_count", n=nf, width=len(data.columns) + len(raw.extra_columns)
         )
+    for pos, (rule, sv, en) in sorted(raw.row_problems.items()):
+        probs.add(pos, "", "", rule, sv=sv, en=en)
 
     typed: dict[str, Any] = {}
     bad: dict[str, np.ndarray] = {}
     for name, col in cols.items():
-        if name == PERSONNUMMER and name not in data.columns:
+        if name in direct:
             continue
         values: list[Any] = [None] * n
         bad_col = np.zeros(n, dtype=bool)
@@ -145,14 +259,18 @@ def validate_table(raw: RawTable) -> ValidationResult:
             raw_values = data[name].tolist()
             codes = code_lookup(col) if col.type == "code" else {}
             cache: dict[str, Any] = {}
+            skip = flagged.get(name, set())
             for pos, v in enumerate(raw_values):
+                if pos in skip:
+                    bad_col[pos] = True
+                    continue
                 if not isinstance(v, str):
                     if v is None or (isinstance(v, float) and np.isnan(v)):
                         v = None
                     else:
                         v = str(v)
                 if v is None or v.strip() == "":
-                    if col.required and not (pending_pseudonym and col.source == "derived"):
+                    if col.required:
                         probs.add(pos, name, "", "required")
                         bad_col[pos] = True
                     continue
@@ -169,7 +287,7 @@ def validate_table(raw: RawTable) -> ValidationResult:
                     kw = dict(out.kw)
                     probs.add(pos, name, shown, out.rule, **kw)
                     bad_col[pos] = True
-        elif col.required and not (pending_pseudonym and col.source == "derived"):
+        elif col.required:
             for pos in range(n):
                 probs.add(pos, name, "", "required")
                 bad_col[pos] = True
@@ -358,6 +476,15 @@ class ValidationSummary:
         )
 
 
+def _read_masked(path: str | Path) -> dict[str, RawTable]:
+    """:func:`read_tables` of one file, its fatal errors with identity numbers masked (a file
+    without a header row shows its first data row as column names)."""
+    try:
+        return read_tables([path])
+    except DataValidationError as err:
+        raise DataValidationError(mask_identity_numbers(str(err))) from None
+
+
 def validate_files(
     paths: str | Path | Iterable[str | Path],
     out_dir: str | Path,
@@ -384,22 +511,26 @@ def validate_files(
     Raises
     ------
     DataValidationError
-        On a fatal file problem (see :func:`evaluation.data.io.read_table`).
+        On a fatal file problem (see :func:`evaluation.data.io.read_table`; identity numbers in
+        its text are masked) or a table holding identity numbers (see :func:`validate_table`).
     """
     import sys
 
     from tqdm import tqdm
 
     path_list = [paths] if isinstance(paths, str | Path) else list(paths)
+    check_output_folder(out_dir, path_list)
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(path_list), desc="validate", unit="step", disable=not show) as bar:
         raws: dict[str, RawTable] = {}
         for p in path_list:
-            for t, r in read_tables([p]).items():
+            for t, r in _read_masked(p).items():
                 if t in raws:
                     raise DataValidationError(
-                        f"table {t!r} given twice ({raws[t].source} and {r.source}); give each "
-                        "table in one file only."
+                        mask_identity_numbers(
+                            f"table {t!r} given twice ({raws[t].source} and {r.source}); give "
+                            "each table in one file only."
+                        )
                     )
                 raws[t] = r
             bar.update(1)
@@ -414,16 +545,22 @@ def validate_files(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for t, res in results.items():
-        res.accepted.drop(columns=["_row", "_source"]).to_csv(
-            out / f"{t}.csv", index=False, encoding="utf-8", date_format="%Y-%m-%d"
+        write_csv(
+            res.accepted.drop(columns=["_row", "_source"]),
+            out / f"{t}.csv",
+            date_format="%Y-%m-%d",
         )
     quarantine = [r.quarantine for r in results.values() if len(r.quarantine)]
     problems = [r.problems for r in results.values() if len(r.problems)]
-    (pd.concat(quarantine, ignore_index=True) if quarantine else empty_quarantine()).to_csv(
-        out / "quarantine.csv", index=False, encoding="utf-8"
+    write_csv(
+        pd.concat(quarantine, ignore_index=True) if quarantine else empty_quarantine(),
+        out / "quarantine.csv",
+        mask=True,
     )
-    (pd.concat(problems, ignore_index=True) if problems else empty_quarantine()).to_csv(
-        out / "problems.csv", index=False, encoding="utf-8"
+    write_csv(
+        pd.concat(problems, ignore_index=True) if problems else empty_quarantine(),
+        out / "problems.csv",
+        mask=True,
     )
     tables = {
         t: {"read": r.n_read, "accepted": r.n_accepted, "quarantined": r.n_quarantined}

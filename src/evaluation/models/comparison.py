@@ -400,12 +400,30 @@ def _fit_glmm(y: np.ndarray, x: np.ndarray, unit: np.ndarray) -> dict[str, Any]:
     """Maximum-likelihood (Laplace) fit of the random-intercept logistic model."""
     lap = _Laplace(y, x, unit)
     # Start: ordinary logistic regression by a few Newton steps, sigma = 0.5.
+    # Newton steps are halved while the deviance gets worse or non-finite (as glm.fit).
+    def deviance(b: np.ndarray) -> float:
+        eta = x @ b
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+
     beta = np.zeros(x.shape[1])
     beta[0] = special.logit(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    dev = deviance(beta)
     for _ in range(25):
         mu = special.expit(x @ beta)
         step = np.linalg.solve((x * (mu * (1 - mu))[:, None]).T @ x, x.T @ (y - mu))
-        beta = beta + np.clip(step, -5, 5)
+        if not np.isfinite(step).all():
+            break
+        new = beta + np.clip(step, -5, 5)
+        new_dev = deviance(new)
+        for _ in range(40):
+            if np.isfinite(new_dev) and new_dev <= dev + 1e-12 * (abs(dev) + 0.1):
+                break
+            new = (beta + new) / 2
+            new_dev = deviance(new)
+        else:
+            break
+        beta, dev = new, new_dev
         if np.max(np.abs(step)) < 1e-8:
             break
     logistic_beta = beta.copy()
@@ -462,6 +480,16 @@ def _fit_glmm(y: np.ndarray, x: np.ndarray, unit: np.ndarray) -> dict[str, Any]:
     vcov = (vcov + vcov.T) / 2
     cov = (cov + cov.T) / 2
     beta, sigma = params[:-1], float(params[-1])
+    if not (np.isfinite(params).all() and np.isfinite(vcov).all() and np.isfinite(cov).all()
+            and (np.diag(vcov) > 0).all()):
+        bad = ~(np.isfinite(beta) & np.isfinite(np.diag(vcov)) & (np.diag(vcov) > 0))
+        which = (f"the term in column {int(np.flatnonzero(bad)[0]) + 1} of the design"
+                 if bad.any() else "the unit variance")
+        exc = ConvergenceError(f"the random-intercept model gave a non-finite estimate or "
+                               f"variance ({which}); check for case-mix levels with no events "
+                               "or no non-events, or extreme values, and collapse them.")
+        exc.column = int(np.flatnonzero(bad)[0]) if bad.any() else None
+        raise exc
     u = lap.modes(beta, sigma)
     return {"beta": beta, "sigma": sigma, "u": u, "loglik": ll, "vcov": vcov, "cov": cov,
             "iterations": int(res.nit), "laplace": lap, "at_boundary": bool(at_boundary)}
@@ -673,7 +701,14 @@ def risk_standardised(data: pd.DataFrame, outcome_col: str, unit_col: str,
         raise ParameterError(f"higher_is_worse must be True or False, got {higher_is_worse!r}.")
     d = _design(data, outcome_col, unit_col, case_mix, reference)
     y, x, unit = d["y"], d["x"], d["unit"]
-    fit = _fit_glmm(y, x, unit)
+    try:
+        fit = _fit_glmm(y, x, unit)
+    except ConvergenceError as exc:
+        col = getattr(exc, "column", None)
+        if col is None:
+            raise
+        raise ConvergenceError(str(exc).replace(f"the term in column {col + 1} of the design",
+                                                f"term {d['names'][col]!r}")) from exc
     beta, sigma, vcov, lap = fit["beta"], fit["sigma"], fit["vcov"], fit["laplace"]
     n_units = lap.n_units
 

@@ -266,18 +266,33 @@ def efron_pass(rs: EfronRiskSets, x: np.ndarray, beta: np.ndarray,
 
 
 
+def _largest(v: np.ndarray, scale: np.ndarray | None, names: Sequence[str] | None) -> str:
+    """' (covariate NAME)': the covariate whose |v| x scale is largest, for messages."""
+    if names is None or not len(v):
+        return ""
+    size = np.abs(v) * (1.0 if scale is None else scale)
+    size = np.where(np.isnan(size), np.inf, size)
+    return f" (covariate {names[int(np.argmax(size))]!r})"
+
+
 def newton_raphson(evaluate: Any, p: int, model: str, likelihood: str,
                     infinite_because: str, max_iter: int = COX_MAX_ITER,
-                    tol: float = COX_TOL) -> tuple[np.ndarray, float, float, int]:
+                    tol: float = COX_TOL, names: Sequence[str] | None = None,
+                    scale: np.ndarray | None = None) -> tuple[np.ndarray, float, float, int]:
     """Maximise a log (partial) likelihood by Newton–Raphson with step halving, as R coxph.
 
-    ``evaluate(beta)`` returns (loglik, score, information). Starts at 0 and stops when the
-    largest change is below ``tol`` x (1 + max |beta|), or below 1e-9 with the log
+    ``evaluate(beta)`` returns (loglik, score, information). Starts at 0 (as coxph) and
+    halves a step while the log likelihood it leads to is non-finite or lower; stops when
+    the largest change is below ``tol`` x (1 + max |beta|), or below 1e-9 with the log
     likelihood changing by at most ``tol`` relatively. Returns beta, loglik, the loglik at
-    0 and the number of iterations; raises ConvergenceError naming ``model``.
+    0 and the number of iterations, all finite; otherwise raises ConvergenceError naming
+    ``model`` and (given ``names`` and the covariates' ranges ``scale``) the covariate.
     """
     beta = np.zeros(p)
     loglik, score, info = evaluate(beta)
+    if not (np.isfinite(loglik) and np.isfinite(score).all() and np.isfinite(info).all()):
+        raise ConvergenceError(f"the {likelihood} of the {model} is not finite at 0; a "
+                               "covariate has extreme values: rescale it.")
     loglik0 = loglik
     for it in range(1, max_iter + 1):
         try:
@@ -292,9 +307,12 @@ def newton_raphson(evaluate: Any, p: int, model: str, likelihood: str,
         while not np.isfinite(new_loglik) or new_loglik < loglik - 1e-10 * abs(loglik):
             halvings += 1
             if halvings > 30:
-                raise ConvergenceError(
-                    f"Newton–Raphson could not increase the {likelihood}; an estimate may be "
+                exc = ConvergenceError(
+                    f"Newton–Raphson could not increase the {likelihood}"
+                    f"{_largest(step, scale, names)}; an estimate may be "
                     f"infinite ({infinite_because}), or a covariate has extreme outliers.")
+                exc.beta, exc.step = beta, step
+                raise exc
             new = (beta + new) / 2
             new_loglik, new_score, new_info = evaluate(new)
         change = np.max(np.abs(new - beta))
@@ -302,17 +320,24 @@ def newton_raphson(evaluate: Any, p: int, model: str, likelihood: str,
             (change < 1e-9 and abs(new_loglik - loglik) <= tol * abs(new_loglik))
         beta, loglik, score, info = new, new_loglik, new_score, new_info
         if done:
+            if not (np.isfinite(beta).all() and np.isfinite(info).all()):
+                raise ConvergenceError(f"{model}: the estimate or its information is not "
+                                       f"finite{_largest(beta, scale, names)}; an estimate "
+                                       f"may be infinite ({infinite_because}).")
             return beta, loglik, loglik0, it
     exc = ConvergenceError(
         f"{model} did not converge in {max_iter} Newton–Raphson iterations (last change "
-        f"{np.max(np.abs(step)):.3g}); an estimate may be infinite ({infinite_because}).")
+        f"{np.max(np.abs(step)):.3g}{_largest(step, scale, names)}); an estimate may be "
+        f"infinite ({infinite_because}).")
     exc.beta, exc.step = beta, step  # so a caller can name the diverging covariate
     raise exc
 
 
-def cox_newton(rs: EfronRiskSets, x: np.ndarray,
-                wt: np.ndarray | None = None) -> tuple[np.ndarray, float, float, int]:
-    """Newton–Raphson with step halving, as R coxph; returns beta, loglik, null loglik, iters."""
+def cox_newton(rs: EfronRiskSets, x: np.ndarray, wt: np.ndarray | None = None,
+               names: Sequence[str] | None = None) -> tuple[np.ndarray, float, float, int]:
+    """Newton–Raphson with step halving, as R coxph; returns beta, loglik, null loglik, iters
+    (``names``, the design columns, name a diverging covariate in a ConvergenceError)."""
     return newton_raphson(lambda b: efron_pass(rs, x, b, wt), x.shape[1], "Cox model",
                            "partial likelihood", "a covariate level with no events, or one "
-                           "that perfectly predicts the order of events")
+                           "that perfectly predicts the order of events", names=names,
+                           scale=np.ptp(x, axis=0) if len(x) else None)

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from evaluation.checks import check_alpha
-from evaluation.errors import ParameterError
+from evaluation.errors import ConvergenceError, ParameterError
 from evaluation.models.cox_adjusted import (
     PH_TRANSFORMS,
     AdjustedSurvivalResult,
@@ -363,7 +363,7 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
     center = d["x"].mean(axis=0)
     x = d["x"] - center                                          # centring, as R coxph
     rs = EfronRiskSets(d["entry"], d["stop"], d["event"], d["stratum"], ties)
-    beta, loglik, loglik0, iterations = cox_newton(rs, x, wt)
+    beta, loglik, loglik0, iterations = cox_newton(rs, x, wt, d["names"])
     _, _, info, resid = efron_pass(rs, x, beta, wt, residuals=True)
     var_naive = np.linalg.inv(info)
     se_naive = np.sqrt(np.diag(var_naive))
@@ -385,6 +385,13 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
         var = var_naive @ (u.T @ u) @ var_naive
         se_robust = np.sqrt(np.diag(var))
     se = np.sqrt(np.diag(var))
+    if not (np.isfinite(beta).all() and np.isfinite(se).all() and np.isfinite(se_naive).all()):
+        bad = int(np.flatnonzero(~(np.isfinite(se) & np.isfinite(se_naive)))[0]) \
+            if np.isfinite(beta).all() else int(np.flatnonzero(~np.isfinite(beta))[0])
+        raise ConvergenceError(f"the Cox model gave a non-finite estimate or standard error "
+                               f"for {d['names'][bad]!r}; it may be collinear with other "
+                               "covariates, have no events at a level, or extreme values. "
+                               "Merge levels, rescale or drop it.")
     zcrit = stats.norm.ppf(1 - alpha / 2)
     z = beta / se
     summary = pd.DataFrame(

@@ -612,7 +612,8 @@ def estimate_effect(data: pd.DataFrame, treatment_col: str, outcome_col: str,
                     "and predictions for other arms' rows extrapolate). Merge sparse levels or "
                     "drop those covariates.", arm=str(labels[j]), covariates=tuple(constant)),
                     stacklevel=2)
-    fit = arm_means(x, a, y, sw, k, binary, method, estimand, target, truncate, want_if=True)
+    fit = arm_means(x, a, y, sw, k, binary, method, estimand, target, truncate, want_if=True,
+                    names=names)
     mu, phi = fit["mu"], fit["phi"]
     w_obs = sw * fit["w"][np.arange(len(a)), a]          # sampling x balancing weight
     if method != "naive":  # the naive means use no propensity score: nothing to warn about

@@ -7,6 +7,7 @@ one bootstrap replicate, and the balance and positivity diagnostics.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ SMD_THRESHOLD = 0.1          # |SMD| above this is flagged as imbalanced
 POSITIVITY_PS = 0.01         # propensity scores below this trigger a positivity warning
 WEIGHT_SHARE = 0.1           # one row carrying more than this share of an arm's weight warns
 _MAX_ITER = 100
+_MAX_HALVINGS = 40
 _TOL = 1e-10
 
 
@@ -130,21 +132,73 @@ def _solve_spd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _spd_solver(a)(b)
 
 
+def _suspects(x: np.ndarray, v: np.ndarray, names: Sequence[str] | None) -> str:
+    """The covariate(s) (design columns after the intercept) whose coefficient ``v`` (or
+    step) times the column's range is largest, quoted for a message."""
+    if v.ndim == 1:
+        v = v[:, None]
+    size = np.abs(v[1:]).max(axis=1) * np.ptp(x[:, 1:], axis=0) if x.shape[1] > 1 \
+        else np.zeros(0)
+    size = np.where(np.isfinite(size), size, np.inf)
+    if not len(size):
+        return "the intercept"
+    top = np.flatnonzero(size >= 0.5 * size.max()) if np.isfinite(size.max()) \
+        else np.flatnonzero(np.isinf(size))
+    labels = [repr(names[j]) if names is not None and j < len(names) else f"column {j + 1}"
+              for j in top[np.argsort(-size[top])][:3]]
+    return "covariate " + labels[0] if len(labels) == 1 else "covariates " + ", ".join(labels)
+
+
+def _not_converged(what: str, x: np.ndarray, v: np.ndarray,
+                   names: Sequence[str] | None, reason: str) -> ConvergenceError:
+    exc = ConvergenceError(
+        f"the logistic {what} did not converge ({reason}); {_suspects(x, v, names)} may "
+        "(nearly) perfectly predict the outcome or have extreme values (quasi-complete "
+        "separation: a covariate level where everyone or no one has the outcome). Merge "
+        "sparse levels, rescale or drop that covariate.")
+    exc.covariates = _suspects(x, v, names)
+    return exc
+
+
+def _logistic_deviance(x: np.ndarray, y: np.ndarray, sw: np.ndarray, beta: np.ndarray
+                       ) -> tuple[float, np.ndarray]:
+    eta = x @ beta
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 2 * float(np.sum(sw * (np.logaddexp(0, eta) - y * eta))), eta
+
+
 def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, sw: np.ndarray,
-             what: str = "outcome model", warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
+             what: str = "outcome model", warn: bool = True,
+             names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Linear (weighted least squares) or logistic (weighted ML by Newton/IRLS) regression
     with case weights ``sw``; returns coef and the 'bread' matrix X' S V X at the estimate
     (S = diag(sw), V = m(1 - m) for logistic, 1 for linear). ``warn=False`` silences the
-    separation warning."""
+    separation warning.
+
+    The logistic fit starts, as R's ``glm.fit``, at the intercept-only model (intercept at
+    the logit of the weighted mean, zeros elsewhere) and halves a Newton step while the
+    deviance it leads to is non-finite or worse than the current one (a full step that
+    improves the deviance is taken unchanged, so fits that converge without halving are
+    exactly those of plain Newton). It returns a finite estimate or raises
+    :class:`ConvergenceError` naming the covariate(s) (``names``: the design columns after
+    the intercept) whose coefficients diverge.
+    """
     if not binary:
         xtx = (x * sw[:, None]).T @ x
-        return _solve_spd(xtx, x.T @ (sw * y)), xtx
+        beta = _solve_spd(xtx, x.T @ (sw * y))
+        if not np.isfinite(beta).all():
+            raise ConvergenceError(f"the linear {what} could not be fitted: "
+                                   f"{_suspects(x, np.nan_to_num(beta, nan=np.inf), names)} "
+                                   "gave a non-finite coefficient (collinear or extreme "
+                                   "values); rescale or drop it.")
+        return beta, xtx
     beta = np.zeros(x.shape[1])
     mean = (sw * y).sum() / sw.sum()
     if 0 < mean < 1:
         beta[0] = np.log(mean / (1 - mean))
     m = _expit(x @ beta)
-    dev = np.inf
+    cur_dev, _ = _logistic_deviance(x, y, sw, beta)    # deviance of the current iterate
+    dev = np.inf                                       # previous deviance (separation rule)
     done, separated = False, False
     for _ in range(_MAX_ITER + 1):
         info = (x * (sw * m * (1 - m))[:, None]).T @ x
@@ -158,22 +212,35 @@ def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, sw: np.ndarray,
                               else OutcomeSeparationWarning, stacklevel=4)
             return beta, info
         step = _solve_spd(info, x.T @ (sw * (y - m)))
-        beta = beta + step
-        if not np.isfinite(beta).all():
-            break
-        eta = x @ beta
+        if not np.isfinite(step).all():
+            raise _not_converged(what, x, np.nan_to_num(step, nan=np.inf), names,
+                                 "the Newton step is not finite")
+        new = beta + step
+        new_dev, eta = _logistic_deviance(x, y, sw, new)
+        # step halving, as R's glm.fit: while the deviance is non-finite or worse
+        halvings = 0
+        while not np.isfinite(new_dev) or new_dev > cur_dev + 1e-12 * (abs(cur_dev) + 0.1):
+            halvings += 1
+            if halvings > _MAX_HALVINGS:
+                break
+            new = (beta + new) / 2
+            new_dev, eta = _logistic_deviance(x, y, sw, new)
+        small_step = np.max(np.abs(step)) < _TOL * (1 + np.max(np.abs(new)))
+        if halvings > _MAX_HALVINGS:
+            if small_step:      # at the optimum to rounding: the last iterate is the fit
+                done, separated = True, False
+                continue
+            raise _not_converged(what, x, step, names,
+                                 "no step along the Newton direction lowers the deviance")
+        beta = new
         m = _expit(eta)
-        new_dev = 2 * float(np.sum(sw * (np.logaddexp(0, eta) - y * eta)))
-        small_step = np.max(np.abs(step)) < _TOL * (1 + np.max(np.abs(beta)))
         # R glm's rule |dev - dev_old| / (|dev| + 0.1) < eps: also ends (quasi-)separated fits
         fitted = m[sw > 0]
         separated = (not small_step and abs(new_dev - dev) / (abs(new_dev) + 0.1) < 1e-14
                      and (fitted.min() < 1e-10 or fitted.max() > 1 - 1e-10))
-        dev = new_dev
+        dev = cur_dev = new_dev
         done = small_step or separated
-    raise ConvergenceError(f"the logistic {what} did not converge; there may be (quasi-)complete "
-                           "separation (a covariate level where everyone or no one has the "
-                           "outcome). Merge sparse levels or drop covariates.")
+    raise _not_converged(what, x, beta, names, f"{_MAX_ITER} iterations")
 
 
 def _expit(z: np.ndarray) -> np.ndarray:
@@ -188,7 +255,7 @@ def _softmax_ps(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
 
 
 def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray,
-                    warn: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    warn: bool = True, names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Multinomial logistic regression of the arm code (0 = reference) on x by Newton,
     weighted ML with case weights ``sw``. ``warn=False`` silences the separation warnings
     (the naive method fits the model for diagnostics only).
@@ -200,7 +267,7 @@ def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray,
     n, p = x.shape
     if k == 2:
         gamma, info = _fit_glm(x, (a == 1).astype(float), True, sw, "propensity model",
-                               warn=warn)
+                               warn=warn, names=names)
         eta = x @ gamma
         return gamma[:, None], np.column_stack([_expit(-eta), _expit(eta)]), info
     q = (k - 1) * p
@@ -219,23 +286,46 @@ def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray,
                 info[(l - 1) * p:l * p, (j - 1) * p:j * p] = blk.T
         return info
 
-    dev = np.inf
     rows = np.arange(n)
+
+    def deviance(g: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = _softmax_ps(x, g)
+            return -2 * float((sw * np.log(np.maximum(e[rows, a], 1e-300))).sum()), e
+
+    cur_dev, _ = deviance(gamma)
+    dev = np.inf
     for _ in range(_MAX_ITER):
         e = _softmax_ps(x, gamma)
         score = (x.T @ (sw[:, None] * (ind - e[:, 1:]))).T.reshape(q)
         step = _solve_spd(information(e), score).reshape(k - 1, p).T
-        gamma = gamma + step
-        if not np.isfinite(gamma).all():
-            break
-        e = _softmax_ps(x, gamma)
-        new_dev = -2 * float((sw * np.log(np.maximum(e[rows, a], 1e-300))).sum())
-        small_step = np.max(np.abs(step)) < _TOL * (1 + np.max(np.abs(gamma)))
+        if not np.isfinite(step).all():
+            raise _not_converged("propensity model (multinomial)", x,
+                                 np.nan_to_num(step, nan=np.inf), names,
+                                 "the Newton step is not finite")
+        new = gamma + step
+        new_dev, e = deviance(new)
+        halvings = 0      # step halving while the deviance is non-finite or worse (glm.fit)
+        while not np.isfinite(new_dev) or new_dev > cur_dev + 1e-12 * (abs(cur_dev) + 0.1):
+            halvings += 1
+            if halvings > _MAX_HALVINGS:
+                break
+            new = (gamma + new) / 2
+            new_dev, e = deviance(new)
+        small_step = np.max(np.abs(step)) < _TOL * (1 + np.max(np.abs(new)))
+        if halvings > _MAX_HALVINGS:
+            if not small_step:
+                raise _not_converged("propensity model (multinomial)", x, step, names,
+                                     "no step along the Newton direction lowers the "
+                                     "deviance")
+            new_dev, e = cur_dev, _softmax_ps(x, gamma)
+        else:
+            gamma = new
         # as R glm: a negligible change of deviance ends a (quasi-)separated fit
         fitted = e[sw > 0]
         separated = (abs(new_dev - dev) / (abs(new_dev) + 0.1) < 1e-14
                      and (fitted.min() < 1e-10 or fitted.max() > 1 - 1e-10))
-        dev = new_dev
+        dev = cur_dev = new_dev
         if small_step or separated:
             if separated and warn:
                 warnings.warn("propensity model: fitted probabilities numerically 0 or 1 "
@@ -244,9 +334,8 @@ def _fit_propensity(x: np.ndarray, a: np.ndarray, k: int, sw: np.ndarray,
                               "drop the covariate, restrict the population or use "
                               "estimand='ATO'.", PropensitySeparationWarning, stacklevel=4)
             return gamma, e, information(e)
-    raise ConvergenceError("the propensity-score model did not converge; a covariate may "
-                           "perfectly predict treatment (no overlap). Check the overlap, merge "
-                           "sparse levels or drop that covariate.")
+    raise _not_converged("propensity model (multinomial)", x, gamma, names,
+                         f"{_MAX_ITER} iterations")
 
 
 # --------------------------------------------------------------------------- estimation core
@@ -283,8 +372,8 @@ def _balancing(e: np.ndarray, a: np.ndarray, estimand: str, target: int
 
 
 def arm_means(x: np.ndarray, a: np.ndarray, y: np.ndarray, sw: np.ndarray, k: int, binary: bool,
-          method: str, estimand: str, target: int, truncate: float | None, want_if: bool
-          ) -> dict[str, Any]:
+          method: str, estimand: str, target: int, truncate: float | None, want_if: bool,
+          names: Sequence[str] | None = None) -> dict[str, Any]:
     """Arm means (and their influence functions) for one data set with case weights sw.
 
     Every estimating equation (propensity model, outcome models, arm means) is weighted by
@@ -295,7 +384,7 @@ def arm_means(x: np.ndarray, a: np.ndarray, y: np.ndarray, sw: np.ndarray, k: in
     if (np.bincount(a, weights=sw, minlength=k) <= 0).any():
         raise ParameterError("an arm has no rows (or only rows of weight 0) in the "
                              "(re)sampled data.")
-    _, e_raw, info = _fit_propensity(x, a, k, sw, warn=method != "naive")
+    _, e_raw, info = _fit_propensity(x, a, k, sw, warn=method != "naive", names=names)
     e = e_raw
     clipped = np.zeros_like(e_raw, dtype=bool)
     if truncate is not None:
@@ -316,7 +405,7 @@ def arm_means(x: np.ndarray, a: np.ndarray, y: np.ndarray, sw: np.ndarray, k: in
     if method in ("regression", "aipw"):
         for j in range(k):
             r = ind[:, j]
-            beta, bread = _fit_glm(x[r], y[r], binary, sw[r])
+            beta, bread = _fit_glm(x[r], y[r], binary, sw[r], names=names)
             betas.append(beta)
             breads.append(bread)
             eta = x @ beta

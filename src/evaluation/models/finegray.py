@@ -394,11 +394,13 @@ def _fg_influence(rs: _FineGrayRiskSets, x: np.ndarray, r: np.ndarray, s0: np.nd
     return resid + rs.psi(x, r, h, hx)
 
 
-def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray) -> tuple[np.ndarray, float, float, int]:
+def _fg_newton(rs: _FineGrayRiskSets, x: np.ndarray, names: list[str] | None = None
+               ) -> tuple[np.ndarray, float, float, int]:
     """Newton–Raphson with step halving; returns beta, loglik, null loglik, iterations."""
     return newton_raphson(lambda b: _fg_pass(rs, x, b)[:3], x.shape[1], "Fine–Gray model",
                            "pseudo-likelihood", "a covariate level with no events of interest",
-                           max_iter=_FG_MAX_ITER, tol=_FG_TOL)
+                           max_iter=_FG_MAX_ITER, tol=_FG_TOL, names=names,
+                           scale=np.ptp(x, axis=0) if len(x) else None)
 
 
 def _refuse_infinite(beta: np.ndarray, x: np.ndarray, names: list[str],
@@ -614,7 +616,7 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
         rs = _FineGrayGroupedRiskSets(d["stop"][order], status[order], groups[order])
     n_groups = 1 if groups is None else int(groups.max()) + 1
     try:
-        beta, loglik, loglik0, iterations = _fg_newton(rs, x)
+        beta, loglik, loglik0, iterations = _fg_newton(rs, x, d["names"])
     except ConvergenceError as exc:
         # Newton steps towards an infinite estimate may stop short of convergence; the
         # last iterate still tells which covariate diverges.
@@ -639,6 +641,12 @@ def fine_gray(data: pd.DataFrame, duration_col: str, event_col: str, event_of_in
                                 for j in range(len(beta))])
     var = var_naive @ (infl.T @ infl) @ var_naive
     se = np.sqrt(np.diag(var))
+    if not (np.isfinite(se).all() and np.isfinite(np.diag(var_naive)).all()):
+        bad = int(np.flatnonzero(~(np.isfinite(se) & np.isfinite(np.diag(var_naive))))[0])
+        raise ConvergenceError(f"the Fine–Gray model gave a non-finite standard error for "
+                               f"{d['names'][bad]!r}; it may be collinear with other "
+                               "covariates or have extreme values. Merge levels, rescale or "
+                               "drop it.")
     zcrit = stats.norm.ppf(1 - alpha / 2)
     z = beta / se
     summary = pd.DataFrame(
