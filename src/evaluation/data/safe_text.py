@@ -23,6 +23,8 @@ identifier columns use the latter.
 
 Examples
 --------
+The numbers in these examples fail the Luhn check: they belong to nobody.
+
 >>> mask_identity_numbers("row 7: '900101-1234' is not a code")
 "row 7: '900101-****' is not a code"
 >>> neutralise_formula("=HYPERLINK(\\"http://x\\")")
