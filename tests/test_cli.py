@@ -130,7 +130,7 @@ def test_publication_is_the_default_and_the_internal_flag_sets_internal_mode(
         return Path(out) / "report.html"
 
     monkeypatch.setattr(run, "run_report", fake_run_report)
-    nb = "notebooks/01-overview.ipynb"
+    nb = str(Path(__file__).resolve().parents[1] / "notebooks" / "01-overview.ipynb")
     assert main(["report", nb, "--data", str(tmp_path), "--out", str(tmp_path)]) == 0
     assert main(["report", nb, "--data", str(tmp_path), "--out", str(tmp_path),
                  "--internal"]) == 0
@@ -153,3 +153,23 @@ def test_check_mode_never_makes_internal_a_default():
         check_mode({}, {"mode": "internal"}, internal=False)
     with pytest.raises(ParameterError, match="no mode parameter"):
         check_mode({}, {"data_dir": ""}, internal=True)
+
+
+def test_version_is_printed(capsys):
+    from evaluation import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"evaluation {__version__}"
+
+
+def test_report_refuses_data_dir_as_a_parameter_and_an_out_that_is_a_file(tmp_path, capsys):
+    nb = str(Path(__file__).resolve().parents[1] / "notebooks" / "01-overview.ipynb")
+    assert main(["report", nb, "--data", str(tmp_path), "-p", "data_dir", "x",
+                 "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "data_dir is given by --data" in err and "ges med --data" in err
+    (tmp_path / "afile").write_text("x")
+    assert main(["report", nb, "--data", str(tmp_path), "--out", str(tmp_path / "afile")]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -100,7 +100,10 @@ def _cmd_report(args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (one sub-command per task)."""
+    from evaluation import __version__
+
     parser = argparse.ArgumentParser(prog="evaluation", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"evaluation {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(

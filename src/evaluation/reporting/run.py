@@ -333,11 +333,18 @@ def run_report(
     defaults = notebook_parameters(nb_path)
     if "data_dir" not in defaults:
         raise ParameterError(f"Notebook {nb_path.name} has no data_dir parameter.")
+    if "data_dir" in (parameters or {}):
+        raise ParameterError(
+            "data_dir ges med --data, inte med -p data_dir; ta bort -p data_dir. / "
+            "data_dir is given by --data, not by -p data_dir; remove -p data_dir.")
     params = _check_parameters(dict(parameters or {}), defaults, nb_path)
     params = check_mode(params, defaults, internal=internal, notebook=nb_path.name)
     data = Path(data_dir).resolve()
     params["data_dir"] = str(data)
     out = Path(out_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out_dir} är en fil, inte en mapp; ange en mapp. / "
+                             f"--out {out_dir} is a file, not a folder; give a folder.")
     out.mkdir(parents=True, exist_ok=True)
     executed = out / f"{nb_path.stem}.ipynb"
     cwd = nb_path.parent.parent if nb_path.parent.name == "notebooks" else nb_path.parent
