@@ -19,6 +19,27 @@ DESCRIPTION = (
 )
 
 
+def _table_arg(value: str) -> str:
+    """``--table``: a known table name (English or Swedish), as the dictionary spells it."""
+    from evaluation.data.dictionary import TABLES
+    from evaluation.data.io import resolve_table_name
+
+    resolved = resolve_table_name(value)
+    if resolved is None:
+        raise argparse.ArgumentTypeError(
+            f"okänd tabell {value!r}; välj en av {', '.join(TABLES)} (svenska namn som "
+            f"placeringar går också) / unknown table {value!r}; choose one of "
+            f"{', '.join(TABLES)} (Swedish names such as placeringar work too)"
+        )
+    return resolved
+
+
+_TABLE_HELP = (
+    "read every given file as this table (episodes, placements, followups, referrals; Swedish "
+    "names work too); default: taken from each file name"
+)
+
+
 # Files this toolkit writes beside tables; skipped when a shell glob passes them to validate.
 OUTPUT_FILE_STEMS = {"quarantine", "problems"}
 
@@ -52,15 +73,20 @@ def _cmd_validate(args: argparse.Namespace) -> str:
             files.append(f)
     if not files:
         raise ParameterError("No table files left to validate after skipping output files.")
-    summary = validate_files(files, args.out)
+    from evaluation.data.io import forced_table
+
+    with forced_table(args.table):
+        summary = validate_files(files, args.out)
     return "validate: " + summary.line()
 
 
 def _cmd_pseudonymise(args: argparse.Namespace) -> str:
+    from evaluation.data.io import forced_table
     from evaluation.data.pseudonymise import load_key, pseudonymise_files
 
     key = load_key(args.key_file)
-    summary = pseudonymise_files(args.files, key, args.out)
+    with forced_table(args.table):
+        summary = pseudonymise_files(args.files, key, args.out)
     return "pseudonymise: " + summary
 
 
@@ -136,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+", help="input files (table name taken from the file name)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--table", type=_table_arg, default=None, metavar="NAME", help=_TABLE_HELP)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser(
@@ -148,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="input files")
     p.add_argument("--key-file", default=None, help="key file made by `evaluation keygen`")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--table", type=_table_arg, default=None, metavar="NAME", help=_TABLE_HELP)
     p.set_defaults(func=_cmd_pseudonymise)
 
     p = sub.add_parser(

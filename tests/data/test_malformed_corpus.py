@@ -258,6 +258,13 @@ def header_only(tmp):
     return [p]
 
 
+def check_leading_zero_repaired(s):
+    check_clean(s)
+    assert "0148" in set(s.results["referrals"].accepted["municipality_code"])
+    p = s.results["referrals"].problems
+    assert p["rule"].tolist() == ["digit_code_repaired"] and p["value"].tolist() == ["148"]
+
+
 def check_header_only(s):
     assert s.tables["episodes"] == {"read": 0, "accepted": 0, "quarantined": 0}
 
@@ -602,9 +609,14 @@ CASES = [
     ),
     Case(
         "bad_municipality_pattern",
-        mutate(lambda d: set_cell(d, "referrals", "R2", "municipality_code", "148")),
+        mutate(lambda d: set_cell(d, "referrals", "R2", "municipality_code", "14")),
         rule="pattern",
         table="referrals",
+    ),
+    Case(
+        "municipality_code_without_leading_zero",
+        mutate(lambda d: set_cell(d, "referrals", "R2", "municipality_code", "148")),
+        check=check_leading_zero_repaired,
     ),
     Case("empty_file", empty_file, error=r"episodes\.csv: the file is empty"),
     Case("header_only", header_only, check=check_header_only),

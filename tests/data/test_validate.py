@@ -124,14 +124,18 @@ def test_codes_accept_labels_case_and_whitespace_insensitively(value, code):
     assert res.accepted.at[0, "placement_type"] == code
 
 
-def test_unknown_code_message_lists_allowed_codes_in_both_languages():
+def test_unknown_code_message_lists_allowed_labels_in_both_languages():
     res = validate_table(raw("episodes", [ep(placement_type="XYZ")]))
     q = res.quarantine.iloc[0]
     assert q["rule"] == "code" and q["value"] == "XYZ" and q["row"] == 2
     assert q["message_sv"].startswith(
-        "Okänd kod 'XYZ' i kolumnen placement_type; tillåtna: FH, NH, FFH"
+        "Okänd kod 'XYZ' i kolumnen placement_type; tillåtna: Familjehem (FH), "
+        "Nätverkshem (NH), Konsulentstött familjehem (FFH)"
     )
-    assert q["message_en"].startswith("Unknown code 'XYZ' in column placement_type; allowed: FH")
+    assert q["message_en"].startswith(
+        "Unknown code 'XYZ' in column placement_type; allowed: Family home (FH), "
+        "Kinship/network home (NH)"
+    )
 
 
 def test_one_quarantine_row_per_input_row_but_all_problems_kept():
@@ -177,7 +181,8 @@ def test_missing_required_value_is_quarantined():
         (ep(reason="PLANNED"), "end_reason_with_end_date"),
         (ep(end="2023-01-01", reason="ABSCONDED", planned_ending="ja"), "planned_ending_derived"),
         (ep(planned_ending="nej"), "planned_ending_derived"),
-        (ep(municipality_code="180"), "pattern"),
+        (ep(municipality_code="18"), "pattern"),
+        (ep(municipality_code="01800"), "pattern"),
         (ep(unaccompanied="kanske"), "type_boolean"),
         (ep(daily_cost_sek="-5"), "range"),
     ],
@@ -296,7 +301,10 @@ def test_validate_files_writes_accepted_quarantine_and_problems(tmp_path):
     ).to_csv(src, index=False, sep=";")
     summary = validate_files([src], tmp_path / "out")
     assert summary.tables["episodes"] == {"read": 2, "accepted": 1, "quarantined": 1}
-    assert summary.line() == f"read 2 rows, accepted 1, quarantined 1 -> {tmp_path / 'out'}/"
+    assert summary.line().startswith(
+        f"read 2 rows, accepted 1, quarantined 1 -> {tmp_path / 'out'}/ (quarantine.csv: the 1 "
+        "rejected rows"
+    )
     acc = pd.read_csv(tmp_path / "out" / "episodes.csv", dtype=str)
     assert "_row" not in acc.columns and acc.at[0, "start_date"] == "2022-01-01"
     q = pd.read_csv(tmp_path / "out" / "quarantine.csv", dtype=str)

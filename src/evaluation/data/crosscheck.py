@@ -49,6 +49,10 @@ def move_to_quarantine(
             }
         )
     new = problems_frame(items)
+    ids = dict(res.quarantined_ids)
+    key = d.primary_key(res.table)[0]
+    for rec in _moved_ids(moved, key):
+        ids.setdefault(rec[0], (rec[1], rec[2], rule))
     quarantine = pd.concat([res.quarantine, new], ignore_index=True) if len(res.quarantine) else new
     problems = pd.concat([res.problems, new], ignore_index=True) if len(res.problems) else new
     return ValidationResult(
@@ -59,7 +63,48 @@ def move_to_quarantine(
         n_read=res.n_read,
         source=res.source,
         extra_columns=res.extra_columns,
+        quarantined_ids=ids,
     )
+
+
+def _moved_ids(moved: pd.DataFrame, key: str) -> list[tuple[str, str, int]]:
+    """``(id, source_file, row)`` of moved rows with a filled ``key``."""
+    if key not in moved:
+        return []
+    return [
+        (str(rec[key]).strip(), str(rec["_source"]), int(rec["_row"]))
+        for _, rec in moved.iterrows()
+        if pd.notna(rec[key]) and str(rec[key]).strip()
+    ]
+
+
+def _missing_episode_messages(
+    ids: pd.Series, rejected: dict[str, tuple[str, int, str]], episodes_source: str
+) -> dict[Any, tuple[str, str]]:
+    """Per row: whether its episode was quarantined (and where) or is absent altogether."""
+    out: dict[Any, tuple[str, str]] = {}
+    for idx, eid in ids.items():
+        e = "" if pd.isna(eid) else str(eid).strip()
+        if e in rejected:
+            src, row, rule = rejected[e]
+            out[idx] = (
+                (
+                    f"Episoden {e} är inte godkänd: den sattes i karantän i {src}, rad {row} "
+                    f"(regel {rule}; se quarantine.csv). Rätta episoden så godkänns även "
+                    "denna rad"
+                ),
+                (
+                    f"Episode {e} was not accepted: it was quarantined in {src}, row {row} "
+                    f"(rule {rule}; see quarantine.csv). Correct the episode and this row is "
+                    "accepted too"
+                ),
+            )
+        else:
+            out[idx] = (
+                f"Episoden {e} finns inte i episodfilen ({episodes_source})",
+                f"Episode {e} is not in the episodes file ({episodes_source})",
+            )
+    return out
 
 
 def _day(ts: Any) -> str:
@@ -139,15 +184,13 @@ def validate_dataset(results: dict[str, ValidationResult]) -> dict[str, Validati
         if res is None:
             continue
         missing = ~res.accepted["episode_id"].isin(episodes.index)
+        msgs = _missing_episode_messages(
+            res.accepted.loc[missing, "episode_id"],
+            out["episodes"].quarantined_ids,
+            out["episodes"].source or "episodes",
+        )
         out[t] = move_to_quarantine(
-            res,
-            missing.to_numpy(),
-            "episode_exists",
-            "episode_id",
-            (
-                "Episod-id saknas bland godkända episoder",
-                "The episode id is not among the accepted episodes",
-            ),
+            res, missing.to_numpy(), "episode_exists", "episode_id", msgs
         )
 
     fu = out.get("followups")

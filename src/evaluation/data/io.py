@@ -15,7 +15,10 @@ import io as _io
 import math
 import re
 import sys
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,15 @@ from evaluation.data.dictionary import TABLES, load_dictionary
 from evaluation.data.safe_text import mask_identity_numbers
 from evaluation.errors import DataValidationError
 
-__all__ = ["SUPPORTED_EXTENSIONS", "RawTable", "normalise_header", "read_table", "read_tables"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "RawTable",
+    "forced_table",
+    "normalise_header",
+    "read_table",
+    "read_tables",
+    "resolve_table_name",
+]
 
 SUPPORTED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".parquet", ".pq", ".sav")
 DELIMITERS = (";", ",", "\t")
@@ -35,6 +46,24 @@ DELIMITERS = (";", ",", "\t")
 PERSONNUMMER = "personnummer"
 
 _FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+
+#: The header is looked for within this many non-empty rows at the top of a file or sheet
+#: (exports often put a title, a date or a blank row above the column names).
+HEADER_SEARCH_ROWS = 10
+#: A row is taken as the header when at least this many of its cells are dictionary column
+#: names or labels.
+HEADER_MIN_MATCHES = 2
+
+#: Words in file and sheet names that name a table (compared without case or diacritics, so
+#: ``Uppföljningar`` matches ``uppfoljning``); a name matches when it contains one of them.
+TABLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "episodes": ("episodes", "episod", "insats"),
+    "placements": ("placements", "placement", "placering"),
+    "followups": ("followups", "followup", "uppfoljning"),
+    "referrals": ("referrals", "referral", "aktualisering"),
+}
+
+_FORCED_TABLE: ContextVar[str | None] = ContextVar("evaluation_forced_table", default=None)
 
 
 # Columns of every quarantine table (validation and pseudonymisation write the same shape).
@@ -82,6 +111,12 @@ class RawTable:
         ``(rule, message_sv, message_en)``: ``unclosed_quote`` (CSV line with a quote that is
         never closed; the lines after it are read on their own, not swallowed into one field).
         Each such row is also listed in ``field_counts`` so that it is quarantined.
+    header_row : int
+        Row (line) number of the header in the user's file: 1 unless title rows above the
+        column names were skipped.
+    skipped_rows : int
+        Rows above the header that were skipped (title rows and blank rows); row numbers still
+        count them, so they point at the user's file.
     """
 
     table: str
@@ -93,11 +128,40 @@ class RawTable:
     extra_columns: list[str] = field(default_factory=list)
     field_counts: dict[int, int] = field(default_factory=dict)
     row_problems: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    header_row: int = 1
+    skipped_rows: int = 0
 
     @property
     def n_rows(self) -> int:
         """Number of data rows read."""
         return len(self.data)
+
+    def ignored_columns_messages(self) -> tuple[str, str] | None:
+        """``(message_sv, message_en)`` saying which columns were ignored, or ``None``.
+
+        Columns the user added that are not in the data dictionary (e.g. ``Anteckning``) are
+        not read; this says so, naming the file and the columns, and what to do.
+        """
+        if not self.extra_columns:
+            return None
+        names = _name_list([mask_identity_numbers(c) for c in self.extra_columns if c])
+        blank = sum(1 for c in self.extra_columns if not c)
+        if blank:
+            names_sv = (names + ", " if names else "") + f"{blank} kolumn(er) utan namn"
+            names_en = (names + ", " if names else "") + f"{blank} column(s) without a name"
+        else:
+            names_sv = names_en = names
+        sv = (
+            f"{self.source}: kolumnen/kolumnerna {names_sv} (rubrikrad {self.header_row}) finns "
+            "inte i dataordboken och lästes inte in. Byt namn på kolumnen om den ska vara en "
+            "av ordbokens kolumner; annars kan den ligga kvar eller tas bort."
+        )
+        en = (
+            f"{self.source}: column(s) {names_en} (header row {self.header_row}) are not in the "
+            "data dictionary and were ignored. Rename a column if it is meant to be one of the "
+            "dictionary's columns; otherwise it may stay or be deleted."
+        )
+        return sv, en
 
 
 def normalise_header(name: Any) -> str:
@@ -129,18 +193,113 @@ def _header_map(table: str) -> dict[str, str]:
     return out
 
 
+def _fold(text: str) -> str:
+    """Lower-case without diacritics (``Uppföljning`` -> ``uppfoljning``)."""
+    decomposed = unicodedata.normalize("NFKD", str(text).strip().lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _tables_named(name: str) -> list[str]:
+    """Tables whose name (English or Swedish, any case or diacritics) ``name`` contains."""
+    folded = _fold(name)
+    compact = re.sub(r"[\s_\-.]+", "", folded)
+    return [
+        t for t, words in TABLE_ALIASES.items() if any(w in folded or w in compact for w in words)
+    ]
+
+
+def resolve_table_name(name: str) -> str | None:
+    """The dictionary table a name stands for (``Placeringar`` -> ``placements``), or ``None``.
+
+    Parameters
+    ----------
+    name : str
+        A table name in English or Swedish, singular or plural, any case, with or without
+        diacritics.
+
+    Returns
+    -------
+    str or None
+    """
+    if name in TABLES:
+        return name
+    found = _tables_named(name)
+    return found[0] if len(found) == 1 else None
+
+
+def _unknown_table(table: str, source: str | None = None) -> DataValidationError:
+    where = f"{source}: " if source else ""
+    return DataValidationError(
+        f"{where}okänd tabell {table!r}; dataordboken har: {', '.join(TABLES)} "
+        "(på svenska: episoder/insatser, placeringar, uppföljningar, aktualiseringar). / "
+        f"{where}unknown table {table!r}; the dictionary defines: {', '.join(TABLES)}."
+    )
+
+
+def _check_table(table: str, source: str | None = None) -> str:
+    resolved = resolve_table_name(table)
+    if resolved is None:
+        raise _unknown_table(table, source)
+    return resolved
+
+
+@contextmanager
+def forced_table(table: str | None) -> Iterator[None]:
+    """Within this block, :func:`read_tables` reads every file as ``table`` (``--table``).
+
+    Parameters
+    ----------
+    table : str or None
+        Table name (English or Swedish, see :func:`resolve_table_name`); ``None`` changes
+        nothing.
+
+    Raises
+    ------
+    DataValidationError
+        If ``table`` is not a known table.
+    """
+    resolved = None if table is None else _check_table(table)
+    token = _FORCED_TABLE.set(resolved)
+    try:
+        yield
+    finally:
+        _FORCED_TABLE.reset(token)
+
+
 def _infer_table(stem: str, source: str) -> str:
-    s = stem.lower()
-    if s in TABLES:
-        return s
-    found = [t for t in TABLES if t in s]
+    found = _tables_named(stem)
     if len(found) == 1:
         return found[0]
-    what = "several table names" if found else "no table name"
+    what_sv = "flera tabellnamn" if found else "inget tabellnamn"
+    what_en = "several table names" if found else "no table name"
     raise DataValidationError(
-        f"{source}: cannot tell which table the file holds ({what} in the file name). "
-        f"Name the file after a table ({', '.join(TABLES)}) or pass table=..."
+        f"{source}: det går inte att avgöra vilken tabell filen innehåller ({what_sv} i "
+        "filnamnet). Ge filen ett namn efter tabellen (t.ex. placeringar.csv, episoder.csv, "
+        "uppföljningar.csv, aktualiseringar.csv) eller ange tabellen med --table, t.ex. "
+        f"`evaluation validate --table placements {source} --out ...`. / "
+        f"{source}: cannot tell which table the file holds ({what_en} in the file name). "
+        f"Name the file after a table ({', '.join(TABLES)}; Swedish names work too) or give "
+        f"the table with --table, e.g. `evaluation validate --table placements {source} "
+        "--out ...`."
     )
+
+
+def _header_matches(cells: list[Any], hmap: dict[str, str]) -> int:
+    """Number of distinct dictionary columns named by the cells of a row."""
+    return len({hmap[n] for n in (normalise_header(c) for c in cells if isinstance(c, str)) if n in hmap})
+
+
+def _find_header(rows: list[list[Any]], table: str) -> int | None:
+    """Position of the header among ``rows`` (non-empty rows from the top of the file): the
+    first of the first :data:`HEADER_SEARCH_ROWS` whose cells name at least
+    :data:`HEADER_MIN_MATCHES` dictionary columns; ``None`` when no row does."""
+    if table not in TABLES:
+        return None
+    hmap = _header_map(table)
+    for i, r in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if _header_matches(r, hmap) >= HEADER_MIN_MATCHES:
+            return i
+    return None
 
 
 def _cell_to_str(v: Any) -> Any:
@@ -240,12 +399,11 @@ def _build(
     field_counts: dict[int, int] | None = None,
     row_problems: dict[int, tuple[str, str, str]] | None = None,
     check_nul: bool = True,
+    header_row: int = 1,
 ) -> RawTable:
     """Check headers, map them to dictionary names and assemble the RawTable."""
     if table not in TABLES:
-        raise DataValidationError(
-            f"{source}: unknown table {table!r}; the dictionary defines: {', '.join(TABLES)}."
-        )
+        raise _unknown_table(table, source)
     if check_nul:
         _refuse_nul_cells(rows, row_numbers, source)
     norm = [normalise_header(h) for h in headers]
@@ -282,11 +440,22 @@ def _build(
         for m in missing:
             close = difflib.get_close_matches(m, candidates, n=1, cutoff=0.6)
             parts.append(f"{m} (did you mean {close[0]!r}?)" if close else m)
+        hint = ""
+        if _header_matches(list(headers), hmap) < HEADER_MIN_MATCHES:
+            hint = (
+                f" Rad {header_row} ser inte ut som en rad med kolumnnamn, och ingen av de "
+                f"{HEADER_SEARCH_ROWS} första raderna gör det: om filen har rubrikrader (titel, "
+                "datum) ovanför kolumnnamnen, ta bort dem så att kolumnnamnen står på första "
+                f"raden. / Row {header_row} does not look like a row of column names, nor does "
+                f"any of the first {HEADER_SEARCH_ROWS} rows: if the file has title rows (a "
+                "title, a date) above the column names, delete them so that the column names "
+                "are on the first row."
+            )
         raise DataValidationError(
             f"{source}: table {table!r} lacks required column(s): "
             f"{_name_list(parts, quote=False)}. "
             f"Columns found ({len(norm)}): "
-            f"{_name_list([mask_identity_numbers(c) for c in norm]) or 'none'}."
+            f"{_name_list([mask_identity_numbers(c) for c in norm]) or 'none'}.{hint}"
         )
     idx = [i for i, m in enumerate(mapped) if m in dict_cols]
     width = len(norm)
@@ -307,6 +476,8 @@ def _build(
         extra_columns=extra,
         field_counts=dict(field_counts or {}),
         row_problems=dict(row_problems or {}),
+        header_row=header_row,
+        skipped_rows=header_row - 1,
     )
 
 
@@ -370,6 +541,29 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+def _choose_delimiter(text: str, table: str) -> str:
+    """The delimiter sniffed from the first line, unless title rows hide it: then the first
+    delimiter with which a header is found within the first rows."""
+    sniffed = _sniff_delimiter(text)
+    head = text[:65536]
+    if len(text) > len(head) and "\n" in head:
+        head = head[: head.rindex("\n")]
+    old = csv.field_size_limit()
+    csv.field_size_limit(_FIELD_LIMIT)
+    try:
+        for d in (sniffed, *(d for d in DELIMITERS if d != sniffed)):
+            try:
+                recs = list(csv.reader(_io.StringIO(head, newline=""), delimiter=d, strict=False))
+            except csv.Error:
+                continue
+            filled = [r for r in recs if any(c.strip() for c in r)][:HEADER_SEARCH_ROWS]
+            if _find_header(filled, table) is not None:
+                return d
+    finally:
+        csv.field_size_limit(old)
+    return sniffed
+
+
 def _csv_records(text: str, delimiter: str) -> tuple[list[list[str]], list[int] | None, int]:
     """Parse CSV text: ``(records, starts, n_lines)``.
 
@@ -426,7 +620,7 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
         )
     if text.strip() == "":
         raise DataValidationError(f"{source}: the file is empty (no header line).")
-    delimiter = _sniff_delimiter(text)
+    delimiter = _choose_delimiter(text, table)
     old = csv.field_size_limit()
     csv.field_size_limit(_FIELD_LIMIT)
     try:
@@ -442,9 +636,18 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
     def end(i: int) -> int:
         return start(i + 1) - 1 if i + 1 < len(records) else n_lines
 
-    header_pos = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
-    if header_pos is None:
-        raise DataValidationError(f"{source}: the file is empty (no header line).")
+    filled = [
+        i
+        for i, r in enumerate(records[: HEADER_SEARCH_ROWS * 4])
+        if any(c.strip() for c in r)
+    ][:HEADER_SEARCH_ROWS]
+    if not filled:
+        header_pos = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+        if header_pos is None:
+            raise DataValidationError(f"{source}: the file is empty (no header line).")
+    else:
+        found = _find_header([records[i] for i in filled], table)
+        header_pos = filled[0 if found is None else found]
     headers = records[header_pos]
     width = len(headers)
     if starts is not None and end(header_pos) > start(header_pos):
@@ -511,6 +714,7 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
         field_counts=counts,
         row_problems=problems,
         check_nul=False,
+        header_row=start(header_pos),
     )
 
 
@@ -549,20 +753,60 @@ def _read_sav(path: Path, table: str, source: str) -> RawTable:
     return _frame_to_raw(df, table, source)
 
 
+def _sheet_table(title: str) -> str | None:
+    """The table a sheet is named after (``Placeringar`` -> ``placements``), or ``None``.
+
+    Only a sheet named exactly after a table counts (English or Swedish, singular or plural,
+    any case or diacritics), so that an instruction sheet is never read as a table."""
+    folded = re.sub(r"[\s_\-]+", "", _fold(title))
+    for t, words in TABLE_ALIASES.items():
+        if folded == t or any(folded in (w, w + "ar", w + "er", w + "s") for w in words):
+            return t
+    return None
+
+
+def _old_excel(source: str) -> DataValidationError:
+    return DataValidationError(
+        f"{source}: filen är i det gamla Excel-formatet (.xls), som inte kan läsas. Öppna den "
+        "i Excel och välj Arkiv > Spara som > Excel-arbetsbok (*.xlsx), och ge sedan "
+        f"programmet .xlsx-filen. / {source}: unsupported file type '.xls' (the old Excel "
+        "format). Open it in Excel, choose File > Save As > Excel Workbook (*.xlsx), and give "
+        "the .xlsx file instead."
+    )
+
+
 def _xlsx_sheets(
-    path: Path, source: str
-) -> dict[str, tuple[list[Any], list[list[Any]], list[int]]]:
-    """Read the sheets named after tables: {table: (headers, rows, sheet row numbers)}."""
+    path: Path, source: str, table: str | None = None
+) -> dict[str, tuple[list[Any], list[list[Any]], list[int], int]]:
+    """Read the sheets named after tables: {table: (headers, rows, sheet row numbers,
+    header row)}.
+
+    With ``table``, a workbook with one sheet is read as that table whatever the sheet's name.
+    Without it, a workbook whose only sheet is not named after a table is read as the table the
+    file name names (``Placeringar 2024.xlsx`` with sheet ``Blad1``)."""
     try:
         import openpyxl
 
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
+        with open(path, "rb") as fh:
+            if fh.read(8) == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # an .xls renamed .xlsx
+                raise _old_excel(source) from None
         raise DataValidationError(f"{source}: cannot read the file as Excel .xlsx: {exc}") from None
     titles: dict[str, list[str]] = {}
     for ws in wb.worksheets:
-        titles.setdefault(ws.title.strip().lower(), []).append(ws.title)
-    twice = {t: names for t, names in titles.items() if t in TABLES and len(names) > 1}
+        t = _sheet_table(ws.title)
+        if t is not None:
+            titles.setdefault(t, []).append(ws.title)
+    if not titles and len(wb.worksheets) == 1:
+        only = wb.worksheets[0].title
+        if table is not None:
+            titles[table] = [only]
+        else:
+            named = _tables_named(path.stem)
+            if len(named) == 1:
+                titles[named[0]] = [only]
+    twice = {t: names for t, names in titles.items() if len(names) > 1}
     if twice:
         wb.close()
         t, names = next(iter(twice.items()))
@@ -570,29 +814,54 @@ def _xlsx_sheets(
             f"{source}: {len(names)} sheets hold table {t!r} ({_name_list(names)}); keep one "
             "sheet per table (move the rows into one sheet and delete or rename the other)."
         )
+    by_title = {names[0]: t for t, names in titles.items()}
     out = {}
     try:
         for ws in wb.worksheets:
-            name = ws.title.strip().lower()
-            if name not in TABLES:
+            name = by_title.get(ws.title)
+            if name is None:
                 continue
             # Never trust the sheet's own <dimension> record: read every row there is.
             ws.reset_dimensions()
-            headers: list[Any] | None = None
+            top: list[tuple[int, list[Any]]] = []  # non-empty rows until the header is known
+            header_at: int | None = None
+            headers: list[Any] = []
             rows, numbers = [], []
             for rnum, rec in enumerate(ws.iter_rows(values_only=True), start=1):
                 cells = [_cell_to_str(v) for v in rec]
-                if headers is None:
-                    headers = ["" if isinstance(c, float) else c for c in cells]
+                filled = any(isinstance(c, str) and c.strip() for c in cells)
+                if header_at is None:
+                    if filled:
+                        top.append((rnum, cells))
+                    if len(top) < HEADER_SEARCH_ROWS:
+                        continue
+                    header_at, headers, rows, numbers = _split_header(top, name)
                     continue
-                if not any(isinstance(c, str) and c.strip() for c in cells):
+                if not filled:
                     continue
                 rows.append(cells)
                 numbers.append(rnum)
-            out[name] = (headers or [], rows, numbers)
+            if header_at is None:
+                header_at, headers, rows, numbers = _split_header(top, name)
+            out[name] = (headers, rows, numbers, header_at)
     finally:
         wb.close()
     return out
+
+
+def _split_header(
+    top: list[tuple[int, list[Any]]], table: str
+) -> tuple[int, list[Any], list[list[Any]], list[int]]:
+    """Split the first non-empty rows of a sheet into (header row number, headers, data rows,
+    their row numbers), skipping title rows above the header."""
+    if not top:
+        return 1, [], [], []
+    found = _find_header([c for _, c in top], table)
+    k = 0 if found is None else found
+    rnum, cells = top[k]
+    headers = ["" if isinstance(c, float) else c for c in cells]
+    rest = top[k + 1 :]
+    return rnum, headers, [c for _, c in rest], [n for n, _ in rest]
 
 
 def _check_path(path: str | Path) -> Path:
@@ -601,6 +870,8 @@ def _check_path(path: str | Path) -> Path:
         raise DataValidationError(f"{p.name}: file not found ({p}).")
     if not p.is_file():
         raise DataValidationError(f"{p.name}: not a file ({p}).")
+    if p.suffix.lower() == ".xls":
+        raise _old_excel(p.name)
     if p.suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise DataValidationError(
             f"{p.name}: unsupported file type {p.suffix or '(none)'!r}; "
@@ -621,8 +892,11 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
         ``;``, ``,`` or tab delimited), Excel ``.xlsx`` (sheet named after the table),
         Parquet or SPSS ``.sav``.
     table : str, optional
-        Table name; inferred from the file name (e.g. ``kommun_episodes_2024.csv``) when
-        omitted. For an Excel file with a single table sheet, that sheet is used.
+        Table name (English or Swedish, e.g. ``placeringar``); inferred from the file name
+        (e.g. ``kommun_episodes_2024.csv``, ``Placeringar 2024.csv``, ``uppföljningar.csv``;
+        any case, with or without diacritics) when omitted. For an Excel file with a single
+        table sheet, that sheet is used; a workbook with one sheet of any name is read as
+        ``table``.
 
     Returns
     -------
@@ -641,6 +915,14 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
 
     Notes
     -----
+    Title rows above the header (a title, a date, blank rows: common in exports) are skipped:
+    the header is the first of the first :data:`HEADER_SEARCH_ROWS` non-empty rows whose cells
+    name at least :data:`HEADER_MIN_MATCHES` dictionary columns (names or labels). Row numbers
+    still count the skipped rows (``header_row``, ``skipped_rows``). When no row qualifies, the
+    first non-empty row is the header and a missing-column error says to delete title rows.
+    An ``.xls`` file is refused with "save as .xlsx in Excel". Columns not in the dictionary
+    are listed in ``extra_columns`` (see :meth:`RawTable.ignored_columns_messages`).
+
     Nothing a file says about its own size is trusted: an Excel sheet's ``<dimension>`` record
     is ignored and every row there is read. A CSV line with a quote that is never closed does
     not swallow the lines after it: those are read one by one and the line itself is listed in
@@ -655,12 +937,10 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
     p = _check_path(path)
     source = p.name
     ext = p.suffix.lower()
-    if table is not None and table not in TABLES:
-        raise DataValidationError(
-            f"{source}: unknown table {table!r}; the dictionary defines: {', '.join(TABLES)}."
-        )
+    if table is not None:
+        table = _check_table(table, source)
     if ext == ".xlsx":
-        sheets = _xlsx_sheets(p, source)
+        sheets = _xlsx_sheets(p, source, table)
         if table is None:
             if len(sheets) == 1:
                 table = next(iter(sheets))
@@ -671,8 +951,10 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
                 f"{source}: no sheet named {table!r}; sheets must be named after the tables "
                 f"({', '.join(TABLES)})."
             )
-        headers, rows, numbers = sheets[table]
-        return _build(table, headers, rows, numbers, f"{source}[{table}]")
+        headers, rows, numbers, header_row = sheets[table]
+        return _build(
+            table, headers, rows, numbers, f"{source}[{table}]", header_row=header_row
+        )
     if table is None:
         table = _infer_table(p.stem, source)
     if ext in (".csv", ".txt", ".tsv"):
@@ -682,13 +964,19 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
     return _read_sav(p, table, source)
 
 
-def read_tables(paths: str | Path | Iterable[str | Path]) -> dict[str, RawTable]:
+def read_tables(
+    paths: str | Path | Iterable[str | Path], table: str | None = None
+) -> dict[str, RawTable]:
     """Read several files (an Excel file gives every table sheet it has).
 
     Parameters
     ----------
     paths : path or iterable of paths
-        Files to read; the table of each non-Excel file is inferred from its name.
+        Files to read; the table of each non-Excel file is inferred from its name (English
+        or Swedish, e.g. ``Placeringar 2024.csv``).
+    table : str, optional
+        Read every file as this table (the CLI's ``--table``); default: the table set by
+        :func:`forced_table`, else inferred per file.
 
     Returns
     -------
@@ -713,16 +1001,25 @@ def read_tables(paths: str | Path | Iterable[str | Path]) -> dict[str, RawTable]
             )
         out[raw.table] = raw
 
+    if table is None:
+        table = _FORCED_TABLE.get()
+    else:
+        table = _check_table(table)
     for path in paths:
         p = _check_path(path)
-        if p.suffix.lower() == ".xlsx":
+        if table is not None:
+            add(read_table(p, table))
+        elif p.suffix.lower() == ".xlsx":
             sheets = _xlsx_sheets(p, p.name)
             if not sheets:
                 raise DataValidationError(
-                    f"{p.name}: no sheet named after a table ({', '.join(TABLES)})."
+                    f"{p.name}: inget blad har namn efter en tabell ({', '.join(TABLES)}; "
+                    "svenska namn går också); byt namn på bladet eller ange --table. / "
+                    f"{p.name}: no sheet named after a table ({', '.join(TABLES)}; Swedish "
+                    "names work too); rename the sheet or give --table."
                 )
-            for t, (headers, rows, numbers) in sheets.items():
-                add(_build(t, headers, rows, numbers, f"{p.name}[{t}]"))
+            for t, (headers, rows, numbers, header_row) in sheets.items():
+                add(_build(t, headers, rows, numbers, f"{p.name}[{t}]", header_row=header_row))
         else:
             add(read_table(p))
     return out

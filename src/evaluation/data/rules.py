@@ -39,18 +39,22 @@ from evaluation.errors import ParameterError
 __all__ = [
     "ID_IDENTIFIERS",
     "MASK",
+    "MAX_CODES_SHOWN",
     "MAX_FIELD_LENGTH",
     "MAX_VALUE_CHARS",
     "CellError",
     "ValidationResult",
     "check_id",
+    "code_list",
     "code_lookup",
     "display_value",
     "empty_quarantine",
     "parse_cell",
     "parse_date",
     "parse_number",
+    "pattern_words",
     "problems_frame",
+    "repair_cell",
     "rule_messages",
     "typed_series",
 ]
@@ -94,6 +98,10 @@ class ValidationResult:
         File name.
     extra_columns : list of str
         Input columns not in the dictionary (ignored).
+    quarantined_ids : dict of str to tuple
+        Primary-key value (first key column, stripped text) of each quarantined row ->
+        ``(source_file, row, rule)`` of its first quarantine, so a cross-table rule can say
+        *where* a referenced row was rejected.
     """
 
     table: str
@@ -103,6 +111,7 @@ class ValidationResult:
     n_read: int
     source: str = ""
     extra_columns: list[str] = field(default_factory=list)
+    quarantined_ids: dict[str, tuple[str, int, str]] = field(default_factory=dict)
 
     @property
     def n_accepted(self) -> int:
@@ -151,10 +160,9 @@ def rule_messages(rule: str, column: str, value: str, **kw: Any) -> tuple[str, s
             f"'{v}' in column {column} is not yes/no",
         )
     if rule == "code":
-        allowed = kw["allowed"]
         return (
-            f"Okänd kod '{v}' i kolumnen {column}; tillåtna: {allowed}",
-            f"Unknown code '{v}' in column {column}; allowed: {allowed}",
+            f"Okänd kod '{v}' i kolumnen {column}; tillåtna: {kw['allowed_sv']}",
+            f"Unknown code '{v}' in column {column}; allowed: {kw['allowed_en']}",
         )
     if rule == "range":
         return (
@@ -162,9 +170,32 @@ def rule_messages(rule: str, column: str, value: str, **kw: Any) -> tuple[str, s
             f"'{v}' in column {column} is outside the range {kw['lo']}–{kw['hi']}",
         )
     if rule == "pattern":
+        want_sv, want_en = pattern_words(kw["pattern"])
         return (
-            f"'{v}' i kolumnen {column} har fel format (mönster {kw['pattern']})",
-            f"'{v}' in column {column} has the wrong format (pattern {kw['pattern']})",
+            f"'{v}' i kolumnen {column} har fel format (ska vara {want_sv})",
+            f"'{v}' in column {column} has the wrong format (should be {want_en})",
+        )
+    if rule == "digit_code_repaired" and value.strip().startswith(kw["repaired"]):
+        return (
+            (
+                f"'{v}' i kolumnen {column} var sparat som tal (troligen i Excel) och lästes "
+                f"som {kw['repaired']}; rättat, raden är godkänd"
+            ),
+            (
+                f"'{v}' in column {column} was stored as a number (probably in Excel) and was "
+                f"read as {kw['repaired']}; repaired, the row is accepted"
+            ),
+        )
+    if rule == "digit_code_repaired":
+        return (
+            (
+                f"'{v}' i kolumnen {column} lästes som {kw['repaired']} (inledande nolla "
+                "saknades, troligen borttagen av Excel); rättat, raden är godkänd"
+            ),
+            (
+                f"'{v}' in column {column} was read as {kw['repaired']} (leading zero was "
+                "missing, probably dropped by Excel); repaired, the row is accepted"
+            ),
         )
     if rule == "field_too_long":
         return (
@@ -307,6 +338,77 @@ def _norm_code(text: str) -> str:
     return _SPACES.sub(" ", text).strip().casefold()
 
 
+#: At most this many allowed codes are listed in a message.
+MAX_CODES_SHOWN = 8
+
+
+def code_list(col: Column, limit: int = MAX_CODES_SHOWN) -> tuple[str, str]:
+    """The allowed codes of a column as the Excel drop-downs show them: Swedish and English
+    labels, each followed by its code in parentheses (unless the label is the code), at most
+    ``limit`` of them and then how many more.
+
+    >>> from evaluation.data.dictionary import load_dictionary
+    >>> code_list(load_dictionary().column("followups", "child_heard"))
+    ('Ja (YES), Delvis (PARTLY), Nej (NO)', 'Yes, Partly, No')
+    """
+    out = []
+    for lang, more in (("sv", "och {n} till"), ("en", "and {n} more")):
+        items = []
+        for c in col.codes[:limit]:
+            label, code = str(c[lang]), str(c["code"])
+            items.append(label if label.casefold() == code.casefold() else f"{label} ({code})")
+        if len(col.codes) > limit:
+            items.append(more.format(n=len(col.codes) - limit))
+        out.append(", ".join(items))
+    return out[0], out[1]
+
+
+_DIGITS = re.compile(r"^\^\[0-9\]\{(\d+)\}\$$")
+
+
+def pattern_words(pattern: str) -> tuple[str, str]:
+    """A dictionary pattern in words (Swedish, English); a regular expression is never shown.
+
+    >>> pattern_words("^[0-9]{4}$")
+    ('fyra siffror, t.ex. 0180', 'four digits, e.g. 0180')
+    """
+    m = _DIGITS.match(pattern)
+    if m:
+        n = int(m.group(1))
+        sv = {2: "två", 3: "tre", 4: "fyra", 5: "fem", 6: "sex"}.get(n, str(n))
+        en = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(n, str(n))
+        example = ("0180" + "0" * n)[:n] if n >= 4 else "0" * (n - 1) + "1"
+        return f"{sv} siffror, t.ex. {example}", f"{en} digits, e.g. {example}"
+    return "det format som dataordboken anger", "the format the data dictionary gives"
+
+
+def repair_cell(text: str, col: Column) -> str | None:
+    """The repaired text of a cell Excel is known to have damaged, or None when there is
+    nothing to repair.
+
+    A code of ``n`` digits (pattern ``^[0-9]{n}$``, e.g. the municipality code) that lost its
+    leading zero (``180`` for ``0180``) or was stored as a number (``180.0``, ``1480,0``) is
+    restored to its ``n`` digits. Only one lost zero is restored: ``18`` stays wrong.
+
+    >>> from evaluation.data.dictionary import load_dictionary
+    >>> col = load_dictionary().column("episodes", "municipality_code")
+    >>> repair_cell("180", col), repair_cell("180.0", col), repair_cell("0180", col)
+    ('0180', '0180', None)
+    """
+    if col.type != "string" or not col.pattern:
+        return None
+    m = _DIGITS.match(col.pattern)
+    if not m:
+        return None
+    n = int(m.group(1))
+    s = text.strip()
+    d = re.match(r"^(\d+)(?:[.,]0+)?$", s)
+    if not d or len(d.group(1)) not in (n - 1, n):
+        return None
+    fixed = d.group(1).zfill(n)
+    return None if fixed == s else fixed
+
+
 def check_id(text: str) -> None:
     """Raise :class:`CellError` unless ``text`` (stripped) is acceptable as an id.
 
@@ -340,7 +442,8 @@ def parse_cell(text: str, col: Column, codes: dict[str, str], truthy: set, falsy
     if t == "code":
         key = _norm_code(s)
         if key not in codes:
-            raise CellError("code", allowed=", ".join(col.code_values))
+            sv, en = code_list(col)
+            raise CellError("code", allowed_sv=sv, allowed_en=en)
         return codes[key]
     if t == "boolean":
         key = s.casefold()

@@ -3,7 +3,9 @@
 Rows are never silently dropped or altered beyond normalisation: every input row ends up either
 in ``accepted`` (typed per the dictionary) or in ``quarantine`` (one row holding its first
 problem), so ``len(accepted) + len(quarantine) == n_read`` for each table. ``problems`` lists
-every problem found.
+every problem found, including the repairs made on accepted rows (a digit code such as the
+municipality code that lost its leading zero in Excel, ``180`` or ``180.0`` for ``0180``, is
+accepted as ``0180`` and recorded with rule ``digit_code_repaired``).
 
 Identity numbers never pass: a file with a filled personnummer/samordningsnummer column (by
 header), or with a column where identity numbers are the rule, is refused (run
@@ -19,6 +21,7 @@ Cell rules: ``required``, ``type_integer``, ``type_number``, ``type_date``, ``ty
 ``code``, ``range``, ``pattern``, ``field_too_long``, ``id_format`` (an id starting with a
 formula character or holding control characters), ``identity_number`` (an identity number in a
 cell); ``field_count`` (CSV row with the wrong number of fields).
+Repair (recorded in problems only, the row is accepted): ``digit_code_repaired``.
 Row rules: ``end_not_before_start``, ``age_at_start``, ``end_reason_with_end_date``,
 ``planned_ending_derived``, ``unique_key``.
 Cross-table rules
@@ -53,6 +56,7 @@ from evaluation.data.rules import (
     empty_quarantine,
     parse_cell,
     problems_frame,
+    repair_cell,
     rule_messages,
     typed_series,
 )
@@ -164,10 +168,14 @@ class _Problems:
     def __init__(self, table: str, source: str, rows: list[int]) -> None:
         self.table, self.source, self.rows = table, source, rows
         self.items: list[tuple[int, dict[str, Any]]] = []
+        #: Repairs: problems that do not reject their row.
+        self.notes: list[tuple[int, dict[str, Any]]] = []
 
-    def add(self, pos: int, column: str, value: str, rule: str, **kw: Any) -> None:
+    def add(
+        self, pos: int, column: str, value: str, rule: str, *, note: bool = False, **kw: Any
+    ) -> None:
         sv, en = rule_messages(rule, column, value, **kw)
-        self.items.append(
+        (self.notes if note else self.items).append(
             (
                 pos,
                 {
@@ -275,12 +283,16 @@ def validate_table(raw: RawTable) -> ValidationResult:
                         bad_col[pos] = True
                     continue
                 if v not in cache:
+                    fixed = repair_cell(v, col)
                     try:
-                        cache[v] = ("ok", parse_cell(v, col, codes, truthy, falsy))
+                        parsed = parse_cell(fixed or v, col, codes, truthy, falsy)
+                        cache[v] = ("ok", parsed) if fixed is None else ("fixed", parsed)
                     except CellError as err:
                         cache[v] = ("err", err)
                 kind, out = cache[v]
-                if kind == "ok":
+                if kind == "fixed":
+                    probs.add(pos, name, v, "digit_code_repaired", note=True, repaired=out)
+                if kind in ("ok", "fixed"):
                     values[pos] = out
                 else:
                     shown = MASK if col.is_direct_identifier else v
@@ -415,12 +427,23 @@ def validate_table(raw: RawTable) -> ValidationResult:
                 en=f"Duplicate primary key ({kv})",
             )
 
-    problems = problems_frame([p for _, p in probs.items])
     first: dict[int, dict[str, Any]] = {}
     for pos, p in probs.items:
         first.setdefault(pos, p)
+    # Repairs are listed only for rows that are accepted: a quarantined row is not repaired.
+    notes = [(pos, p) for pos, p in probs.notes if pos not in first]
+    problems = problems_frame([p for _, p in probs.items + notes])
     quarantine = problems_frame([first[p] for p in sorted(first)])
     keep = np.array([pos not in first for pos in range(n)], dtype=bool)
+    quarantined_ids: dict[str, tuple[str, int, str]] = {}
+    if key and key[0] in data.columns:
+        ids = data[key[0]].tolist()
+        for pos in sorted(first):
+            v = ids[pos]
+            if isinstance(v, str) and v.strip():
+                quarantined_ids.setdefault(
+                    v.strip(), (raw.source, int(rows[pos]), str(first[pos]["rule"]))
+                )
     acc["_row"] = pd.array(rows, dtype="int64") if n else pd.array([], dtype="int64")
     acc["_source"] = raw.source
     accepted = acc.loc[keep].reset_index(drop=True)
@@ -432,6 +455,7 @@ def validate_table(raw: RawTable) -> ValidationResult:
         n_read=n,
         source=raw.source,
         extra_columns=list(raw.extra_columns),
+        quarantined_ids=quarantined_ids,
     )
 
 
@@ -468,11 +492,32 @@ class ValidationSummary:
     def n_quarantined(self) -> int:
         return sum(t["quarantined"] for t in self.tables.values())
 
+    @property
+    def n_problems(self) -> int:
+        """Rows of ``problems.csv``: every problem found."""
+        return sum(len(r.problems) for r in self.results.values())
+
+    @property
+    def n_on_accepted(self) -> int:
+        """Problems (repairs) on rows that were accepted: in ``problems.csv`` only."""
+        n = 0
+        for r in self.results.values():
+            if len(r.problems):
+                rejected = set(zip(r.quarantine["source_file"], r.quarantine["row"]))
+                n += sum(k not in rejected for k in zip(r.problems["source_file"], r.problems["row"]))
+        return n
+
     def line(self) -> str:
-        """One-line summary, e.g. ``read 1234 rows, accepted 1200, quarantined 34 -> out/``."""
+        """One-line summary that also says how ``quarantine.csv`` and ``problems.csv`` differ,
+        e.g. ``read 1234 rows, accepted 1200, quarantined 34 -> out/ (quarantine.csv: the 34
+        rejected rows, one line each with its first problem; problems.csv: all 40 problems
+        found, 2 of them repairs on accepted rows)``."""
         return (
             f"read {self.n_read} rows, accepted {self.n_accepted}, "
-            f"quarantined {self.n_quarantined} -> {self.out_dir}/"
+            f"quarantined {self.n_quarantined} -> {self.out_dir}/ "
+            f"(quarantine.csv: the {self.n_quarantined} rejected rows, one line each with its "
+            f"first problem; problems.csv: all {self.n_problems} problems found, "
+            f"{self.n_on_accepted} of them repairs on accepted rows)"
         )
 
 
@@ -498,8 +543,17 @@ def validate_files(
         Input files (see :func:`evaluation.data.io.read_tables`).
     out_dir : str or Path
         Output folder (created): ``<table>.csv`` per table (UTF-8, ``,``, ISO dates, without
-        ``_row``/``_source``), ``quarantine.csv`` (one row per rejected input row, all tables)
-        and ``problems.csv`` (every problem).
+        ``_row``/``_source``), ``quarantine.csv`` and ``problems.csv`` (same columns).
+
+        * ``quarantine.csv`` holds the **rejected rows**: one line per input row that was not
+          accepted, with its first problem. Accepted + quarantined = read, per table.
+        * ``problems.csv`` holds **every problem found**: all problems of a rejected row (a
+          row may appear several times), and the repairs made on accepted rows (rule
+          ``digit_code_repaired``, e.g. municipality code ``180`` read as ``0180``), which
+          are not in ``quarantine.csv``.
+
+        Messages are in Swedish (``message_sv``) and English (``message_en``); codes are
+        listed by their drop-down labels, formats in words.
     progress : bool, optional
         Show a progress bar (one step per file read, per table validated, cross-table rules
         and writing) on standard error; default: only when standard error is a terminal.
