@@ -22,7 +22,7 @@ DESCRIPTION = (
 def _table_arg(value: str) -> str:
     """``--table``: a known table name (English or Swedish), as the dictionary spells it."""
     from evaluation.data.dictionary import TABLES
-    from evaluation.data.io import resolve_table_name
+    from evaluation.data.rawtable import resolve_table_name
 
     resolved = resolve_table_name(value)
     if resolved is None:
@@ -73,7 +73,7 @@ def _cmd_validate(args: argparse.Namespace) -> str:
             files.append(f)
     if not files:
         raise ParameterError("No table files left to validate after skipping output files.")
-    from evaluation.data.io import forced_table
+    from evaluation.data.rawtable import forced_table
 
     with forced_table(args.table):
         summary = validate_files(files, args.out)
@@ -81,8 +81,8 @@ def _cmd_validate(args: argparse.Namespace) -> str:
 
 
 def _cmd_pseudonymise(args: argparse.Namespace) -> str:
-    from evaluation.data.io import forced_table
     from evaluation.data.pseudonymise import load_key, pseudonymise_files
+    from evaluation.data.rawtable import forced_table
 
     key = load_key(args.key_file)
     with forced_table(args.table):

@@ -8,7 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from evaluation.data.io import normalise_header, read_table, read_tables
+from evaluation.data.io import read_table, read_tables
+from evaluation.data.rawtable import normalise_header
 from evaluation.errors import DataValidationError
 from tests.helpers import REFERRAL_COLUMNS
 

@@ -10,7 +10,8 @@ import openpyxl
 import pytest
 
 from evaluation.cli import main
-from evaluation.data.io import forced_table, read_table, read_tables, resolve_table_name
+from evaluation.data.io import read_table, read_tables
+from evaluation.data.rawtable import forced_table, resolve_table_name
 from evaluation.errors import DataValidationError
 from tests.data.test_malformed_corpus import baseline
 

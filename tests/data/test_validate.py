@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from evaluation.data.crosscheck import validate_dataset
-from evaluation.data.io import QUARANTINE_COLUMNS, RawTable
+from evaluation.data.rawtable import QUARANTINE_COLUMNS, RawTable
 from evaluation.data.rules import parse_date, parse_number
 from evaluation.data.validate import validate_files, validate_table
 from evaluation.errors import DataValidationError

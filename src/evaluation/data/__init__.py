@@ -31,14 +31,7 @@ from evaluation.data.cohort import (
     with_groups,
 )
 from evaluation.data.crosscheck import validate_dataset
-from evaluation.data.io import (
-    QUARANTINE_COLUMNS,
-    SUPPORTED_EXTENSIONS,
-    RawTable,
-    normalise_header,
-    read_table,
-    read_tables,
-)
+from evaluation.data.io import read_table, read_tables
 from evaluation.data.load import (
     attach_latest_followup,
     load_tables,
@@ -64,6 +57,12 @@ from evaluation.data.pseudonymise import (
     pseudonymise_id,
     pseudonymise_table,
     synthetic_personnummer,
+)
+from evaluation.data.rawtable import (
+    QUARANTINE_COLUMNS,
+    SUPPORTED_EXTENSIONS,
+    RawTable,
+    normalise_header,
 )
 from evaluation.data.rules import (
     MAX_FIELD_LENGTH,

@@ -9,477 +9,37 @@ validation.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
-import difflib
 import io as _io
-import math
 import re
-import sys
-import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from evaluation.data.dictionary import TABLES, load_dictionary
-from evaluation.data.safe_text import mask_identity_numbers
+from evaluation.data.dictionary import TABLES
+from evaluation.data.rawtable import (
+    DELIMITERS,
+    FIELD_LIMIT,
+    FORCED_TABLE,
+    HEADER_SEARCH_ROWS,
+    SUPPORTED_EXTENSIONS,
+    TABLE_ALIASES,
+    RawTable,
+    build,
+    cell_to_str,
+    check_table,
+    find_header,
+    fold,
+    infer_table,
+    is_blank,
+    line_list,
+    name_list,
+    tables_named,
+)
 from evaluation.errors import DataValidationError
 
-__all__ = [
-    "SUPPORTED_EXTENSIONS",
-    "RawTable",
-    "forced_table",
-    "normalise_header",
-    "read_table",
-    "read_tables",
-    "resolve_table_name",
-]
-
-SUPPORTED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".parquet", ".pq", ".sav")
-DELIMITERS = (";", ",", "\t")
-# Columns that a raw extract may lack because pseudonymisation derives them from personnummer.
-PERSONNUMMER = "personnummer"
-
-_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
-
-#: The header is looked for within this many non-empty rows at the top of a file or sheet
-#: (exports often put a title, a date or a blank row above the column names).
-HEADER_SEARCH_ROWS = 10
-#: A row is taken as the header when at least this many of its cells are dictionary column
-#: names or labels.
-HEADER_MIN_MATCHES = 2
-
-#: Words in file and sheet names that name a table (compared without case or diacritics, so
-#: ``Uppföljningar`` matches ``uppfoljning``); a name matches when it contains one of them.
-TABLE_ALIASES: dict[str, tuple[str, ...]] = {
-    "episodes": ("episodes", "episod", "insats"),
-    "placements": ("placements", "placement", "placering"),
-    "followups": ("followups", "followup", "uppfoljning"),
-    "referrals": ("referrals", "referral", "aktualisering"),
-}
-
-_FORCED_TABLE: ContextVar[str | None] = ContextVar("evaluation_forced_table", default=None)
-
-
-# Columns of every quarantine table (validation and pseudonymisation write the same shape).
-QUARANTINE_COLUMNS = [
-    "source_file",
-    "row",
-    "table",
-    "column",
-    "value",
-    "rule",
-    "message_sv",
-    "message_en",
-]
-
-
-@dataclass
-class RawTable:
-    """One table as read from a file, before validation.
-
-    Attributes
-    ----------
-    table : str
-        Dictionary table name (``episodes``, ``placements``, ``followups``, ``referrals``).
-    data : pandas.DataFrame
-        Dictionary columns only (normalised names), all cells ``str`` or ``NaN``; the index is
-        0..n-1.
-    source : str
-        File name (with sheet as ``file.xlsx[sheet]`` for Excel).
-    row_numbers : list of int
-        Spreadsheet-style row number of each data row (header = 1, first data row = 2; for
-        Excel the sheet row; for CSV the line where the row starts, so a quoted field with a
-        line break moves the numbers of the rows after it as in a text editor).
-    encoding : str or None
-        Text encoding detected (CSV only).
-    delimiter : str or None
-        Delimiter detected (CSV only).
-    extra_columns : list of str
-        Normalised names of columns not in the dictionary; they are dropped from ``data``.
-    field_counts : dict of int to int
-        Data rows (by position) whose number of fields differs from the header (CSV only),
-        mapped to the number of fields found. Validation quarantines them (rule
-        ``field_count``).
-    row_problems : dict of int to tuple of str
-        Data rows (by position) the reader could not take at face value, mapped to
-        ``(rule, message_sv, message_en)``: ``unclosed_quote`` (CSV line with a quote that is
-        never closed; the lines after it are read on their own, not swallowed into one field).
-        Each such row is also listed in ``field_counts`` so that it is quarantined.
-    header_row : int
-        Row (line) number of the header in the user's file: 1 unless title rows above the
-        column names were skipped.
-    skipped_rows : int
-        Rows above the header that were skipped (title rows and blank rows); row numbers still
-        count them, so they point at the user's file.
-    """
-
-    table: str
-    data: pd.DataFrame
-    source: str
-    row_numbers: list[int]
-    encoding: str | None = None
-    delimiter: str | None = None
-    extra_columns: list[str] = field(default_factory=list)
-    field_counts: dict[int, int] = field(default_factory=dict)
-    row_problems: dict[int, tuple[str, str, str]] = field(default_factory=dict)
-    header_row: int = 1
-    skipped_rows: int = 0
-
-    @property
-    def n_rows(self) -> int:
-        """Number of data rows read."""
-        return len(self.data)
-
-    def ignored_columns_messages(self) -> tuple[str, str] | None:
-        """``(message_sv, message_en)`` saying which columns were ignored, or ``None``.
-
-        Columns the user added that are not in the data dictionary (e.g. ``Anteckning``) are
-        not read; this says so, naming the file and the columns, and what to do.
-        """
-        if not self.extra_columns:
-            return None
-        names = _name_list([mask_identity_numbers(c) for c in self.extra_columns if c])
-        blank = sum(1 for c in self.extra_columns if not c)
-        if blank:
-            names_sv = (names + ", " if names else "") + f"{blank} kolumn(er) utan namn"
-            names_en = (names + ", " if names else "") + f"{blank} column(s) without a name"
-        else:
-            names_sv = names_en = names
-        sv = (
-            f"{self.source}: kolumnen/kolumnerna {names_sv} (rubrikrad {self.header_row}) finns "
-            "inte i dataordboken och lästes inte in. Byt namn på kolumnen om den ska vara en "
-            "av ordbokens kolumner; annars kan den ligga kvar eller tas bort."
-        )
-        en = (
-            f"{self.source}: column(s) {names_en} (header row {self.header_row}) are not in the "
-            "data dictionary and were ignored. Rename a column if it is meant to be one of the "
-            "dictionary's columns; otherwise it may stay or be deleted."
-        )
-        return sv, en
-
-
-def normalise_header(name: Any) -> str:
-    """Normalise a column header: strip, lower-case, runs of whitespace to ``_``.
-
-    Parameters
-    ----------
-    name : object
-        Header as read.
-
-    Returns
-    -------
-    str
-    """
-    text = "" if name is None else str(name)
-    text = text.replace("\ufeff", "").strip().lower()
-    return re.sub(r"\s+", "_", text)
-
-
-def _header_map(table: str) -> dict[str, str]:
-    """Map normalised names and Swedish/English labels to dictionary column names."""
-    cols = load_dictionary().table(table)
-    out: dict[str, str] = {}
-    for c in cols.values():
-        out[normalise_header(c.name)] = c.name
-    for c in cols.values():
-        for lang in ("sv", "en"):
-            out.setdefault(normalise_header(c.label[lang]), c.name)
-    return out
-
-
-def _fold(text: str) -> str:
-    """Lower-case without diacritics (``Uppföljning`` -> ``uppfoljning``)."""
-    decomposed = unicodedata.normalize("NFKD", str(text).strip().lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _tables_named(name: str) -> list[str]:
-    """Tables whose name (English or Swedish, any case or diacritics) ``name`` contains."""
-    folded = _fold(name)
-    compact = re.sub(r"[\s_\-.]+", "", folded)
-    return [
-        t for t, words in TABLE_ALIASES.items() if any(w in folded or w in compact for w in words)
-    ]
-
-
-def resolve_table_name(name: str) -> str | None:
-    """The dictionary table a name stands for (``Placeringar`` -> ``placements``), or ``None``.
-
-    Parameters
-    ----------
-    name : str
-        A table name in English or Swedish, singular or plural, any case, with or without
-        diacritics.
-
-    Returns
-    -------
-    str or None
-    """
-    if name in TABLES:
-        return name
-    found = _tables_named(name)
-    return found[0] if len(found) == 1 else None
-
-
-def _unknown_table(table: str, source: str | None = None) -> DataValidationError:
-    where = f"{source}: " if source else ""
-    return DataValidationError(
-        f"{where}okänd tabell {table!r}; dataordboken har: {', '.join(TABLES)} "
-        "(på svenska: episoder/insatser, placeringar, uppföljningar, aktualiseringar). / "
-        f"{where}unknown table {table!r}; the dictionary defines: {', '.join(TABLES)}."
-    )
-
-
-def _check_table(table: str, source: str | None = None) -> str:
-    resolved = resolve_table_name(table)
-    if resolved is None:
-        raise _unknown_table(table, source)
-    return resolved
-
-
-@contextmanager
-def forced_table(table: str | None) -> Iterator[None]:
-    """Within this block, :func:`read_tables` reads every file as ``table`` (``--table``).
-
-    Parameters
-    ----------
-    table : str or None
-        Table name (English or Swedish, see :func:`resolve_table_name`); ``None`` changes
-        nothing.
-
-    Raises
-    ------
-    DataValidationError
-        If ``table`` is not a known table.
-    """
-    resolved = None if table is None else _check_table(table)
-    token = _FORCED_TABLE.set(resolved)
-    try:
-        yield
-    finally:
-        _FORCED_TABLE.reset(token)
-
-
-def _infer_table(stem: str, source: str) -> str:
-    found = _tables_named(stem)
-    if len(found) == 1:
-        return found[0]
-    what_sv = "flera tabellnamn" if found else "inget tabellnamn"
-    what_en = "several table names" if found else "no table name"
-    raise DataValidationError(
-        f"{source}: det går inte att avgöra vilken tabell filen innehåller ({what_sv} i "
-        "filnamnet). Ge filen ett namn efter tabellen (t.ex. placeringar.csv, episoder.csv, "
-        "uppföljningar.csv, aktualiseringar.csv) eller ange tabellen med --table, t.ex. "
-        f"`evaluation validate --table placements {source} --out ...`. / "
-        f"{source}: cannot tell which table the file holds ({what_en} in the file name). "
-        f"Name the file after a table ({', '.join(TABLES)}; Swedish names work too) or give "
-        f"the table with --table, e.g. `evaluation validate --table placements {source} "
-        "--out ...`."
-    )
-
-
-def _header_matches(cells: list[Any], hmap: dict[str, str]) -> int:
-    """Number of distinct dictionary columns named by the cells of a row."""
-    return len({hmap[n] for n in (normalise_header(c) for c in cells if isinstance(c, str)) if n in hmap})
-
-
-def _find_header(rows: list[list[Any]], table: str) -> int | None:
-    """Position of the header among ``rows`` (non-empty rows from the top of the file): the
-    first of the first :data:`HEADER_SEARCH_ROWS` whose cells name at least
-    :data:`HEADER_MIN_MATCHES` dictionary columns; ``None`` when no row does."""
-    if table not in TABLES:
-        return None
-    hmap = _header_map(table)
-    for i, r in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if _header_matches(r, hmap) >= HEADER_MIN_MATCHES:
-            return i
-    return None
-
-
-def _cell_to_str(v: Any) -> Any:
-    """Convert a cell read by a typed reader to its text form (``NaN`` when missing)."""
-    if v is None:
-        return np.nan
-    if isinstance(v, float):
-        if math.isnan(v):
-            return np.nan
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (np.integer, int)):
-        return str(int(v))
-    if isinstance(v, np.floating):
-        return _cell_to_str(float(v))
-    if v is pd.NaT:
-        return np.nan
-    if isinstance(v, (pd.Timestamp, _dt.datetime)):
-        if (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
-            return v.strftime("%Y-%m-%d")
-        return v.isoformat(sep=" ")
-    if isinstance(v, _dt.date):
-        return v.isoformat()
-    if isinstance(v, bytes):
-        return v.decode("utf-8", errors="replace")
-    try:
-        if pd.isna(v):
-            return np.nan
-    except (TypeError, ValueError):
-        pass
-    return str(v)
-
-
-def _is_blank(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float):
-        return math.isnan(v)
-    return isinstance(v, str) and v.strip() == ""
-
-
-def _blank_to_nan(v: Any) -> Any:
-    if isinstance(v, str) and v.strip() == "":
-        return np.nan
-    return v
-
-
-#: At most this many names are listed in a message (then "and N more"), each cut to
-#: ``_NAME_CHARS`` characters, so that a header of a million names gives a short message.
-_LIST_NAMES = 20
-_NAME_CHARS = 60
-#: "Did you mean" compares a missing column with at most this many names found.
-_CLOSE_CANDIDATES = 1000
-
-
-def _short_name(name: str) -> str:
-    return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1] + "…"
-
-
-def _name_list(names: list[str], *, quote: bool = True, limit: int = _LIST_NAMES) -> str:
-    """``'a', 'b', ... and 123 more``: a bounded list of (shortened) names for a message."""
-    shown = [_short_name(n) for n in names[:limit]]
-    text = ", ".join(repr(n) if quote else n for n in shown)
-    if len(names) > limit:
-        text += f" and {len(names) - limit} more"
-    return text
-
-
-def _line_list(lines: list[int], limit: int = 10) -> str:
-    """``12, 40, 41 and 3 more``: a bounded list of line numbers."""
-    text = ", ".join(str(n) for n in lines[:limit])
-    return text + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
-
-
-def _refuse_nul_cells(rows: list[list[Any]], row_numbers: list[int], source: str) -> None:
-    """Refuse a table read by a typed reader (Excel, Parquet, SPSS) with a NUL character."""
-    bad = [
-        n for r, n in zip(rows, row_numbers) if any(isinstance(c, str) and "\x00" in c for c in r)
-    ]
-    if bad:
-        raise DataValidationError(
-            f"{source}: NUL character (a zero byte) in row(s) {_line_list(bad)}; it is never "
-            "part of a valid value and usually means a damaged file. Remove it and try again."
-        )
-
-
-def _build(
-    table: str,
-    headers: list[Any],
-    rows: list[list[Any]],
-    row_numbers: list[int],
-    source: str,
-    *,
-    encoding: str | None = None,
-    delimiter: str | None = None,
-    field_counts: dict[int, int] | None = None,
-    row_problems: dict[int, tuple[str, str, str]] | None = None,
-    check_nul: bool = True,
-    header_row: int = 1,
-) -> RawTable:
-    """Check headers, map them to dictionary names and assemble the RawTable."""
-    if table not in TABLES:
-        raise _unknown_table(table, source)
-    if check_nul:
-        _refuse_nul_cells(rows, row_numbers, source)
-    norm = [normalise_header(h) for h in headers]
-    # Drop trailing unnamed empty columns (common in spreadsheet exports).
-    while (
-        norm
-        and norm[-1] == ""
-        and all(len(r) < len(norm) or _is_blank(r[len(norm) - 1]) for r in rows)
-    ):
-        norm.pop()
-    hmap = _header_map(table)
-    mapped = [hmap.get(h, h) for h in norm]
-    seen: dict[str, int] = {}
-    dups = []
-    for h, m in zip(norm, mapped):
-        if m and m in seen and m not in dups:
-            dups.append(m)
-        seen[m] = seen.get(m, 0) + 1
-    if dups:
-        raise DataValidationError(
-            f"{source}: duplicated column name(s) {_name_list(dups)} "
-            "(after normalising case, spaces and labels); each column must appear once."
-        )
-    dict_cols = load_dictionary().table(table)
-    extra = [m for m in mapped if m not in dict_cols]
-    present = [m for m in mapped if m in dict_cols]
-    required = load_dictionary().required_columns(table)
-    if PERSONNUMMER in present:
-        required = [c for c in required if dict_cols[c].source != "derived"]
-    missing = [c for c in required if c not in present]
-    if missing:
-        parts = []
-        candidates = [_short_name(c) for c in extra[:_CLOSE_CANDIDATES]]
-        for m in missing:
-            close = difflib.get_close_matches(m, candidates, n=1, cutoff=0.6)
-            parts.append(f"{m} (did you mean {close[0]!r}?)" if close else m)
-        hint = ""
-        if _header_matches(list(headers), hmap) < HEADER_MIN_MATCHES:
-            hint = (
-                f" Rad {header_row} ser inte ut som en rad med kolumnnamn, och ingen av de "
-                f"{HEADER_SEARCH_ROWS} första raderna gör det: om filen har rubrikrader (titel, "
-                "datum) ovanför kolumnnamnen, ta bort dem så att kolumnnamnen står på första "
-                f"raden. / Row {header_row} does not look like a row of column names, nor does "
-                f"any of the first {HEADER_SEARCH_ROWS} rows: if the file has title rows (a "
-                "title, a date) above the column names, delete them so that the column names "
-                "are on the first row."
-            )
-        raise DataValidationError(
-            f"{source}: table {table!r} lacks required column(s): "
-            f"{_name_list(parts, quote=False)}. "
-            f"Columns found ({len(norm)}): "
-            f"{_name_list([mask_identity_numbers(c) for c in norm]) or 'none'}.{hint}"
-        )
-    idx = [i for i, m in enumerate(mapped) if m in dict_cols]
-    width = len(norm)
-    records = []
-    for r in rows:
-        r = list(r) + [np.nan] * max(0, width - len(r))
-        records.append([_blank_to_nan(r[i]) for i in idx])
-    data = pd.DataFrame(records, columns=[mapped[i] for i in idx], dtype=object)
-    if data.empty:
-        data = pd.DataFrame({c: pd.Series([], dtype=object) for c in present})
-    return RawTable(
-        table=table,
-        data=data.reset_index(drop=True),
-        source=source,
-        row_numbers=list(row_numbers),
-        encoding=encoding,
-        delimiter=delimiter,
-        extra_columns=extra,
-        field_counts=dict(field_counts or {}),
-        row_problems=dict(row_problems or {}),
-        header_row=header_row,
-        skipped_rows=header_row - 1,
-    )
-
+__all__ = ["read_table", "read_tables"]
 
 def _refuse_nul_bytes(raw: bytes, source: str) -> None:
     """Refuse a text file with a NUL byte anywhere (not only in its first block)."""
@@ -497,7 +57,7 @@ def _refuse_nul_bytes(raw: bytes, source: str) -> None:
     more = " and more" if len(lines) > 10 else ""
     raise DataValidationError(
         f"{source}: the file contains NUL bytes (zero bytes) on line(s) "
-        f"{_line_list(lines[:10])}{more}; a NUL byte is never part of CSV text and usually "
+        f"{line_list(lines[:10])}{more}; a NUL byte is never part of CSV text and usually "
         "means a damaged copy or an export in another encoding. Remove them or export the "
         "file again (as CSV in UTF-8)."
     )
@@ -549,7 +109,7 @@ def _choose_delimiter(text: str, table: str) -> str:
     if len(text) > len(head) and "\n" in head:
         head = head[: head.rindex("\n")]
     old = csv.field_size_limit()
-    csv.field_size_limit(_FIELD_LIMIT)
+    csv.field_size_limit(FIELD_LIMIT)
     try:
         for d in (sniffed, *(d for d in DELIMITERS if d != sniffed)):
             try:
@@ -557,7 +117,7 @@ def _choose_delimiter(text: str, table: str) -> str:
             except csv.Error:
                 continue
             filled = [r for r in recs if any(c.strip() for c in r)][:HEADER_SEARCH_ROWS]
-            if _find_header(filled, table) is not None:
+            if find_header(filled, table) is not None:
                 return d
     finally:
         csv.field_size_limit(old)
@@ -622,7 +182,7 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
         raise DataValidationError(f"{source}: the file is empty (no header line).")
     delimiter = _choose_delimiter(text, table)
     old = csv.field_size_limit()
-    csv.field_size_limit(_FIELD_LIMIT)
+    csv.field_size_limit(FIELD_LIMIT)
     try:
         records, starts, n_lines = _csv_records(text, delimiter)
     except csv.Error as exc:
@@ -646,7 +206,7 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
         if header_pos is None:
             raise DataValidationError(f"{source}: the file is empty (no header line).")
     else:
-        found = _find_header([records[i] for i in filled], table)
+        found = find_header([records[i] for i in filled], table)
         header_pos = filled[0 if found is None else found]
     headers = records[header_pos]
     width = len(headers)
@@ -703,7 +263,7 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
                 numbers.append(line)
             else:
                 add(rec, line)
-    return _build(
+    return build(
         table,
         headers,
         rows,
@@ -720,10 +280,10 @@ def _read_csv(path: Path, table: str, source: str) -> RawTable:
 
 def _frame_to_raw(df: pd.DataFrame, table: str, source: str) -> RawTable:
     headers = [str(c) for c in df.columns]
-    rows = [[_cell_to_str(v) for v in rec] for rec in df.itertuples(index=False, name=None)]
-    keep = [i for i, r in enumerate(rows) if not all(_is_blank(v) for v in r)]
+    rows = [[cell_to_str(v) for v in rec] for rec in df.itertuples(index=False, name=None)]
+    keep = [i for i, r in enumerate(rows) if not all(is_blank(v) for v in r)]
     rows = [rows[i] for i in keep]
-    return _build(table, headers, rows, [i + 2 for i in keep], source)
+    return build(table, headers, rows, [i + 2 for i in keep], source)
 
 
 def _read_parquet(path: Path, table: str, source: str) -> RawTable:
@@ -738,9 +298,9 @@ def _read_parquet(path: Path, table: str, source: str) -> RawTable:
     for i, n in enumerate(names):
         cols[i] = t.column(i).to_pylist()
     n = t.num_rows
-    rows = [[_cell_to_str(cols[j][i]) for j in range(len(names))] for i in range(n)]
-    keep = [i for i, r in enumerate(rows) if not all(_is_blank(v) for v in r)]
-    return _build(table, names, [rows[i] for i in keep], [i + 2 for i in keep], source)
+    rows = [[cell_to_str(cols[j][i]) for j in range(len(names))] for i in range(n)]
+    keep = [i for i, r in enumerate(rows) if not all(is_blank(v) for v in r)]
+    return build(table, names, [rows[i] for i in keep], [i + 2 for i in keep], source)
 
 
 def _read_sav(path: Path, table: str, source: str) -> RawTable:
@@ -758,7 +318,7 @@ def _sheet_table(title: str) -> str | None:
 
     Only a sheet named exactly after a table counts (English or Swedish, singular or plural,
     any case or diacritics), so that an instruction sheet is never read as a table."""
-    folded = re.sub(r"[\s_\-]+", "", _fold(title))
+    folded = re.sub(r"[\s_\-]+", "", fold(title))
     for t, words in TABLE_ALIASES.items():
         if folded == t or any(folded in (w, w + "ar", w + "er", w + "s") for w in words):
             return t
@@ -803,7 +363,7 @@ def _xlsx_sheets(
         if table is not None:
             titles[table] = [only]
         else:
-            named = _tables_named(path.stem)
+            named = tables_named(path.stem)
             if len(named) == 1:
                 titles[named[0]] = [only]
     twice = {t: names for t, names in titles.items() if len(names) > 1}
@@ -811,7 +371,7 @@ def _xlsx_sheets(
         wb.close()
         t, names = next(iter(twice.items()))
         raise DataValidationError(
-            f"{source}: {len(names)} sheets hold table {t!r} ({_name_list(names)}); keep one "
+            f"{source}: {len(names)} sheets hold table {t!r} ({name_list(names)}); keep one "
             "sheet per table (move the rows into one sheet and delete or rename the other)."
         )
     by_title = {names[0]: t for t, names in titles.items()}
@@ -828,7 +388,7 @@ def _xlsx_sheets(
             headers: list[Any] = []
             rows, numbers = [], []
             for rnum, rec in enumerate(ws.iter_rows(values_only=True), start=1):
-                cells = [_cell_to_str(v) for v in rec]
+                cells = [cell_to_str(v) for v in rec]
                 filled = any(isinstance(c, str) and c.strip() for c in cells)
                 if header_at is None:
                     if filled:
@@ -856,7 +416,7 @@ def _split_header(
     their row numbers), skipping title rows above the header."""
     if not top:
         return 1, [], [], []
-    found = _find_header([c for _, c in top], table)
+    found = find_header([c for _, c in top], table)
     k = 0 if found is None else found
     rnum, cells = top[k]
     headers = ["" if isinstance(c, float) else c for c in cells]
@@ -938,25 +498,25 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
     source = p.name
     ext = p.suffix.lower()
     if table is not None:
-        table = _check_table(table, source)
+        table = check_table(table, source)
     if ext == ".xlsx":
         sheets = _xlsx_sheets(p, source, table)
         if table is None:
             if len(sheets) == 1:
                 table = next(iter(sheets))
             else:
-                table = _infer_table(p.stem, source)
+                table = infer_table(p.stem, source)
         if table not in sheets:
             raise DataValidationError(
                 f"{source}: no sheet named {table!r}; sheets must be named after the tables "
                 f"({', '.join(TABLES)})."
             )
         headers, rows, numbers, header_row = sheets[table]
-        return _build(
+        return build(
             table, headers, rows, numbers, f"{source}[{table}]", header_row=header_row
         )
     if table is None:
-        table = _infer_table(p.stem, source)
+        table = infer_table(p.stem, source)
     if ext in (".csv", ".txt", ".tsv"):
         return _read_csv(p, table, source)
     if ext in (".parquet", ".pq"):
@@ -1002,9 +562,9 @@ def read_tables(
         out[raw.table] = raw
 
     if table is None:
-        table = _FORCED_TABLE.get()
+        table = FORCED_TABLE.get()
     else:
-        table = _check_table(table)
+        table = check_table(table)
     for path in paths:
         p = _check_path(path)
         if table is not None:
@@ -1019,7 +579,7 @@ def read_tables(
                     "names work too); rename the sheet or give --table."
                 )
             for t, (headers, rows, numbers, header_row) in sheets.items():
-                add(_build(t, headers, rows, numbers, f"{p.name}[{t}]", header_row=header_row))
+                add(build(t, headers, rows, numbers, f"{p.name}[{t}]", header_row=header_row))
         else:
             add(read_table(p))
     return out

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import load_dictionary
-from evaluation.data.io import QUARANTINE_COLUMNS, RawTable
+from evaluation.data.rawtable import QUARANTINE_COLUMNS, RawTable
 from evaluation.data.rules import problems_frame
 from evaluation.data.safe_text import (
     check_output_folder,

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import Column
-from evaluation.data.io import QUARANTINE_COLUMNS
+from evaluation.data.rawtable import QUARANTINE_COLUMNS
 from evaluation.data.safe_text import (
     FORMULA_PREFIXES,
     looks_like_identity_number,
@@ -508,7 +508,7 @@ def display_value(value: Any, col: Column | None) -> str:
 
 
 def problems_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    """Problem dicts as a table of :data:`~evaluation.data.io.QUARANTINE_COLUMNS`.
+    """Problem dicts as a table of :data:`~evaluation.data.rawtable.QUARANTINE_COLUMNS`.
 
     Every text field goes through :func:`evaluation.data.safe_text.mask_identity_numbers`, so
     no quarantine or problems row ever shows an identity number."""

@@ -45,7 +45,8 @@ import pandas as pd
 
 from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.dictionary import TABLES, load_dictionary
-from evaluation.data.io import PERSONNUMMER, RawTable, read_tables
+from evaluation.data.io import read_tables
+from evaluation.data.rawtable import PERSONNUMMER, RawTable
 from evaluation.data.rules import (
     MASK,
     MAX_VALUE_CHARS,
