@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from evaluation.data.io import read_table, read_tables
@@ -282,3 +283,19 @@ def test_pseudonymise_refuses_two_files_for_one_table_instead_of_overwriting(tmp
     with pytest.raises(ParameterError, match="is in two files .*combine them"):
         pseudonymise_files([a, b], bytes(range(32)), tmp_path / "out")
     assert not (tmp_path / "out").exists()   # nothing half-written
+
+
+def test_a_column_the_user_added_is_named_as_not_read_in_problems_and_the_summary(tmp_path):
+    from evaluation.data.validate import validate_files
+
+    lines = episode_lines()
+    lines = [lines[0] + ",Anteckning"] + [row + ",ring mamma" for row in lines[1:]]
+    p = write_csv(tmp_path / "episodes.csv", lines)
+    summary = validate_files([p], tmp_path / "out")
+    assert summary.n_read == summary.n_accepted + summary.n_quarantined
+    problems = pd.read_csv(tmp_path / "out" / "problems.csv", dtype=str)
+    note = problems[problems["rule"] == "ignored_column"]
+    assert len(note) == 1 and "anteckning" in note["column"].iloc[0].lower()
+    assert "lästes inte in" in note["message_sv"].iloc[0]
+    assert "not read" in summary.line() and "anteckning" in summary.line().lower()
+    assert "ring mamma" not in (tmp_path / "out" / "episodes.csv").read_text()

@@ -46,7 +46,7 @@ import pandas as pd
 from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.dictionary import TABLES, load_dictionary
 from evaluation.data.io import read_tables
-from evaluation.data.rawtable import PERSONNUMMER, RawTable
+from evaluation.data.rawtable import PERSONNUMMER, QUARANTINE_COLUMNS, RawTable
 from evaluation.data.rules import (
     MASK,
     MAX_VALUE_CHARS,
@@ -475,11 +475,15 @@ class ValidationSummary:
         Where the files were written.
     results : dict of str to ValidationResult
         The final results.
+    ignored : dict of str to list of str
+        Columns of each table that are not in the dictionary and were not read (each is one
+        ``ignored_column`` row of ``problems.csv``).
     """
 
     tables: dict[str, dict[str, int]]
     out_dir: Path
     results: dict[str, ValidationResult] = field(default_factory=dict, repr=False)
+    ignored: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def n_read(self) -> int:
@@ -496,7 +500,7 @@ class ValidationSummary:
     @property
     def n_problems(self) -> int:
         """Rows of ``problems.csv``: every problem found."""
-        return sum(len(r.problems) for r in self.results.values())
+        return sum(len(r.problems) for r in self.results.values()) + len(self.ignored)
 
     @property
     def n_on_accepted(self) -> int:
@@ -519,6 +523,8 @@ class ValidationSummary:
             f"(quarantine.csv: the {self.n_quarantined} rejected rows, one line each with its "
             f"first problem; problems.csv: all {self.n_problems} problems found, "
             f"{self.n_on_accepted} of them repairs on accepted rows)"
+            + "".join(f"; {t}: column(s) not read: {', '.join(map(repr, cols[:20]))}"
+                      for t, cols in self.ignored.items())
         )
 
 
@@ -607,6 +613,16 @@ def validate_files(
         )
     quarantine = [r.quarantine for r in results.values() if len(r.quarantine)]
     problems = [r.problems for r in results.values() if len(r.problems)]
+    ignored = {t: [str(c) for c in r.extra_columns] for t, r in raws.items() if r.extra_columns}
+    notes = []   # columns the user added are not read: say so (problems.csv only)
+    for t, r in raws.items():
+        msg = r.ignored_columns_messages()
+        if msg:
+            notes.append({"source_file": r.source, "row": r.header_row, "table": t,
+                          "column": ", ".join(map(str, r.extra_columns)), "value": "",
+                          "rule": "ignored_column", "message_sv": msg[0], "message_en": msg[1]})
+    if notes:
+        problems.append(pd.DataFrame(notes, columns=QUARANTINE_COLUMNS))
     write_csv(
         pd.concat(quarantine, ignore_index=True) if quarantine else empty_quarantine(),
         out / "quarantine.csv",
@@ -621,4 +637,4 @@ def validate_files(
         t: {"read": r.n_read, "accepted": r.n_accepted, "quarantined": r.n_quarantined}
         for t, r in results.items()
     }
-    return ValidationSummary(tables=tables, out_dir=out, results=results)
+    return ValidationSummary(tables=tables, out_dir=out, results=results, ignored=ignored)
