@@ -125,7 +125,7 @@ def test_publication_is_the_default_and_the_internal_flag_sets_internal_mode(
 
     calls = []
 
-    def fake_run_report(notebook, data, out, params, *, internal=False):
+    def fake_run_report(notebook, data, out, params, *, internal=False, **kwargs):
         calls.append((dict(params), internal))
         return Path(out) / "report.html"
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from evaluation.errors import EvaluationError, ParameterError
+from evaluation.errors import BatchError, EvaluationError, ParameterError
 
 DESCRIPTION = (
     "Follow-up of children placed in out-of-home care: synthetic data, validation, "
@@ -112,16 +112,86 @@ def _cmd_dictionary(args: argparse.Namespace) -> str:
     )
 
 
+def _report_parameters(args: argparse.Namespace) -> dict[str, object]:
+    """Parameters from ``-f params.yaml`` then ``-p NAME VALUE`` (which wins)."""
+    from evaluation.reporting.params import read_parameter_file
+
+    params: dict[str, object] = dict(read_parameter_file(args.param_file)) if args.param_file \
+        else {}
+    given: set[str] = set()
+    for name, value in args.parameter or []:
+        if name in given:
+            raise ParameterError(f"Parametern {name!r} ges två gånger. / Parameter {name!r} "
+                                 "given twice.")
+        given.add(name)
+        params[name] = value
+    return params
+
+
+def _help_params(args: argparse.Namespace) -> str | None:
+    from evaluation.reporting.params import parameters_help
+
+    return parameters_help(args.notebook) if args.help_params else None
+
+
 def _cmd_report(args: argparse.Namespace) -> str:
     from evaluation.reporting.run import run_report
 
-    params: dict[str, str] = {}
-    for name, value in args.parameter or []:
-        if name in params:
-            raise ParameterError(f"Parameter {name!r} given twice.")
-        params[name] = value
-    html = run_report(args.notebook, args.data, args.out, params, internal=args.internal)
-    return f"report: wrote {html}"
+    listing = _help_params(args)
+    if listing is not None:
+        return listing
+    if not args.data or not args.out:
+        raise ParameterError("report behöver --data och --out. / report needs --data and --out.")
+    html = run_report(args.notebook, args.data, args.out, _report_parameters(args),
+                      name=args.name, internal=args.internal, pdf=args.pdf)
+    return f"report: wrote {html} (and {html.stem}.results.json, .tables/, .provenance.json" \
+           f"{', .pdf' if args.pdf else ''})"
+
+
+def _cmd_batch(args: argparse.Namespace) -> str:
+    from evaluation.reporting.batch import run_batch
+
+    listing = _help_params(args)
+    if listing is not None:
+        return listing
+    if not args.data or not args.out:
+        raise ParameterError("batch behöver --data och --out. / batch needs --data and --out.")
+    units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
+    summary = run_batch(args.notebook, args.data, args.out, by=args.by, units=units,
+                        parameters=_report_parameters(args), workers=args.workers,
+                        scheduler=args.scheduler, name=args.name, internal=args.internal,
+                        progress=not args.quiet)
+    if summary.failed:
+        lines = [f"  {f['unit']}: {f['error']}" for f in summary.failed]
+        raise BatchError("batch: " + summary.line() + "\n" + "\n".join(lines))
+    return "batch: " + summary.line()
+
+
+def _cmd_index(args: argparse.Namespace) -> str:
+    from evaluation.reporting.index import write_folder_index
+
+    return f"index: wrote {write_folder_index(args.folder, lang=args.lang)}"
+
+
+def _add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``report`` and ``batch``."""
+    p.add_argument("notebook", help="e.g. notebooks/01-overview.ipynb")
+    p.add_argument("--data", help="folder with validated tables")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="set a notebook parameter (repeatable); see --help-params")
+    p.add_argument("-f", "--param-file", metavar="PARAMS.yaml",
+                   help="parameters from a YAML file (name: value per line); -p wins")
+    p.add_argument("--help-params", action="store_true",
+                   help="list the notebook's parameters with their types, rules and defaults")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--name", help="NAME of the output files (default: the notebook's stem)")
+    p.add_argument(
+        "--internal",
+        action="store_true",
+        help="internal mode: exact numbers, small counts included, with a banner; the report "
+        "must not leave the organisation (default: publication mode, protected numbers; "
+        "-p mode internal is refused without this flag)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,31 +270,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "report",
-        help="run a report notebook with papermill and write HTML",
-        description="Execute NOTEBOOK on the data in --data with papermill and write an HTML "
-        "report without code. Unknown parameter names are an error. Reports are in "
-        "publication mode (disclosure control, see docs/disclosure.en.md) unless --internal "
-        "is given.",
+        help="run a report notebook and write HTML, results and tables",
+        description="Execute NOTEBOOK on the data in --data (papermill, in this process) and "
+        "write NAME.html (no code), NAME.ipynb, NAME.results.json (every number on the page), "
+        "NAME.tables/*.csv and NAME.provenance.json. Parameters are checked against the "
+        "notebook before it runs. Reports are in publication mode (disclosure control, see "
+        "docs/disclosure.en.md) unless --internal is given.",
     )
-    p.add_argument("notebook", help="e.g. notebooks/01-overview.ipynb")
-    p.add_argument("--data", required=True, help="folder with validated tables")
-    p.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        metavar=("NAME", "VALUE"),
-        help="set a notebook parameter (repeatable)",
-    )
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--internal",
-        action="store_true",
-        help="internal mode: exact numbers, small counts included, with a banner; the report "
-        "must not leave the organisation (default: publication mode, protected numbers; "
-        "-p mode internal is refused without this flag)",
-    )
+    _add_report_arguments(p)
+    p.add_argument("--pdf", action="store_true", help="also write NAME.pdf (A4, WeasyPrint)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "batch",
+        help="run a report for every municipality (or other unit), with an index page",
+        description="Run NOTEBOOK once per value of --by in episodes.csv into OUT/<unit>/, "
+        "in parallel (--workers) or on a Dask cluster (--scheduler), keep going when a unit "
+        "fails, write OUT/index.html and OUT/index.json, list failures and exit 1 if any.",
+    )
+    _add_report_arguments(p)
+    p.add_argument("--by", default="municipality_code",
+                   help="column of episodes.csv whose values are the units "
+                   "(default municipality_code)")
+    p.add_argument("--units", help="only these units, comma-separated (default: all)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on an existing Dask distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser(
+        "index",
+        help="write index.html linking every report in a folder",
+        description="Write FOLDER/index.html listing every NAME.html that has a "
+        "NAME.results.json beside it, by title.",
+    )
+    p.add_argument("folder", help="folder of reports, e.g. reports/demo")
+    p.add_argument("--lang", default="sv", choices=["sv", "en"], help="language (default sv)")
+    p.set_defaults(func=_cmd_index)
+
     return parser
 
 

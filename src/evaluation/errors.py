@@ -66,6 +66,10 @@ class ReportError(EvaluationError):
     """Executing or rendering a report notebook failed."""
 
 
+class BatchError(ReportError):
+    """Some units of a batch failed (the others were written); the message lists them."""
+
+
 # --------------------------------------------------------------------------- warnings
 # Warn only when the result is still valid; reports explain a warning by its class (never by
 # its English wording): evaluation.reporting.notes maps each class to a sentence in Swedish and

@@ -75,7 +75,7 @@ def test_report_html_is_self_contained_with_sections_and_figures(report_sv):
     assert not CDN.search(text)
     assert "def " not in text and "import " not in text  # no code cells
     assert (report_sv.parent / "01-overview.ipynb").is_file()
-    assert (report_sv.parent / "provenance.json").is_file()
+    assert (report_sv.parent / "01-overview.provenance.json").is_file()
 
 
 def test_report_html_discloses_no_identifiers_or_small_counts(report_sv, data_dir):
@@ -95,7 +95,7 @@ def test_publication_report_has_the_footer_and_no_banner(report_sv):
     text = html_lib.unescape(report_sv.read_text(encoding="utf-8"))
     assert "Röjandeskydd" in text and "docs/disclosure.sv.md" in text
     assert "INTERNT" not in text
-    provenance = (report_sv.parent / "provenance.json").read_text(encoding="utf-8")
+    provenance = (report_sv.parent / "01-overview.provenance.json").read_text(encoding="utf-8")
     assert '"mode": "publication"' in provenance
 
 
@@ -109,7 +109,7 @@ def test_internal_report_needs_the_flag_and_then_carries_the_banner(data_dir, mu
     text = html_lib.unescape(html.read_text(encoding="utf-8"))
     assert text.index("INTERNT") < text.index("Målgrupp")  # the banner is at the top
     assert "Internt läge: exakta tal" in text and "Röjandeskydd" not in text
-    provenance = (html.parent / "provenance.json").read_text(encoding="utf-8")
+    provenance = (html.parent / "01-overview.provenance.json").read_text(encoding="utf-8")
     assert '"mode": "internal"' in provenance
 
 
@@ -130,11 +130,15 @@ def test_unknown_parameter_names_the_closest_match(data_dir, tmp_path):
 def test_parameter_strings_are_coerced_to_the_default_type(data_dir, tmp_path):
     with pytest.raises(ParameterError, match="threshold.*int"):
         report.run_report(NOTEBOOK, data_dir, tmp_path, {"threshold": "five"})
-    with pytest.raises(ParameterError, match="--internal"):
+    with pytest.raises(ParameterError, match="publication, internal"):
         report.run_report(NOTEBOOK, data_dir, tmp_path, {"mode": "secret"})
-    assert report._coerce("threshold", "10", 5) == 10
-    assert report._coerce("flag", "ja", False) is True
-    assert report._coerce("rate", "0,5", 1.0) == 0.5
+    from evaluation.reporting.params import ParameterSpec, check_parameters
+
+    specs = {"threshold": ParameterSpec("threshold", int, 5),
+             "flag": ParameterSpec("flag", bool, False),
+             "rate": ParameterSpec("rate", float, 1.0)}
+    got = check_parameters({"threshold": "10", "flag": "ja", "rate": "0,5"}, specs, "x.ipynb")
+    assert got == {"threshold": 10, "flag": True, "rate": 0.5}
 
 
 def test_failing_run_raises_report_error_and_keeps_the_executed_notebook(tmp_path):
@@ -143,7 +147,7 @@ def test_failing_run_raises_report_error_and_keeps_the_executed_notebook(tmp_pat
     out = tmp_path / "out"
     with pytest.raises(ReportError, match="ParameterError") as info:
         report.run_report(NOTEBOOK, empty, out)
-    saved = out / "01-overview.ipynb"
+    saved = out / "01-overview.failed.ipynb"
     assert str(saved) in str(info.value)
     assert saved.is_file()
 

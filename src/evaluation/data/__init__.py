@@ -34,6 +34,7 @@ from evaluation.data.crosscheck import validate_dataset
 from evaluation.data.io import read_table, read_tables
 from evaluation.data.load import (
     attach_latest_followup,
+    find_data_dir,
     load_tables,
     select_period,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "journey_dates",
     "journey_states",
     "load_key",
+    "find_data_dir",
     "load_tables",
     "luhn_check_digit",
     "normalise_header",

@@ -17,6 +17,47 @@ from evaluation.errors import ParameterError
 __all__ = ["attach_latest_followup", "load_tables", "select_period"]
 
 
+def find_data_dir(data_dir: str | Path, *, levels: int = 3) -> Path:
+    """Where a (relative) data folder is: itself, else the same path under a parent folder.
+
+    A notebook opened in JupyterLab runs in its own folder (``notebooks/``) while its default
+    ``data_dir`` is written relative to the project (``reports/demo/data``); this finds it
+    from either place.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Absolute or relative folder.
+    levels : int, default 3
+        How many parent folders of the working folder to try.
+
+    Returns
+    -------
+    Path
+        The folder found (absolute).
+
+    Raises
+    ------
+    ParameterError
+        If it is found nowhere; the message lists where it looked (Swedish and English).
+    """
+    path = Path(data_dir)
+    if path.is_absolute():
+        return path
+    here = Path.cwd().resolve()
+    tried = []
+    for base in [here, *list(here.parents)[:levels]]:
+        candidate = base / path
+        tried.append(str(candidate))
+        if candidate.is_dir():
+            return candidate
+    raise ParameterError(
+        f"Datamappen {str(path)!r} finns inte (sökte i {', '.join(tried)}). Kör `make demo` "
+        f"eller ange data_dir. / The data folder {str(path)!r} does not exist (looked in "
+        f"{', '.join(tried)}). Run `make demo` or set data_dir.", parameter="data_dir",
+        value=str(path))
+
+
 def load_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Read the pseudonymised CSV files of a data folder, parsing dates.
 
@@ -42,6 +83,10 @@ def load_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     Notes
     -----
     Minimal reader with no validation: run ``evaluation validate`` on raw data first.
+
+    The tables last read are kept in memory, keyed by the folder and each file's size and
+    modification time; a call for the same unchanged files returns fresh copies of them
+    without reading again (a batch of reports in one process reads its data once).
     """
     folder = Path(data_dir)
     if not (folder / "episodes.csv").is_file():
@@ -49,6 +94,33 @@ def load_tables(data_dir: str | Path) -> dict[str, pd.DataFrame]:
             f"No episodes.csv in data folder {str(folder)!r}; point data_dir to a folder "
             "written by `evaluation synth` or by validation (episodes.csv, followups.csv, ...)."
         )
+    stamp = _stamp(folder)
+    if _LAST and _LAST[0] == stamp:
+        return {name: df.copy() for name, df in _LAST[1].items()}
+    out = _read_tables(folder)
+    _LAST[:] = [stamp, {name: df.copy() for name, df in out.items()}]
+    return out
+
+
+#: The last tables read: [stamp, tables] (see :func:`load_tables`).
+_LAST: list = []
+
+
+def _stamp(folder: Path) -> tuple:
+    """What identifies the files of a data folder: path, and each table's size and mtime."""
+    parts: list = [str(folder.resolve())]
+    for table in TABLES:
+        try:
+            st = (folder / f"{table}.csv").stat()
+        except OSError:
+            parts.append(None)
+            continue
+        parts.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(parts)
+
+
+def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """Read and type the tables of ``folder`` (no cache)."""
     dic = load_dictionary()
     out: dict[str, pd.DataFrame] = {}
     for table in TABLES:

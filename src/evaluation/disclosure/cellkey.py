@@ -78,14 +78,58 @@ def record_keys(ids: Iterable[str]) -> np.ndarray:
     if isinstance(ids, (str, bytes)):
         raise ParameterError("record_keys needs a list or Series of ids, not one string.",
                              parameter="ids")
-    out = []
-    for x in ids:
-        if not isinstance(x, str) or x == "":
-            raise ParameterError(f"Every id must be a non-empty pseudonym string, got {x!r}; "
-                                 "pseudonymise the data first.", parameter="ids", value=x)
-        digest = hashlib.sha256(_DOMAIN + x.encode("utf-8")).digest()
-        out.append(int.from_bytes(digest[:8], "big") >> (64 - RECORD_KEY_BITS))
-    return np.asarray(out, dtype=np.float64) / _SCALE
+    values = ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else np.asarray(
+        list(ids), dtype=object)
+    if values.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    # Hash each distinct id once (a report asks for the same children cell after cell).
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if (codes < 0).any():
+        bad = values[np.flatnonzero(codes < 0)[0]]
+        raise ParameterError(f"Every id must be a non-empty pseudonym string, got {bad!r}; "
+                             "pseudonymise the data first.", parameter="ids", value=bad)
+    return _CACHE.lookup(np.asarray(uniques, dtype=object))[codes].astype(np.float64) / _SCALE
+
+
+def _key_int(x: object) -> int:
+    """The 52-bit integer record key of one id."""
+    if not isinstance(x, str) or x == "":
+        raise ParameterError(f"Every id must be a non-empty pseudonym string, got {x!r}; "
+                             "pseudonymise the data first.", parameter="ids", value=x)
+    digest = hashlib.sha256(_DOMAIN + x.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") >> (64 - RECORD_KEY_BITS)
+
+
+class _KeyCache:
+    """Integer record keys of the ids seen so far, looked up by a hash index (C speed), so
+    that a report of hundreds of cells hashes each child once. Bounded: cleared past
+    :attr:`limit` ids."""
+
+    limit = 4_000_000
+
+    def __init__(self) -> None:
+        self.index = pd.Index([], dtype=object)
+        self.keys = np.zeros(0, dtype=np.uint64)
+
+    def lookup(self, ids: np.ndarray) -> np.ndarray:
+        """Integer keys of distinct ``ids`` (object array of str), in their order."""
+        pos = self.index.get_indexer(ids)
+        new = pos < 0
+        if new.any():
+            fresh = ids[new]
+            computed = np.fromiter((_key_int(x) for x in fresh), dtype=np.uint64,
+                                   count=len(fresh))
+            if len(self.index) + len(fresh) > self.limit:
+                self.index, self.keys = pd.Index([], dtype=object), np.zeros(0, np.uint64)
+            start = len(self.index)
+            self.index = self.index.append(pd.Index(fresh, dtype=object))
+            self.keys = np.concatenate([self.keys, computed])
+            pos = pos.copy()
+            pos[new] = np.arange(start, start + len(fresh))
+        return self.keys[pos]
+
+
+_CACHE = _KeyCache()
 
 
 def cell_key(record_keys: Iterable[float]) -> float:
@@ -227,7 +271,10 @@ def perturbed_count(ids: Iterable[str], table: pd.DataFrame | None = None) -> in
     >>> perturbed_count(["ab" * 32] * 3)            # one child, published as 0
     0
     """
-    distinct = sorted(set(ids)) if not isinstance(ids, (str, bytes)) else ids
-    keys = record_keys(distinct)
+    if isinstance(ids, (str, bytes)):
+        keys = record_keys(ids)  # refused there with a clear message
+    else:
+        keys = record_keys(pd.unique(np.asarray(list(ids) if not isinstance(ids, pd.Series)
+                                                else ids.to_numpy(dtype=object), dtype=object)))
     n = len(keys)
     return int(perturb_counts([n], [cell_key(keys) if n else np.nan], table)[0])

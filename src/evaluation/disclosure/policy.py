@@ -141,7 +141,8 @@ class DisclosurePolicy:
         Publication mode: the cell-key perturbed count (never ``1 .. threshold - 1``);
         internal mode: the exact number of distinct ids.
         """
-        distinct = pd.unique(pd.Series(list(ids), dtype=object).dropna().astype(str))
+        series = ids if isinstance(ids, pd.Series) else pd.Series(list(ids), dtype=object)
+        distinct = pd.unique(series.dropna().astype(str).to_numpy(dtype=object))
         if not self.publication:
             return len(distinct)
         return int(perturbed_count(distinct, self.table))
