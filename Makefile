@@ -11,7 +11,7 @@ DEMO   := reports/demo
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint dictionary bench bench-r simulate clean
+.PHONY: help install demo test lab lint dictionary bench bench-r simulate clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -41,13 +41,18 @@ demo: $(STAMP) ## synthetic data -> validation -> overview, outcomes/effects and
 	  --out $(DEMO)
 	$(BIN)/evaluation report notebooks/03-teaching-confounding.ipynb --data $(DEMO)/extract \
 	  --out $(DEMO)
+	$(BIN)/evaluation index $(DEMO)
 	@echo ""
-	@echo "Demo reports: $(CURDIR)/$(DEMO)/01-overview.html"
+	@echo "Demo reports: $(CURDIR)/$(DEMO)/index.html"
+	@echo "              $(CURDIR)/$(DEMO)/01-overview.html"
 	@echo "              $(CURDIR)/$(DEMO)/02-outcomes-and-effects.html"
 	@echo "              $(CURDIR)/$(DEMO)/03-teaching-confounding.html (teaching: known truth)"
 
 test: $(TSTAMP) ## run the test suite (no R needed; installs the test extra)
 	$(BIN)/python -m pytest -q
+
+lab: $(STAMP) ## JupyterLab on the teaching course for municipal staff (notebooks/teaching/)
+	$(BIN)/jupyter lab --notebook-dir=notebooks/teaching
 
 lint: $(STAMP) ## ruff check
 	$(BIN)/ruff check src tests benchmarks
