@@ -194,13 +194,111 @@ def _add_report_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser (one sub-command per task)."""
+def cli_language(argv: list[str] | None = None) -> str:
+    """Language of help and messages: ``--lang`` on the command line, else
+    ``EVALUATION_LANG``, else Swedish when the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``,
+    or Windows' locale) is Swedish, else English."""
+    import locale
+    import os
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args) and args[i + 1] in ("sv", "en"):
+            return args[i + 1]
+        if arg in ("--lang=sv", "--lang=en"):
+            return arg[-2:]
+    chosen = os.environ.get("EVALUATION_LANG", "")
+    if chosen in ("sv", "en"):
+        return chosen
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "sv" if value.lower().startswith("sv") else "en"
+    try:
+        current = locale.getlocale()[0] or ""
+    except ValueError:
+        current = ""
+    return "sv" if current.lower().startswith(("sv", "swedish")) else "en"
+
+
+def help_translations() -> dict[str, str]:
+    """English help text -> Swedish (catalog ``cli.yaml``)."""
+    from evaluation.reporting.text import load_catalog
+
+    return {entry["en"]: entry["sv"] for entry in load_catalog("cli")["help"].values()}
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """The parser and every sub-parser below it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+def _translate(parser: argparse.ArgumentParser) -> None:
+    """Put the Swedish help texts and argparse's headings in Swedish."""
+    words = help_translations()
+    for p in _parsers(parser):
+        p.description = words.get(p.description, p.description) if p.description else None
+        p._positionals.title = "argument"
+        p._optionals.title = "flaggor"
+        p.formatter_class = _SwedishFormatter
+        for action in p._actions:
+            if action.help and action.help is not argparse.SUPPRESS:
+                action.help = words.get(action.help, action.help)
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    choice.help = words.get(choice.help, choice.help)
+
+
+class _SwedishFormatter(argparse.HelpFormatter):
+    """argparse's formatter with the usage line in Swedish."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix="användning: ")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors say "fel" in Swedish mode."""
+
+    swedish = False
+
+    def error(self, message):  # noqa: D401 - argparse's signature
+        if not _Parser.swedish:
+            super().error(message)
+        import re
+
+        for pattern, swedish in _ARGPARSE_SV:
+            message = re.sub(pattern, swedish, message)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: fel: {message}\n")
+
+
+# argparse's own usage errors in Swedish (the details it names stay as typed).
+_ARGPARSE_SV = [
+    (r"^the following arguments are required: ", "dessa argument krävs: "),
+    (r"^unrecognized arguments: ", "okända argument: "),
+    (r"invalid choice: (.*) \(choose from (.*)\)$", r"ogiltigt val: \1 (välj bland \2)"),
+    (r"invalid (int|float) value: ", r"ogiltigt tal (\1): "),
+    (r"expected (\w+) arguments?", r"väntade \1 argument"),
+    (r"expected one argument", "väntade ett argument"),
+]
+
+
+def build_parser(lang: str = "en") -> argparse.ArgumentParser:
+    """Build the argument parser (one sub-command per task), help in ``lang``."""
     from evaluation import __version__
 
-    parser = argparse.ArgumentParser(prog="evaluation", description=DESCRIPTION)
+    _Parser.swedish = lang == "sv"
+    parser = _Parser(prog="evaluation", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"evaluation {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--lang", choices=["sv", "en"], default=None,
+                        help="language of help and messages: sv or en (default: from LANG, "
+                        "else en)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     p = sub.add_parser(
         "synth",
@@ -309,23 +407,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="sv", choices=["sv", "en"], help="language (default sv)")
     p.set_defaults(func=_cmd_index)
 
+    if lang == "sv":
+        _translate(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``evaluation`` console script."""
-    parser = build_parser()
+    lang = cli_language(argv)
+    parser = build_parser(lang)
     args = parser.parse_args(argv)
     try:
         line = args.func(args)
     except EvaluationError as exc:
         from evaluation.data.safe_text import mask_identity_numbers  # pandas: only when needed
 
-        print(f"evaluation {args.command}: error: {mask_identity_numbers(str(exc))}",
+        word = "fel" if lang == "sv" else "error"
+        print(f"evaluation {args.command}: {word}: {mask_identity_numbers(str(exc))}",
               file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
-        print(f"evaluation {args.command}: error: file not found: {exc.filename}", file=sys.stderr)
+        text = "filen finns inte" if lang == "sv" else "file not found"
+        print(f"evaluation {args.command}: {'fel' if lang == 'sv' else 'error'}: {text}: "
+              f"{exc.filename}", file=sys.stderr)
         return 1
     print(line)
     return 0

@@ -93,7 +93,7 @@ def test_the_same_report_twice_is_byte_identical_but_for_provenance_time(data_di
     p1 = json.loads(first.with_name("01-overview.provenance.json").read_text("utf-8"))
     p2 = json.loads(again.with_name("01-overview.provenance.json").read_text("utf-8"))
     for p in (p1, p2):
-        p.pop("started"), p.pop("seconds")
+        p.pop("started"), p.pop("seconds"), p.pop("phases")
         p.pop("data_dir")
         p["outputs"].pop("01-overview.ipynb")  # papermill's timings live in the notebook
     assert p1 == p2
@@ -286,3 +286,17 @@ def test_folder_index_links_every_report(first, tmp_path):
     assert main(["index", str(tmp_path / "r")]) == 0
     index = (tmp_path / "r" / "index.html").read_text("utf-8")
     assert 'href="01-overview.html"' in index and '<html lang="sv">' in index
+
+
+def test_pdf_is_printed_on_a4(failing, data_dir, tmp_path):
+    html = run_report(failing, data_dir, tmp_path, {"municipality": "0180"}, pdf=True)
+    pdf = html.with_suffix(".pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    import weasyprint
+
+    first = weasyprint.HTML(string=html.read_text("utf-8")).render().pages[0]
+    assert (round(first.width * 25.4 / 96), round(first.height * 25.4 / 96)) == (210, 297)
+    prov = json.loads(html.with_name("failing.provenance.json").read_text("utf-8"))
+    assert "failing.pdf" in prov["outputs"]
+    run_report(failing, data_dir, tmp_path, {"municipality": "0180"})  # no --pdf: old PDF goes
+    assert not html.with_suffix(".pdf").exists()

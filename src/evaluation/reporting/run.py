@@ -200,6 +200,7 @@ def run_report(
                 os.environ["MPLBACKEND"] = saved_backend
             running.unlink(missing_ok=True)
 
+        executed = time.perf_counter()
         for cell in nb.cells:  # papermill gives its injected cell a random id
             if "injected-parameters" in cell.metadata.get("tags", []):
                 cell["id"] = "injected-parameters"
@@ -226,10 +227,13 @@ def run_report(
             write_pdf(page, pdf_tmp)
             files[".pdf"] = pdf_tmp.read_bytes()
             pdf_tmp.unlink()
+        rendered = time.perf_counter()
         prov = out_files.provenance(
             report=report, notebook=nb_path, data_dir=data, parameters=params,
             started=started, seconds=time.perf_counter() - clock, outputs=files,
             engine=engine_text)
+        prov["phases"] = {"execute": round(executed - clock, 3),
+                          "render": round(rendered - executed, 3)}
         files[".provenance.json"] = json.dumps(prov, indent=2, ensure_ascii=False) + "\n"
         out_files.write_outputs(out, report, files, tables)
     return out / f"{report}.html"
