@@ -108,3 +108,62 @@ def test_measure_entries_are_text_not_yaml_booleans_and_lookup_works():
     assert d.measure("re_entry_12m")["label"]["en"].startswith("Re-entry")
     with pytest.raises(ParameterError, match="Unknown measure 'nope'"):
         d.measure("nope")
+
+
+# ---------------------------------------------------------------- municipalities and scales
+
+
+def test_the_municipality_list_holds_exactly_290_unique_four_digit_scb_codes():
+    from evaluation.data.dictionary import municipality_names
+
+    raw = yaml.safe_load((ROOT / "src" / "evaluation" / "data" / "municipalities.yaml")
+                         .read_text("utf-8"))
+    codes = list(raw["municipalities"])
+    assert len(codes) == 290 and len(set(codes)) == 290
+    assert all(isinstance(c, str) and len(c) == 4 and c.isdigit() for c in codes)
+    assert all(isinstance(n, str) and n.strip() for n in raw["municipalities"].values())
+    assert {c[:2] for c in codes} == set(raw["counties"])  # every code in a county
+    assert len(raw["counties"]) == 21
+    assert municipality_names() == {str(k): str(v) for k, v in raw["municipalities"].items()}
+
+
+@pytest.mark.parametrize("code, name", [("0114", "Upplands Väsby"), ("0180", "Stockholm"),
+                                        ("1480", "Göteborg"), ("0580", "Linköping"),
+                                        ("1280", "Malmö"), ("0980", "Gotland"),
+                                        ("2584", "Kiruna"), ("1463", "Mark")])
+def test_a_municipality_is_shown_with_code_and_scb_name(code, name):
+    from evaluation.data.dictionary import municipality_label
+
+    assert municipality_label(code) == f"{code} {name}"
+
+
+def test_a_code_that_is_not_scbs_is_shown_alone_and_a_missing_one_as_nothing():
+    from evaluation.data.dictionary import municipality_label
+
+    assert municipality_label("0199") == "0199"
+    assert municipality_label(None) == "" and municipality_label(float("nan")) == ""
+
+
+def test_the_synthetic_big_city_codes_are_real_municipalities():
+    from evaluation.data import synth
+    from evaluation.data.dictionary import municipality_names
+
+    codes = synth.generate(n_children=50, n_municipalities=10, seed=1).tables[
+        "episodes"]["municipality_code"].unique()
+    assert set(codes) <= set(municipality_names())
+
+
+def test_the_theme_scale_is_documented_with_anchors_in_both_languages():
+    from evaluation.errors import ParameterError
+
+    d = load_dictionary()
+    scale = d.scale("themes")
+    themes = d.group("followups", "themes")
+    assert scale["group"] == "themes" and len(themes) == 8
+    assert all((d.column("followups", t).min, d.column("followups", t).max)
+               == (scale["min"], scale["max"]) for t in themes)
+    assert scale["anchors"][0]["value"] == scale["min"]
+    assert scale["anchors"][-1]["value"] == scale["max"]
+    assert all(isinstance(a["sv"], str) and isinstance(a["en"], str) for a in scale["anchors"])
+    with pytest.raises(ParameterError, match="Unknown scale 'nope'"):
+        d.scale("nope")

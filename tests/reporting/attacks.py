@@ -1024,6 +1024,11 @@ def _arm_size(cost: pd.DataFrame, arm: str) -> Cell:
         return Cell("unknown")
     first = cost.iloc[:, 0].astype(str)
     hit = cost[first == arm]
+    if hit.empty:  # the table names the placement type by its label ("Jourhem", not "JH")
+        from evaluation.data.dictionary import load_dictionary
+
+        kind = load_dictionary().column("episodes", "placement_type")
+        hit = cost[first.isin({kind.code_label(arm, lang) for lang in ("sv", "en")})]
     if hit.empty:
         hit = cost[first.str.contains(arm, regex=False)]
     return Cell("unknown") if hit.empty else Cell.parse(hit.iloc[0, 1])

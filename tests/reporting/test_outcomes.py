@@ -222,7 +222,7 @@ def test_cost_per_placement_and_child_are_computed_from_the_published_counts(sma
     rep = outcome_report.OutcomeReport(small.tables, **TO_END_2023, lang="en")
     t = rep.cost_table()
     t = t.set_index(t.columns[0])
-    row = t.loc["FH"]
+    row = t.loc["Family home"]  # the dictionary label of FH (the table shows labels)
 
     def num(x):
         return float(x.replace(",", ""))

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from evaluation.checks import check_language
@@ -21,6 +22,7 @@ TABLES = ("episodes", "placements", "followups", "referrals")
 
 _REPO_YAML = Path(__file__).resolve().parents[3] / "data_dictionary" / "dictionary.yaml"
 _PACKAGE_YAML = Path(__file__).resolve().parent / "dictionary.yaml"
+_MUNICIPALITIES_YAML = Path(__file__).resolve().parent / "municipalities.yaml"
 
 
 def dictionary_path() -> Path:
@@ -148,6 +150,27 @@ class Dictionary:
         col = self.column("episodes", "end_reason")
         return {c["code"] for c in col.codes if c.get("planned")}
 
+    def scale(self, name: str) -> dict[str, Any]:
+        """The answer scale ``name`` of the dictionary's ``scales`` section (e.g. ``themes``):
+        ``group``, ``min``, ``max``, ``label`` ({sv, en}), ``anchors`` (list of
+        ``{value, sv, en}``) and ``higher_is_better``.
+
+        Raises
+        ------
+        ParameterError
+            If the dictionary defines no such scale.
+
+        Examples
+        --------
+        >>> load_dictionary().scale("themes")["max"]
+        5
+        """
+        scales = self.raw.get("scales") or {}
+        if name not in scales:
+            raise ParameterError(
+                f"Unknown scale {name!r}; the dictionary defines: {', '.join(scales) or 'none'}."
+            )
+        return scales[name]
 
 
 
@@ -198,3 +221,37 @@ def load_dictionary(path: str | Path | None = None) -> Dictionary:
         raw=raw,
         measures=tuple(raw.get("measures") or ()),
     )
+
+
+@lru_cache(maxsize=1)
+def municipality_names() -> dict[str, str]:
+    """SCB's municipality codes and names (``municipalities.yaml``): all 290 municipalities.
+
+    Returns
+    -------
+    dict of str to str
+        Four-digit code (``"0580"``) to name (``"Linköping"``), in code order.
+
+    Examples
+    --------
+    >>> municipality_names()["1480"], len(municipality_names())
+    ('Göteborg', 290)
+    """
+    raw = yaml.safe_load(_MUNICIPALITIES_YAML.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in raw["municipalities"].items()}
+
+
+def municipality_label(code: Any) -> str:
+    """A municipality as reports show it: ``"0580 Linköping"``, or the code alone when it is
+    not one of SCB's codes (e.g. a code invented by the synthetic data); ``""`` when missing.
+
+    Examples
+    --------
+    >>> municipality_label("0580"), municipality_label("0199"), municipality_label(None)
+    ('0580 Linköping', '0199', '')
+    """
+    if code is None or (not isinstance(code, str) and pd.isna(code)):
+        return ""
+    text = str(code)
+    name = municipality_names().get(text)
+    return f"{text} {name}" if name else text

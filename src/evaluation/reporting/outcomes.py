@@ -46,6 +46,7 @@ from evaluation import disclosure, measures
 from evaluation.checks import LANGUAGES
 from evaluation.data import analysis_frame
 from evaluation.data.cohort import JOURNEY_LABELS, episode_outcomes, journey_states
+from evaluation.data.dictionary import municipality_label
 from evaluation.disclosure import DisclosurePolicy
 from evaluation.errors import (
     CaseMixTermDroppedWarning,
@@ -69,14 +70,16 @@ from evaluation.reporting.notes import (
 )
 from evaluation.reporting.outcome_costs import CostSections
 from evaluation.reporting.outcome_counts import MODEL_TERMS, PublishedCounts
-from evaluation.reporting.plots import truncate_curve
+from evaluation.reporting.plots import chart_alt_text, truncate_curve
 from evaluation.reporting.tables import (
     column_label,
     measure_label,
     measures_display,
     ph_test_display,
     ratio_display,
+    table_caption,
     themes_display,
+    themes_scale_text,
 )
 from evaluation.reporting.text import (
     confounder_text,
@@ -244,15 +247,51 @@ class OutcomeReport(PublishedCounts, CostSections):
     def text(self, key: str) -> str:
         """Heading or explanatory text ``key`` in the report's language (Markdown).
 
-        The intro ends with a sentence on the period when publication mode snapped it to
-        whole months."""
+        The intro ends with the period (entry window and data end) and, when publication
+        mode snapped it to whole months, a sentence saying so."""
         out = phrase("outcomes", "text", key, self.lang, treated=self.treated,
                      control=self.control, horizon=self.horizon,
                      confounders=confounder_text(self.lang))
+        if key == "intro":
+            out += "\n\n" + phrase("outcomes", "period", "entry_window", self.lang,
+                                    start=self.period_start, end=self.period_end,
+                                    data_end=f"{pd.Timestamp(self.data_end):%Y-%m-%d}")
         if key == "intro" and self.requested_period != (self.period_start, self.period_end):
-            out += "\n\n" + phrase("disclosure", "page", "period_snapped", self.lang,
-                                    start=self.period_start, end=self.period_end)
+            out += " " + phrase("disclosure", "page", "period_snapped", self.lang,
+                                start=self.period_start, end=self.period_end)
         return out
+
+    def _fields(self) -> dict[str, Any]:
+        return {"treated": self.treated, "control": self.control, "horizon": self.horizon,
+                "min_children": self.policy.min_children, "min_events": self.policy.min_events,
+                "threshold": self.threshold}
+
+    def caption(self, name: str) -> str:
+        """What the table made by the method ``name`` shows and how to read it (Markdown, in
+        the report's language; catalog ``outcomes.captions``), e.g. ``caption("cox_table")``.
+        The caption of ``themes_table`` ends with the scale of the ratings
+        (:func:`~evaluation.reporting.tables.themes_scale_text`).
+
+        Raises
+        ------
+        ParameterError
+            If no table of the report has that name.
+        """
+        text = table_caption("outcomes", name, self.lang, **self._fields())
+        if name == "themes_table":
+            text += " " + themes_scale_text(self.lang)
+        return text
+
+    def alt_text(self, name: str) -> str:
+        """What the chart made by the method ``name`` shows, in words, for the ``alt`` of its
+        image (catalog ``outcomes.alt_texts``), e.g. ``alt_text("breakdown_plot")``.
+
+        Raises
+        ------
+        ParameterError
+            If no chart of the report has that name.
+        """
+        return chart_alt_text("outcomes", name, self.lang, **self._fields())
 
     def _axis(self, key: str) -> str:
         """Axis label ``key`` of the plots catalog, in the report's language."""
@@ -634,6 +673,7 @@ class OutcomeReport(PublishedCounts, CostSections):
             return pd.DataFrame()
         t = comparison_display(res, lang=self.lang, policy=self.policy,
                                counts=self.comparison_counts())
+        t["unit"] = t["unit"].map(municipality_label)  # "0580 Linköping"
         for c in t.columns:
             if c not in ("unit", "flag"):
                 t[c] = t[c].astype(str).map(lambda v: with_decimal_mark(v, self.lang))
@@ -657,6 +697,7 @@ class OutcomeReport(PublishedCounts, CostSections):
         units = pd.DataFrame({"unit": s["unit"].to_numpy(), "n": pub["n"].to_numpy(),
                               "observed": pub["observed"].to_numpy()})[shown]
         units = units.reset_index(drop=True)
+        units["unit"] = units["unit"].map(municipality_label)  # labels of points outside
         p0 = res.metadata["overall_rate"]
         if self.policy.publication:
             f = self.effect_frame()

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evaluation.checks import check_language
-from evaluation.data.dictionary import load_dictionary
+from evaluation.checks import LANGUAGES, check_language
+from evaluation.data.dictionary import load_dictionary, municipality_label
 from evaluation.data.load import attach_latest_followup, select_period
 from evaluation.disclosure import SECONDARY_MARK, DisclosurePolicy
 from evaluation.errors import ParameterError
+from evaluation.reporting.plots import chart_alt_text
+from evaluation.reporting.tables import table_caption as catalog_caption
 from evaluation.reporting.text import format_percent, phrase, phrases
 
 __all__ = [
     "AGE_GROUPS",
     "SECTIONS",
+    "alt_text",
     "display_table",
     "distribution",
     "overview_tables",
     "section_heading",
+    "section_note",
     "section_text",
+    "table_caption",
+    "variable_table",
 ]
 
 AGE_GROUPS: tuple[tuple[str, int, int], ...] = (
@@ -345,7 +351,9 @@ def overview_tables(
     dict of str to pandas.DataFrame
         Keys ``target_groups`` (age group, sex), ``problems``, ``interventions`` (placement
         type, legal basis) and ``results`` (goal attainment, planned vs unplanned ending); each
-        frame has the columns of :func:`distribution`, variables stacked in that order.
+        frame has the columns of :func:`distribution`, variables stacked in that order
+        (:func:`variable_table` takes one out). Goal attainment is left out when no episode
+        of the selection has a follow-up with it (:func:`section_note` then says so).
 
     Raises
     ------
@@ -365,7 +373,8 @@ def overview_tables(
         frames = [
             distribution(episodes, c, municipality=municipality, lang=lang, policy=policy)
             for c in columns
-            if not (c == "goal_attainment" and c not in episodes.columns)
+            if not (c == "goal_attainment" and (c not in episodes.columns
+                                                or not episodes[c].notna().any()))
         ]
         out[section] = pd.concat(frames, ignore_index=True)
     return out
@@ -440,7 +449,9 @@ def selection_text(
     Returns
     -------
     str
-        E.g. ``**Urval:** kommun 0180, perioden 2019-01-01 – 2024-12-31, 871 episoder.``
+        E.g. ``**Urval:** kommun 0180 Stockholm, perioden 2019-01-01 – 2024-12-31, 871
+        episoder.`` (the municipality as :func:`evaluation.data.dictionary.municipality_label`
+        writes it: code and SCB name, or the code alone when it is not an SCB code).
     """
     check_language(lang)
     policy = _resolve(policy)
@@ -451,7 +462,8 @@ def selection_text(
         episodes = episodes[episodes["municipality_code"] == str(municipality)]
     n = policy.count(_episode_ids(episodes, policy))
     unit = (phrase("overview", "labels", "all_units", lang) if everyone
-            else phrase("overview", "labels", "unit", lang, code=municipality))
+            else phrase("overview", "labels", "unit", lang,
+                        code=municipality_label(str(municipality))))
     first, last = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
     text = phrase("overview", "labels", "selection", lang, unit=unit, start=first, end=last,
                   n=_shown(n, policy))
@@ -495,3 +507,129 @@ def display_table(table: pd.DataFrame, *, lang: str = "sv",
         heads["count"]: table["display"].to_numpy(),
         heads["share"]: shares,
     })
+
+
+def variable_table(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of one variable of a section table, e.g. the age groups of ``target_groups``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A value of :func:`overview_tables` (variables stacked, column ``variable``).
+    column : str
+        The variable as :func:`distribution` names it (``age_group``, ``sex``,
+        ``placement_type``, ``legal_basis``, ``goal_attainment``, ``planned_ending``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its rows (index reset), ready for :func:`display_table` and
+        :func:`evaluation.reporting.plots.bar_comparison`.
+
+    Raises
+    ------
+    ParameterError
+        If the table holds no such variable.
+    """
+    labels = {_variable_label(column, lang) for lang in LANGUAGES}
+    rows = table["variable"].isin(labels)
+    if not rows.any():
+        raise ParameterError(f"The table holds no variable {column!r}; it holds: "
+                             f"{', '.join(dict.fromkeys(table['variable'].astype(str)))}.")
+    return table.loc[rows].reset_index(drop=True)
+
+
+def section_note(section: str, result: dict[str, pd.DataFrame], *, lang: str = "sv") -> str:
+    """A note for a section whose table lacks something the reader would expect ('' when
+    nothing is missing).
+
+    ``results``: goal attainment comes from the follow-ups; without any follow-up with a
+    goal attainment in the selection it is left out of the table and the chart, and the
+    note says so; when the selected municipality has none (but others do) its goal
+    attainment rows are empty, and the note says that.
+
+    Parameters
+    ----------
+    section : str
+        A key of :data:`SECTIONS`.
+    result : dict of str to pandas.DataFrame
+        Output of :func:`overview_tables`.
+    lang : {'sv', 'en'}, default 'sv'
+
+    Returns
+    -------
+    str
+        Markdown, or ``''``.
+
+    Raises
+    ------
+    ParameterError
+        If the section is unknown.
+    """
+    check_language(lang)
+    if section not in SECTIONS:
+        raise ParameterError(f"Unknown section {section!r}; use one of {', '.join(SECTIONS)}.")
+    if section != "results" or section not in result:
+        return ""
+    table = result[section]
+    goal = table[table["variable"] == _variable_label("goal_attainment", lang)]
+    if goal.empty:
+        return phrase("overview", "notes", "no_followups", lang)
+    mine = goal[goal["scope"] == phrase("overview", "scopes", "selected", lang)]
+    if len(mine) and (mine["denominator"] == 0).all():
+        return phrase("overview", "notes", "no_followups_selected", lang)
+    return ""
+
+
+def table_caption(section: str, *, lang: str = "sv") -> str:
+    """What the table of an overview section shows and how to read it (catalog
+    ``overview.captions``): ``target_groups``, ``problems``, ``interventions``, ``results``,
+    or one variable of them (``age_group``, ``sex``).
+
+    Raises
+    ------
+    ParameterError
+        If there is no caption for ``section``.
+    """
+    return catalog_caption("overview", section, lang)
+
+
+def alt_text(section: str, *, lang: str = "sv", table: pd.DataFrame | None = None) -> str:
+    """What the chart of an overview section shows, in words, for the ``alt`` of its image.
+
+    Parameters
+    ----------
+    section : str
+        ``target_groups``, ``problems``, ``interventions``, ``results``, or one variable of
+        them (``age_group``, ``sex``).
+    lang : {'sv', 'en'}, default 'sv'
+    table : pandas.DataFrame, optional
+        The table the chart draws (a value of :func:`overview_tables` or
+        :func:`variable_table`). When given, the text goes on with the published shares,
+        category by category and scope by scope (hidden shares as "..", nothing for a
+        selection not broken down) — the same numbers the table beside the chart shows.
+
+    Returns
+    -------
+    str
+        Plain text.
+
+    Raises
+    ------
+    ParameterError
+        If there is no text for ``section``.
+    """
+    text = chart_alt_text("overview", section, lang)
+    if table is None:
+        return text
+    parts = []
+    for scope, rows in table.groupby("scope", sort=False):
+        if (rows["display"] == "").all():
+            continue
+        shares = [f"{c} {format_percent(v, 0, lang) or SECONDARY_MARK}"
+                  for c, v in zip(rows["category"], rows["share"], strict=True)]
+        parts.append(f"{scope}: {', '.join(shares)}")
+    if parts:
+        text += " " + phrase("overview", "labels", "alt_shares", lang,
+                             shares="; ".join(parts))
+    return text

@@ -9,9 +9,9 @@ import pandas as pd
 
 from evaluation.checks import check_language
 from evaluation.errors import ParameterError
-from evaluation.reporting.text import format_percent, phrase
+from evaluation.reporting.text import format_percent, phrase, phrases
 
-__all__ = ["bar_comparison", "truncate_curve"]
+__all__ = ["bar_comparison", "chart_alt_text", "truncate_curve"]
 
 
 def truncate_curve(summary: pd.DataFrame, at_risk: pd.DataFrame | None,
@@ -60,23 +60,28 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
     ----------
     table : pandas.DataFrame
         Output of :func:`evaluation.reporting.overview.distribution` (columns ``category``, ``scope``,
-        ``share``, ``display``); rows in the order to draw.
+        ``share``, ``display``; optionally ``variable``); rows in the order to draw. A table
+        stacking several variables (a column ``variable`` with several values, e.g. the
+        overview's target groups: age group and sex) is drawn as one panel per variable,
+        each headed by the variable, sharing the share axis.
     title : str
         Title of the chart.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on; a new figure is made when None.
+        Axes to draw on (one variable only); a new figure is made when None.
     lang : {'sv', 'en'}, default 'sv'
         Language of the axis label and the note on hidden values.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The Axes drawn on.
+        The Axes drawn on (with several variables: the first panel; ``ax.figure.axes``
+        holds them all).
 
     Raises
     ------
     ParameterError
-        If a required column is missing.
+        If a required column is missing, or ``ax`` is given for a table of several
+        variables.
 
     Notes
     -----
@@ -84,10 +89,10 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
     :func:`evaluation.reporting.overview.distribution`). A hidden share (NaN) has no bar; its
     mark (``'..'``, or ``'<5'`` if ``display`` says so) is written at zero, except where
     ``display`` is empty: a selection too small to be broken down gets no bar and no mark.
-    No count is ever written on the chart.
+    No count is ever written on the chart. The marks and the note explaining them are
+    written at the size of the axis labels.
     """
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
     check_language(lang)
     missing = [c for c in ("category", "scope", "share", "display") if c not in table.columns]
@@ -95,11 +100,73 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
         raise ParameterError(
             f"bar_comparison needs the columns of overview.distribution; missing: {missing}."
         )
-    categories = list(dict.fromkeys(table["category"]))
-    scopes = list(dict.fromkeys(table["scope"]))
+    variables = (list(dict.fromkeys(table["variable"])) if "variable" in table.columns
+                 else [None])
+    if len(variables) > 1:
+        if ax is not None:
+            raise ParameterError(
+                "bar_comparison draws a table of several variables as one panel each, so it "
+                "makes its own figure: pass ax=None, or one variable "
+                "(overview.variable_table(table, column))."
+            )
+        parts = [table[table["variable"] == v] for v in variables]
+        sizes = [len(dict.fromkeys(p["category"])) for p in parts]
+        scopes = len(dict.fromkeys(table["scope"]))
+        height = sum(0.32 * k * max(1, scopes) + 0.9 for k in sizes) + 1.0
+        fig, axes = plt.subplots(len(parts), 1, figsize=(7.5, height), sharex=True,
+                                 gridspec_kw={"height_ratios": [k + 1.5 for k in sizes]})
+        xmax = max(0.1, float(table["share"].max(skipna=True) or 0) * 1.1)
+        hidden_any = False
+        for i, (part, axis) in enumerate(zip(parts, axes, strict=True)):
+            hidden_any |= _bars(part, axis, lang, legend=i == 0)
+            axis.set_title(str(variables[i]), loc="left", fontsize="medium")
+            axis.set_xlim(0, xmax)
+            if i < len(parts) - 1:
+                axis.set_xlabel("")
+        fig.suptitle(title)
+        if hidden_any:
+            _hidden_note(axes[-1], lang)
+        return axes[0]
     if ax is None:
+        categories = list(dict.fromkeys(table["category"]))
+        scopes = list(dict.fromkeys(table["scope"]))
         height = max(2.0, 0.32 * len(categories) * max(1, len(scopes)) + 1.0)
         _fig, ax = plt.subplots(figsize=(7.5, height))
+    hidden_any = _bars(table, ax, lang, legend=True)
+    ax.set_xlim(0, max(0.1, float(table["share"].max(skipna=True) or 0) * 1.1))
+    ax.set_title(title)
+    if hidden_any:
+        _hidden_note(ax, lang)
+    return ax
+
+
+def _label_size(ax) -> float:
+    """Font size (points) of the axis labels and tick labels of ``ax``, whichever is larger:
+    marks and notes are written no smaller."""
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+
+    sizes = [ax.xaxis.label.get_size()]
+    for key in ("xtick.labelsize", "ytick.labelsize"):
+        sizes.append(FontProperties(size=mpl.rcParams[key]).get_size_in_points())
+    return float(max(sizes))
+
+
+def _hidden_note(ax, lang: str) -> None:
+    """The note explaining the marks, under the x-axis label of ``ax`` at the labels' size."""
+    ax.annotate(phrase("plots", "bars", "hidden_note", lang), xy=(0, 0),
+                xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -6),
+                textcoords="offset points", fontsize=_label_size(ax), color="0.2",
+                va="top", ha="left", annotation_clip=False)
+
+
+def _bars(table: pd.DataFrame, ax, lang: str, legend: bool) -> bool:
+    """Bars of one variable on ``ax``; True when a hidden share got a mark."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    categories = list(dict.fromkeys(table["category"]))
+    scopes = list(dict.fromkeys(table["scope"]))
     palette = dict(zip(scopes, sns.color_palette("colorblind", len(scopes))))
     shown = table.loc[table["share"].notna()]
     if len(shown):
@@ -112,6 +179,7 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
         ax.set_yticks(range(len(categories)), labels=categories)
         ax.set_ylim(len(categories) - 0.5, -0.5)
     width = 0.8 / len(scopes)
+    size = _label_size(ax)
     hidden_any = False
     for _, row in table.loc[table["share"].isna()].iterrows():
         shown_mark = "" if pd.isna(row["display"]) else str(row["display"])
@@ -119,19 +187,51 @@ def bar_comparison(table: pd.DataFrame, *, title: str, ax=None, lang: str = "sv"
             continue
         mark = shown_mark if shown_mark == ".." or shown_mark.startswith("<") else ".."
         y = categories.index(row["category"]) - 0.4 + width * (scopes.index(row["scope"]) + 0.5)
-        ax.text(0.003, y, mark, va="center", ha="left", fontsize=8, color="0.25")
+        ax.text(0.003, y, mark, va="center", ha="left", fontsize=size, color="0.2")
         hidden_any = True
-    ax.set_xlim(0, max(0.1, float(table["share"].max(skipna=True) or 0) * 1.1))
     ax.xaxis.set_major_formatter(lambda x, _pos: format_percent(x, 0, lang))
     ax.set_xlabel(phrase("plots", "bars", "share", lang))
     ax.set_ylabel("")
-    ax.set_title(title)
-    if len(scopes) > 1 or len(shown) == 0:
+    if legend and (len(scopes) > 1 or len(shown) == 0):
         handles = [plt.Rectangle((0, 0), 1, 1, color=palette[s]) for s in scopes]
-        ax.legend(handles, scopes, title=None, loc="lower right", fontsize=8)
+        ax.legend(handles, scopes, title=None, loc="lower right", fontsize=size)
     elif ax.get_legend() is not None:
         ax.get_legend().remove()
-    if hidden_any:
-        ax.annotate(phrase("plots", "bars", "hidden_note", lang), xy=(0, -0.12), xycoords="axes fraction", fontsize=7,
-                    color="0.35", va="top", annotation_clip=False)
-    return ax
+    return hidden_any
+
+
+def chart_alt_text(report: str, name: str, lang: str = "sv", **fields) -> str:
+    """The alternative text of a chart a report shows: what it shows, in words.
+
+    Parameters
+    ----------
+    report : {"outcomes", "overview", "child_perspective"}
+        The report (its catalog holds a section ``alt_texts``).
+    name : str
+        The chart: the name of the method or section that draws it (``"breakdown_plot"``,
+        ``"target_groups"``, ``"heard_plot"`` ...).
+    lang : {"sv", "en"}, default "sv"
+    **fields
+        Values of the text's ``{name}`` fields (``treated``, ``horizon``, ``min_children``
+        ...).
+
+    Returns
+    -------
+    str
+        Plain text (no Markdown), for the ``alt`` attribute of the chart's image.
+
+    Raises
+    ------
+    ParameterError
+        If the report has no alternative text for ``name`` (the message lists those it has).
+
+    Examples
+    --------
+    >>> chart_alt_text("outcomes", "journey_plot", "en")[:19]
+    'Stacked area chart:'
+    """
+    texts = phrases(report, "alt_texts", lang)
+    if name not in texts:
+        raise ParameterError(f"Report {report!r} has no alternative text for {name!r}; "
+                             f"charts: {', '.join(texts)}.")
+    return texts[name].format(**fields) if fields else texts[name]

@@ -14,6 +14,7 @@ import pandas as pd
 from evaluation import disclosure
 from evaluation.data.dictionary import load_dictionary
 from evaluation.disclosure import DisclosurePolicy
+from evaluation.errors import ParameterError
 from evaluation.measures.intervals import poisson_rate_interval, wilson_interval
 from evaluation.reporting.text import (
     format_count,
@@ -38,7 +39,9 @@ __all__ = [
     "ph_test_display",
     "published_measure_values",
     "ratio_display",
+    "table_caption",
     "themes_display",
+    "themes_scale_text",
 ]
 
 
@@ -428,7 +431,8 @@ def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int 
     Returns
     -------
     pandas.DataFrame
-        The columns as strings (costs in SEK, the total in SEK million).
+        The columns as strings (costs in SEK, the total in SEK million); the placement type
+        is the dictionary's label in ``lang`` (``Familjehem``/``Family home``, not ``FH``).
 
     Notes
     -----
@@ -461,7 +465,9 @@ def care_costs_display(table: pd.DataFrame, *, lang: str = "sv", threshold: int 
                                          threshold=threshold)
         counts = prot.to_display()
         hide = (t["episodes"] < 10).to_numpy() | prot.suppressed.any(axis=1).to_numpy()
-    out = pd.DataFrame({column_label("placement_type", lang): t["placement_type"].to_numpy()})
+    kind = load_dictionary().column("episodes", "placement_type")
+    out = pd.DataFrame({column_label("placement_type", lang): [
+        kind.code_label(str(c), lang) for c in t["placement_type"]]})
     for c in ("episodes", "children"):
         out[column_label(c, lang)] = (list(counts[c]) if policy is not None
                                       else [format_count(v, lang) for v in counts[c]])
@@ -510,3 +516,56 @@ def cost_effect_display(result, *, lang: str = "sv", horizon: int = 365) -> pd.D
         rows.append({column_label("measure", lang): measure_label(m, lang, horizon),
                      column_label("estimate", lang): est, column_label("ci", lang): ci})
     return pd.DataFrame(rows)
+
+
+def table_caption(report: str, name: str, lang: str = "sv", **fields) -> str:
+    """The caption of a table a report shows: what it shows and how to read it.
+
+    Parameters
+    ----------
+    report : {"outcomes", "overview", "child_perspective"}
+        The report (its catalog holds a section ``captions``).
+    name : str
+        The table: the name of the method or section that makes it (``"cox_table"``,
+        ``"target_groups"``, ``"heard_table"`` ...).
+    lang : {"sv", "en"}, default "sv"
+    **fields
+        Values of the caption's ``{name}`` fields (``treated``, ``control``, ``horizon``,
+        ``min_children`` ...), as the report's own ``caption`` method passes them.
+
+    Returns
+    -------
+    str
+        Markdown (one or two sentences, in italics where the report prints it).
+
+    Raises
+    ------
+    ParameterError
+        If the report has no caption for ``name`` (the message lists those it has).
+
+    Examples
+    --------
+    >>> table_caption("outcomes", "ph_table", "en")[:30]
+    'Test of proportional hazards ('
+    """
+    texts = phrases(report, "captions", lang)
+    if name not in texts:
+        raise ParameterError(f"Report {report!r} has no caption for {name!r}; captions: "
+                             f"{', '.join(texts)}.")
+    return texts[name].format(**fields) if fields else texts[name]
+
+
+def themes_scale_text(lang: str = "sv") -> str:
+    """One sentence explaining the scale of the children's theme ratings, from the
+    dictionary's ``scales.themes`` (its anchors and direction).
+
+    Examples
+    --------
+    >>> themes_scale_text("en")
+    'Scale: 1 = very poor, 3 = neither good nor poor, 5 = very good; a higher value is better. The value shown is the mean of the ratings given (3 is the middle of the scale).'
+    """
+    scale = load_dictionary().scale("themes")
+    anchors = ", ".join(f"{a['value']} = {a[lang]}" for a in scale["anchors"])
+    middle = format_number((scale["min"] + scale["max"]) / 2, None, lang)
+    key = "scale_higher_better" if scale.get("higher_is_better", True) else "scale"
+    return phrase("terms", "scales", key, lang, anchors=anchors, middle=middle)
