@@ -11,7 +11,7 @@ DEMO   := reports/demo
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lab lint dictionary bench bench-r simulate clean
+.PHONY: help install demo test lab lint dictionary bench bench-r simulate clean portal
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -41,12 +41,15 @@ demo: $(STAMP) ## synthetic data -> validation -> overview, outcomes/effects and
 	  --out $(DEMO)
 	$(BIN)/evaluation report notebooks/03-teaching-confounding.ipynb --data $(DEMO)/extract \
 	  --out $(DEMO)
+	$(BIN)/evaluation report notebooks/04-child-perspective.ipynb --data $(DEMO)/data \
+	  -p municipality 0580 --out $(DEMO)
 	$(BIN)/evaluation index $(DEMO)
 	@echo ""
 	@echo "Demo reports: $(CURDIR)/$(DEMO)/index.html"
 	@echo "              $(CURDIR)/$(DEMO)/01-overview.html"
 	@echo "              $(CURDIR)/$(DEMO)/02-outcomes-and-effects.html"
 	@echo "              $(CURDIR)/$(DEMO)/03-teaching-confounding.html (teaching: known truth)"
+	@echo "              $(CURDIR)/$(DEMO)/04-child-perspective.html"
 
 test: $(TSTAMP) ## run the test suite (no R needed; installs the test extra)
 	$(BIN)/python -m pytest -q
@@ -75,6 +78,19 @@ bench-r: $(STAMP) ## the same estimators timed against R on shared data (needs R
 
 simulate: $(STAMP) ## bias and 95% coverage over many seeds (known truth; about 15 minutes)
 	$(BIN)/python benchmarks/simulate_effects.py
+
+PORTAL := reports/portal-demo
+
+portal: $(STAMP) ## web portal demo on http://127.0.0.1:8000 (synthetic cases, demo user; Ctrl+C stops)
+	@mkdir -p $(PORTAL) && chmod 700 $(PORTAL)
+	@test -f $(PORTAL)/demo.key || $(BIN)/evaluation keygen $(PORTAL)/demo.key
+	@$(BIN)/evaluation portal init --db $(PORTAL)/portal.sqlite3 --demo
+	@PW=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(12))"); \
+	  echo "$$PW" | $(BIN)/evaluation portal adduser demo --municipality 0180 --role registrar \
+	    --replace --db $(PORTAL)/portal.sqlite3 >/dev/null && \
+	  echo "" && echo "Webbkollen: http://127.0.0.1:8000/  (log in as: demo  password: $$PW)" && \
+	  echo "  registrar in municipality 0180; synthetic cases only. Ctrl+C stops." && echo ""
+	$(BIN)/evaluation portal serve --db $(PORTAL)/portal.sqlite3 --key-file $(PORTAL)/demo.key
 
 clean: ## remove generated reports (keeps .venv)
 	rm -rf $(DEMO)

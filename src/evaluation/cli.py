@@ -406,6 +406,9 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     p.add_argument("folder", help="folder of reports, e.g. reports/demo")
     p.add_argument("--lang", default="sv", choices=["sv", "en"], help="language (default sv)")
     p.set_defaults(func=_cmd_index)
+    from evaluation.portal.commands import add_parser as add_portal_parser
+
+    add_portal_parser(sub)
 
     if lang == "sv":
         _translate(parser)

@@ -67,7 +67,7 @@ def test_notebook_is_committed_without_outputs_and_has_parameters_cell():
     assert len(tagged) == 1
     for name in ("data_dir", "period_start", "period_end", "data_end", "lang", "threshold",
                  "mode", "treated", "control", "horizon", "seed", "n_bootstrap"):
-        assert re.search(rf"^{name} = ", tagged[0].source, flags=re.MULTILINE), name
+        assert re.search(rf"^{name}(: \w+)? = ", tagged[0].source, flags=re.MULTILINE), name
 
 
 def test_report_runs_and_has_every_section_with_figures(html_text):

@@ -81,7 +81,7 @@ def test_publication_is_the_default_of_reports_and_notebooks(data):
     for name in ("02-outcomes-and-effects", "03-teaching-confounding"):
         nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
         params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-        assert re.search(r'^mode = "publication"', params.source, flags=re.MULTILINE), name
+        assert re.search(r'^mode(: str)? = "publication"', params.source, flags=re.MULTILINE), name
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert "DisclosurePolicy(mode=mode" in code and "footer_text()" in code
         assert "banner_text()" in code

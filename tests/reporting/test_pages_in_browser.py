@@ -109,6 +109,18 @@ def test_every_demo_page_is_usable_in_chromium(demo, browser):
         assert not leaving, f"{where}: requests leave the machine: {leaving}"
 
 
+def test_results_of_every_demo_report_validate_against_the_documented_schema(demo):
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "results.schema.json").read_text("utf-8"))
+    found = sorted(demo.glob("*.results.json"))
+    assert len(found) == len(list(demo.glob("0*.html")))
+    for path in found:
+        results = json.loads(path.read_text("utf-8"))
+        jsonschema.validate(results, schema)
+        assert results["tables"] and all(f["alt"].strip() for f in results["figures"]), path.name
+
+
 def test_index_links_every_demo_report(demo, browser):
     browser.get((demo / "index.html").as_uri())
     links = browser.execute_script(

@@ -41,6 +41,12 @@ def _notebook_calls(name: str, prefix: str) -> set[str]:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == prefix):
                 found.add(node.func.attr)
+            # show_table_of(rep, "cox_table") / show_chart_of(rep, "funnel_plot")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("show_table_of", "show_chart_of") and len(node.args) >= 2
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id == prefix
+                    and isinstance(node.args[1], ast.Constant)):
+                found.add(node.args[1].value)
     return found
 
 

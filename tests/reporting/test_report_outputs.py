@@ -65,8 +65,9 @@ def test_results_json_validates_against_the_documented_schema(first):
     jsonschema.validate(results, outputs.RESULTS_SCHEMA)
     documented = json.loads((ROOT / "docs" / "results.schema.json").read_text("utf-8"))
     assert documented == outputs.RESULTS_SCHEMA, "docs/results.schema.json is out of date"
-    assert {t["name"] for t in results["tables"]} >= {"target_groups", "problems",
+    assert {t["name"] for t in results["tables"]} >= {"age_group", "sex", "problems",
                                                       "interventions", "results"}
+    assert results["values"]["episodes"] > 0
     assert all(f["alt"].strip() for f in results["figures"])
 
 

@@ -104,7 +104,8 @@ class InProcessEngine(Engine):
             if err.getvalue():
                 outputs.append({"output_type": "stream", "name": "stderr", "text": err.getvalue()})
             outputs.extend(publisher.outputs)
-            cell.execution_count = shell.execution_count - 1
+            cell.execution_count = shell.execution_count
+            shell.execution_count += 1
             error = result.error_before_exec or result.error_in_exec
             if error is not None:
                 outputs.append({"output_type": "error", "ename": type(error).__name__,

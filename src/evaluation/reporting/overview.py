@@ -28,6 +28,7 @@ __all__ = [
     "overview_tables",
     "section_heading",
     "section_note",
+    "selection_count",
     "section_text",
     "table_caption",
     "variable_table",
@@ -185,6 +186,7 @@ def distribution(
     lang: str = "sv",
     policy: DisclosurePolicy | None = None,
     followups: pd.DataFrame | None = None,
+    include_all: bool = True,
 ) -> pd.DataFrame:
     """Distribution of one variable for a municipality beside all municipalities, protected.
 
@@ -209,6 +211,8 @@ def distribution(
         mode needs the columns ``child_id`` and ``episode_id``.
     followups : pandas.DataFrame, optional
         Needed for ``goal_attainment`` when the episodes lack that column.
+    include_all : bool, default True
+        False leaves out the scope "all" (only with a municipality).
 
     Returns
     -------
@@ -302,7 +306,8 @@ def distribution(
                 f"{', '.join(present)} (or 'all')."
             )
         scopes.append(("selected", (df["municipality_code"] == muni).fillna(False).astype(bool)))
-    scopes.append(("all", pd.Series(True, index=df.index)))
+    if include_all or not scopes:
+        scopes.append(("all", pd.Series(True, index=df.index)))
 
     parts = []
     for scope, rows in scopes:
@@ -368,16 +373,44 @@ def overview_tables(
     followups = tables.get("followups")
     if followups is not None:
         episodes = attach_latest_followup(episodes, followups)
+    everyone = municipality is None or str(municipality).lower() == "all"
+    columns_of = {section: [c for c in columns
+                            if not (c == "goal_attainment" and (c not in episodes.columns
+                                                                or not episodes[c].notna().any()))]
+                  for section, columns in SECTIONS.items()}
+    key = _scope_all_key(episodes, lang, policy)
+    cached = _ALL_SCOPE.get(key)
+    if cached is None:
+        cached = {section: [distribution(episodes, c, municipality=None, lang=lang,
+                                         policy=policy) for c in columns]
+                  for section, columns in columns_of.items()}
+        _ALL_SCOPE.clear()  # one data set at a time: a batch asks for the same one
+        _ALL_SCOPE[key] = cached
     out = {}
-    for section, columns in SECTIONS.items():
-        frames = [
-            distribution(episodes, c, municipality=municipality, lang=lang, policy=policy)
-            for c in columns
-            if not (c == "goal_attainment" and (c not in episodes.columns
-                                                or not episodes[c].notna().any()))
-        ]
+    for section, columns in columns_of.items():
+        frames = []
+        for c, every in zip(columns, cached[section]):
+            if everyone:
+                frames.append(every.copy())
+            else:
+                own = distribution(episodes, c, municipality=municipality, lang=lang,
+                                   policy=policy, include_all=False)
+                frames.append(pd.concat([own, every], ignore_index=True))
         out[section] = pd.concat(frames, ignore_index=True)
     return out
+
+
+#: The scope "all" of the last overview computed: the same for every municipality's report.
+_ALL_SCOPE: dict = {}
+
+
+def _scope_all_key(episodes: pd.DataFrame, lang: str, policy: DisclosurePolicy) -> tuple:
+    """What the scope "all" depends on: the selected episodes' content, language, policy."""
+    content = int(pd.util.hash_pandas_object(episodes, index=False).sum())
+    names = tuple(map(str, episodes.columns))
+    table = (0 if policy.table is None
+             else int(pd.util.hash_pandas_object(policy.table, index=False).sum()))
+    return (content, names, len(episodes), lang, policy, table)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,6 +460,24 @@ def report_title(*, lang: str = "sv") -> str:
     return f"# {phrase('overview', 'title', 'overview', lang)}"
 
 
+def selection_count(
+    tables: dict[str, pd.DataFrame],
+    *,
+    municipality: str,
+    period_start: str,
+    period_end: str,
+    policy: DisclosurePolicy | None = None,
+) -> float:
+    """The published number of episodes in the selection: the number
+    :func:`selection_text` shows (for ``results.json`` and the batch index)."""
+    policy = _resolve(policy)
+    start, end = policy.period(period_start, period_end)
+    episodes = select_period(tables["episodes"], start, end)
+    if not (municipality is None or str(municipality).lower() == "all"):
+        episodes = episodes[episodes["municipality_code"] == str(municipality)]
+    return float(policy.count(_episode_ids(episodes, policy)))
+
+
 def selection_text(
     tables: dict[str, pd.DataFrame],
     *,
@@ -460,7 +511,8 @@ def selection_text(
     everyone = municipality is None or str(municipality).lower() == "all"
     if not everyone:
         episodes = episodes[episodes["municipality_code"] == str(municipality)]
-    n = policy.count(_episode_ids(episodes, policy))
+    n = selection_count(tables, municipality=municipality, period_start=period_start,
+                        period_end=period_end, policy=policy)
     unit = (phrase("overview", "labels", "all_units", lang) if everyone
             else phrase("overview", "labels", "unit", lang,
                         code=municipality_label(str(municipality))))

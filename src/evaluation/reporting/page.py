@@ -21,8 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FIGURE_MIME", "TABLE_MIME", "VALUES_MIME", "figure_png", "json_value", "show_figure",
-           "show_table", "show_text", "show_values", "table_html"]
+__all__ = ["FIGURE_MIME", "TABLE_MIME", "VALUES_MIME", "figure_png", "json_value", "show_chart_of",
+           "show_figure", "show_table", "show_table_of", "show_text", "show_values",
+           "table_html"]
 
 #: MIME type of a table's machine-readable copy.
 TABLE_MIME = "application/vnd.evaluation.table+json"
@@ -191,3 +192,18 @@ def show_values(values: dict[str, Any], *, labels: dict[str, str] | None = None)
     clean = {_check_name(k): json_value(v) for k, v in values.items()}
     display({"text/plain": "", VALUES_MIME: {"values": clean, "labels": dict(labels or {})}},
             raw=True)
+
+
+def show_table_of(report: Any, method: str, *args: Any, name: str | None = None) -> None:
+    """Show the table ``report.<method>(*args)`` with ``report.caption(method)``, recorded as
+    ``name`` (default ``method``). For report objects with ``caption`` (OutcomeReport,
+    ChildPerspective)."""
+    show_table(name or method, getattr(report, method)(*args), caption=report.caption(method))
+
+
+def show_chart_of(report: Any, method: str, *args: Any, name: str | None = None) -> None:
+    """Show the chart ``report.<method>(*args)`` with ``report.alt_text(method)``, recorded
+    as ``name`` (default ``method``); nothing when the method draws no chart (returns None)."""
+    ax = getattr(report, method)(*args)
+    if ax is not None:
+        show_figure(name or method, ax, alt=report.alt_text(method))
