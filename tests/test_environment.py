@@ -69,7 +69,7 @@ def test_every_third_party_package_the_source_imports_is_a_runtime_dependency():
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = {_split(s)[0] for s in data["project"]["dependencies"]}
-    import_names = {"yaml": "pyyaml"}
+    import_names = {"yaml": "pyyaml", "IPython": "ipython"}
     missing = {}
     for path in (ROOT / "src" / "evaluation").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
