@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from evaluation.checks import check_alpha
 from evaluation.errors import ConvergenceError, ParameterError
@@ -26,11 +26,11 @@ from evaluation.models.cox_adjusted import (
     cox_ph_test,
 )
 from evaluation.models.cox_core import (
+    EfronLikelihood,
     EfronRiskSets,
     cox_design,
     cox_newton,
-    efron_pass,
-    event_terms,
+    time_order,
 )
 from evaluation.models.results import Result, forest_plot, package_versions
 
@@ -324,9 +324,12 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
     sum_k [sum_{i in D_k} w_i eta_i - wbar_k sum_{l<d_k} log(S0_k - (l/d_k) S0_Dk)] by
     Newton–Raphson (step halving, convergence to 1e-12), where S0_k sums w exp(eta) over
     the risk set of event time k, S0_Dk over the d_k tied events and wbar_k is the mean
-    weight of those events (Breslow: l/d_k is replaced by 0). Risk-set sums are prefix-sum
-    differences after one sort, so each iteration, the score residuals and the robust
-    variance cost O(n p) (plus sorting). The robust variance is I^-1 (sum_c U_c U_c') I^-1,
+    weight of those events (Breslow: l/d_k is replaced by 0). Each iteration makes one
+    pass over the rows (x beta, one sparse product giving per event time the sums of w
+    exp(eta) and w exp(eta) x over the risk set and over the tied events, and one weighted
+    cross product of x for the information); the Efron terms are then summed per distinct
+    time, O(T p^2) for T event times, as are the score residuals and the robust variance
+    (O(n p) plus sorting). The robust variance is I^-1 (sum_c U_c U_c') I^-1,
     with U_c the sum over the rows of cluster c of w_i times the score residual (R
     ``coxph(..., cluster = id)``, i.e. ``crossprod`` of the weighted, collapsed dfbeta
     residuals; no small-sample factor).
@@ -361,10 +364,20 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
                     weights_col)
     wt = d["weights"]
     center = d["x"].mean(axis=0)
-    x = d["x"] - center                                          # centring, as R coxph
-    rs = EfronRiskSets(d["entry"], d["stop"], d["event"], d["stratum"], ties)
-    beta, loglik, loglik0, iterations = cox_newton(rs, x, wt, d["names"])
-    _, _, info, resid = efron_pass(rs, x, beta, wt, residuals=True)
+    x = d["x"]
+    x -= center                                                  # centring, as R coxph
+    # fit on the rows sorted by (stratum, time), so that the sums by event time read them in
+    # sequence; the residuals are put back in the order of data
+    order = time_order(d["stop"], d["stratum"])
+    xs, ws = np.take(x, order, axis=0), None if wt is None else wt[order]
+    stop_s, stratum_s = d["stop"][order], d["stratum"][order]
+    rs = EfronRiskSets(d["entry"][order], stop_s, d["event"][order], stratum_s, ties)
+    lik = EfronLikelihood(rs, xs, ws)
+    beta, loglik, loglik0, iterations = cox_newton(rs, xs, ws, d["names"], likelihood=lik)
+    _, _, info, resid_s, hazard = lik.evaluate(beta, residuals=True)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    resid = np.take(resid_s, back, axis=0)                       # rows in the order of data
     var_naive = np.linalg.inv(info)
     se_naive = np.sqrt(np.diag(var_naive))
     n_clusters = None
@@ -373,11 +386,13 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
     variance = "model-based"
     fractional = wt is not None and bool((wt != np.floor(wt)).any())
     if d["cluster"] is not None or fractional:
-        wresid = resid if wt is None else resid * wt[:, None]
+        wresid = resid_s if ws is None else resid_s * ws[:, None]
         if d["cluster"] is not None:
             n_clusters = int(d["cluster"].max()) + 1
-            u = np.column_stack([np.bincount(d["cluster"], weights=wresid[:, j],
-                                             minlength=n_clusters) for j in range(len(beta))])
+            members = sparse.csr_matrix((np.ones(len(x)), (d["cluster"][order],
+                                                           np.arange(len(x)))),
+                                        shape=(n_clusters, len(x)))
+            u = members @ wresid                             # one pass: sums per cluster
             variance = "robust sandwich (clusters)"
         else:
             u = wresid
@@ -400,10 +415,9 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
          "p_value": 2 * stats.norm.sf(np.abs(z)), "exp_estimate": np.exp(beta)},
         index=pd.Index(d["names"], name="covariate"))
     # baseline cumulative hazard increments at the event times (survfit.coxph, centred x)
-    _, _, den, _, mw = event_terms(rs, x, beta, wt)
     ev_time, ev_stratum = np.zeros(rs.n_times), np.zeros(rs.n_times, dtype=np.int64)
-    ev_time[rs.event_time] = d["stop"][rs.event_rows]
-    ev_stratum[rs.event_time] = d["stratum"][rs.event_rows]
+    ev_time[rs.event_time] = stop_s[rs.event_rows]
+    ev_stratum[rs.event_time] = stratum_s[rs.event_rows]
     strata_cols = ([] if strata_col is None else [strata_col] if isinstance(strata_col, str)
                    else list(strata_col))
     strata_keys = (pd.MultiIndex.from_frame(data[strata_cols].drop_duplicates().sort_values(
@@ -414,7 +428,7 @@ def cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Seque
              "strata_cols": strata_cols, "strata_keys": strata_keys, "cluster": d["cluster"],
              "n_strata": int(d["stratum"].max()) + 1,
              "event_times": ev_time, "event_strata": ev_stratum,
-             "hazard_increments": rs.time_sum(mw / den)}
+             "hazard_increments": hazard}
     ties_name = "Efron" if ties == "efron" else "Breslow"
     return CoxResult(
         summary=summary,

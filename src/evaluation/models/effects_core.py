@@ -26,7 +26,7 @@ from evaluation.errors import (
 
 __all__ = ["POSITIVITY_PS", "SMD_THRESHOLD", "WEIGHT_SHARE", "arm_means", "balance_table",
            "bootstrap_init", "bootstrap_replicate", "effect_design", "if_covariance",
-           "is_binary", "positivity_warnings", "treatment_levels",
+           "is_binary", "positivity_warnings", "propensity_scores", "treatment_levels",
            "weighted_var"]
 
 SMD_THRESHOLD = 0.1          # |SMD| above this is flagged as imbalanced
@@ -241,6 +241,24 @@ def _fit_glm(x: np.ndarray, y: np.ndarray, binary: bool, sw: np.ndarray,
         dev = cur_dev = new_dev
         done = small_step or separated
     raise _not_converged(what, x, beta, names, f"{_MAX_ITER} iterations")
+
+
+def propensity_scores(x: np.ndarray, a: np.ndarray, sw: np.ndarray | None = None,
+                      names: Sequence[str] | None = None, warn: bool = True) -> np.ndarray:
+    """P(a = 1 | x) from the weighted logistic propensity model (x with an intercept column
+    first, a 0/1, case weights ``sw``, default 1), fitted as in :func:`estimate_effect
+    <evaluation.models.effects.estimate_effect>`: Newton from the intercept-only model,
+    halving a step while the deviance is non-finite or worse (as R's ``glm.fit``).
+
+    Returns the fitted probabilities (finite). Raises :class:`ConvergenceError` naming the
+    covariate(s) (``names``: the design columns after the intercept) whose coefficients
+    diverge; warns :class:`PropensitySeparationWarning` (unless ``warn=False``) when fitted
+    probabilities are numerically 0 or 1.
+    """
+    sw = np.ones(len(a)) if sw is None else sw
+    gamma, _ = _fit_glm(x, np.asarray(a, dtype=float), True, sw, "propensity model",
+                        warn=warn, names=names)
+    return _expit(x @ gamma)
 
 
 def _expit(z: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from evaluation.checks import (
     require_dataframe,
 )
 from evaluation.errors import ConvergenceError, LevelError, ParameterError
+from evaluation.models.effects_core import propensity_scores
 from evaluation.models.results import Result, package_versions
 
 __all__ = ["WeightedSurvivalResult", "weighted_survival"]
@@ -182,7 +183,8 @@ def _ij_variance(time: np.ndarray, event: np.ndarray, w: np.ndarray, cause: floa
     return var_risk, var_h, float(np.sum((ww * d_rm) ** 2))
 
 
-def _design(data: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
+def _design(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Design matrix (intercept first) and the names of its columns after the intercept."""
     parts = []
     for c in covariates:
         s = data[c]
@@ -193,29 +195,32 @@ def _design(data: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
             parts.extend((s.astype(str) == lev).astype(float).rename(f"{c}[{lev}]").to_frame()
                          for lev in levels[1:])
     x = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
-    return np.column_stack([np.ones(len(data)), x.to_numpy(dtype=float)])
+    return (np.column_stack([np.ones(len(data)), x.to_numpy(dtype=float)]),
+            [str(c) for c in x.columns])
 
 
-def _propensity(x: np.ndarray, a: np.ndarray) -> np.ndarray:
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import PerfectSeparationError
-
-    try:
-        fit = sm.GLM(a, x, family=sm.families.Binomial()).fit()
-    except (PerfectSeparationError, np.linalg.LinAlgError, ValueError) as exc:
-        raise ConvergenceError(f"the propensity model did not converge ({exc}); drop or merge "
-                               "covariate levels that predict the arm perfectly.") from exc
-    e = np.asarray(fit.fittedvalues, dtype=float)
-    if not fit.converged or np.any((e <= 1e-12) | (e >= 1 - 1e-12)):
-        raise ConvergenceError("the propensity model did not converge or predicts an arm "
-                               "with certainty (separation); merge covariate levels.")
-    return e
+def _estimated_weights(x: np.ndarray, a: np.ndarray, estimand: str,
+                       names: Sequence[str] | None = None, warn: bool = True) -> np.ndarray:
+    """Weights from the logistic propensity model, fitted as in
+    :mod:`evaluation.models.effects` (:func:`~evaluation.models.effects_core.propensity_scores`:
+    step halving as R's glm.fit, a finite fit or ConvergenceError naming the covariate,
+    PropensitySeparationWarning when fitted probabilities are numerically 0 or 1). The
+    weights must be finite and > 0, else ConvergenceError."""
+    w = _weights(propensity_scores(x, a, names=names, warn=warn), a, estimand)
+    bad = ~(np.isfinite(w) & (w > 0))
+    if bad.any():
+        raise ConvergenceError(f"the propensity model predicts an arm with certainty for "
+                               f"{int(bad.sum())} row(s) (separation), so their weights are "
+                               "not finite and positive; merge covariate levels or drop the "
+                               "covariate that predicts the arm.")
+    return w
 
 
 def _weights(e: np.ndarray, a: np.ndarray, estimand: str) -> np.ndarray:
-    if estimand == "ATE":
-        return np.where(a == 1, 1.0 / e, 1.0 / (1.0 - e))
-    return np.where(a == 1, 1.0, e / (1.0 - e))
+    with np.errstate(divide="ignore", invalid="ignore"):   # only the other arm's branch
+        if estimand == "ATE":
+            return np.where(a == 1, 1.0 / e, 1.0 / (1.0 - e))
+        return np.where(a == 1, 1.0, e / (1.0 - e))
 
 
 def _points(time, event, w, a, cause, horizons, tau) -> np.ndarray:
@@ -254,7 +259,8 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
         sorted order) and either of ``treated``/``control`` implies the other; with more
         levels give both: other rows are dropped.
     covariates : list of str, optional
-        Confounders of a logistic propensity model (statsmodels GLM; numeric and boolean
+        Confounders of a logistic propensity model (maximum likelihood by Newton with step
+        halving, as in :func:`evaluation.models.effects.estimate_effect`; numeric and boolean
         columns enter linearly, other columns are dummy coded against their first sorted
         level). Exactly one of ``covariates`` and ``weights_col`` must be given.
     weights_col : str, optional
@@ -293,7 +299,15 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
         On missing columns or values, negative durations, unknown options or levels, an
         empty arm, invalid weights, or both/neither of ``covariates`` and ``weights_col``.
     ConvergenceError
-        If the propensity model does not converge (separation).
+        If the propensity model does not converge (a covariate's coefficient diverges; the
+        message names it) or predicts an arm with certainty for rows whose weight would
+        then not be finite and positive (separation).
+
+    Warns
+    -----
+    PropensitySeparationWarning
+        If fitted propensity scores are numerically 0 or 1 but all weights are finite (a
+        covariate pattern occurs in one arm only: positivity fails there).
 
     Examples
     --------
@@ -365,8 +379,8 @@ def weighted_survival(data: pd.DataFrame, duration_col: str, event_col: str,
             raise ParameterError(f"column {weights_col!r} must hold finite weights > 0.")
         x = None
     else:
-        x = _design(df, covariates)
-        w = _weights(_propensity(x, a), a, estimand)
+        x, names = _design(df, covariates)
+        w = _estimated_weights(x, a, estimand, names)
 
     est = _points(time, event, w, a, cause, hz, tau_v)
     nh = len(hz)
@@ -449,6 +463,6 @@ def _bootstrap(time, event, w, a, x, estimand, cause, hz, tau, n_bootstrap, seed
     out = np.empty((n_bootstrap, 2 * (len(hz) + 1)))
     for b in range(n_bootstrap):
         i = np.r_[rng.choice(idx0, len(idx0)), rng.choice(idx1, len(idx1))]
-        wb = w[i] if x is None else _weights(_propensity(x[i], a[i]), a[i], estimand)
+        wb = w[i] if x is None else _estimated_weights(x[i], a[i], estimand, warn=False)
         out[b] = _points(time[i], event[i], wb, a[i], cause, hz, tau)
     return out
