@@ -69,7 +69,7 @@ def test_report_html_is_self_contained_with_sections_and_figures(report_sv):
     for heading in ("Målgrupp", "Grundproblematik", "Insatser", "Resultat"):
         assert re.search(rf"<h2[^>]*>{heading}", text)
     assert text.count("<img") >= 4
-    assert "data:image/png;base64" in text
+    assert "data:image/svg+xml;base64" in text
     assert not re.search(r"<script[^>]*\bsrc\s*=", text, flags=re.IGNORECASE)
     assert not re.search(r"<link\b", text, flags=re.IGNORECASE)
     assert not CDN.search(text)

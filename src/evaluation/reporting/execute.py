@@ -69,7 +69,12 @@ def _shell() -> Any:
         def enable_gui(self, gui=None):
             pass
 
-    shell = Shell.instance(colors="nocolor", history_length=0)
+    import types
+
+    # Its own module and namespace: the caller's __main__ is never touched by a report.
+    module = types.ModuleType("__report__")
+    shell = Shell.instance(colors="nocolor", history_length=0, user_module=module,
+                           user_ns=module.__dict__)
     shell.history_manager.enabled = False
     shell.display_pub = Publisher(shell=shell)
     shell.displayhook = Hook(shell=shell, cache_size=0)

@@ -386,6 +386,11 @@ def overview_tables(
                   for section, columns in columns_of.items()}
         _ALL_SCOPE.clear()  # one data set at a time: a batch asks for the same one
         _ALL_SCOPE[key] = cached
+    own_rows = episodes
+    if not everyone and (episodes["municipality_code"] == str(municipality)).any():
+        # the municipality's own scope needs only its rows (the check for a municipality
+        # without episodes, and its message, stay with distribution)
+        own_rows = episodes[episodes["municipality_code"] == str(municipality)]
     out = {}
     for section, columns in columns_of.items():
         frames = []
@@ -393,7 +398,7 @@ def overview_tables(
             if everyone:
                 frames.append(every.copy())
             else:
-                own = distribution(episodes, c, municipality=municipality, lang=lang,
+                own = distribution(own_rows, c, municipality=municipality, lang=lang,
                                    policy=policy, include_all=False)
                 frames.append(pd.concat([own, every], ignore_index=True))
         out[section] = pd.concat(frames, ignore_index=True)
