@@ -11,7 +11,7 @@ DEMO   := reports/demo
 export MPLBACKEND := Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lab lint dictionary bench bench-r simulate clean portal
+.PHONY: help install demo test lab lint dictionary bench bench-peers bench-r simulate clean portal
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,11 @@ bench: $(STAMP) ## national-scale benchmarks (prints time and peak memory; no R)
 	$(BIN)/python benchmarks/bench_finegray.py --no-r
 	$(BIN)/python benchmarks/bench_effects.py
 	$(BIN)/python benchmarks/bench_comparison.py
+	$(BIN)/python benchmarks/bench_risk_standardised.py
+	$(BIN)/python benchmarks/bench_batch.py --workers 2
+
+bench-peers: $(TSTAMP) ## tied-time Cox against lifelines (a test dependency), paired in one run
+	$(BIN)/python benchmarks/bench_cox_ties.py
 
 bench-r: $(STAMP) ## the same estimators timed against R on shared data (needs Rscript; slow)
 	$(BIN)/python benchmarks/bench_cox.py
