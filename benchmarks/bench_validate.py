@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generate  {t1 - t0:7.2f} s")
     print(f"write     {t2 - t1:7.2f} s")
     print(f"validate  {t3 - t2:7.2f} s   ({summary.line()})")
+    print("  phases  " + ", ".join(f"{k} {v:.2f} s" for k, v in summary.timings.items()))
     print(f"total     {t3 - t0:7.2f} s   (target < 30 s)")
     print(f"peak RSS  {peak_mb():7.0f} MiB (target < 2048 MiB)")
     return 0

@@ -73,20 +73,15 @@ def _cmd_validate(args: argparse.Namespace) -> str:
             files.append(f)
     if not files:
         raise ParameterError("No table files left to validate after skipping output files.")
-    from evaluation.data.rawtable import forced_table
-
-    with forced_table(args.table):
-        summary = validate_files(files, args.out)
+    summary = validate_files(files, args.out, table=args.table)
     return "validate: " + summary.line()
 
 
 def _cmd_pseudonymise(args: argparse.Namespace) -> str:
     from evaluation.data.pseudonymise import load_key, pseudonymise_files
-    from evaluation.data.rawtable import forced_table
 
     key = load_key(args.key_file)
-    with forced_table(args.table):
-        summary = pseudonymise_files(args.files, key, args.out)
+    summary = pseudonymise_files(args.files, key, args.out, table=args.table)
     return "pseudonymise: " + summary
 
 
@@ -409,7 +404,6 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     from evaluation.portal.commands import add_parser as add_portal_parser
 
     add_portal_parser(sub)
-
     if lang == "sv":
         _translate(parser)
     return parser
@@ -434,7 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluation {args.command}: {'fel' if lang == 'sv' else 'error'}: {text}: "
               f"{exc.filename}", file=sys.stderr)
         return 1
-    print(line)
+    try:
+        print(line)
+    except BrokenPipeError:  # e.g. `evaluation ... | head`: the reader has gone, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

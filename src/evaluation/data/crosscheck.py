@@ -146,18 +146,24 @@ def validate_dataset(results: dict[str, ValidationResult]) -> dict[str, Validati
     far = pd.Timestamp.max
     viol = np.zeros(len(acc), dtype=bool)
     msgs: dict[int, tuple[str, str]] = {}
-    order = acc.assign(_child=child).sort_values(
+    # Fast vectorised pre-filter on children as integer codes: only children with a start
+    # before the latest end of an earlier episode, or with two episodes starting the same day
+    # (whose order the episode id decides), can violate the rule; the exact loop below runs
+    # on those alone, in the order (child, start date, episode id).
+    codes = pd.Series(pd.factorize(child.to_numpy(dtype=object))[0], index=acc.index)
+    pre = pd.DataFrame({"_child": codes, "start_date": acc["start_date"],
+                        "end_date": acc["end_date"]})
+    pre = pre[pre["_child"] >= 0].sort_values(["_child", "start_date"], kind="mergesort")
+    ends = pre["end_date"].fillna(far)
+    prev_max = ends.groupby(pre["_child"], sort=False).shift().groupby(
+        pre["_child"], sort=False
+    ).cummax()
+    same_day = pre.duplicated(["_child", "start_date"], keep=False)
+    suspects = pre.loc[(pre["start_date"] < prev_max).fillna(False) | same_day, "_child"]
+    sel = codes.isin(suspects.unique()).to_numpy()
+    order = acc.loc[sel].assign(_child=child.to_numpy(dtype=object)[sel]).sort_values(
         ["_child", "start_date", "episode_id"], kind="mergesort"
     )
-    order = order[order["_child"].notna()]
-    # Fast vectorised pre-filter: only children with a start before the latest end of an
-    # earlier episode can violate the rule; the exact loop below runs on those alone.
-    ends = order["end_date"].fillna(far)
-    prev_max = ends.groupby(order["_child"], sort=False).shift().groupby(
-        order["_child"], sort=False
-    ).cummax()
-    suspects = order.loc[(order["start_date"] < prev_max).fillna(False), "_child"].unique()
-    order = order[order["_child"].isin(suspects)]
     for _, grp in order.groupby("_child", sort=False):
         prev_end, prev_id = None, None
         for idx, rec in grp.iterrows():

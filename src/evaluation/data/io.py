@@ -3,24 +3,23 @@
 Every cell is kept as the text that was in the file (``NaN`` for an empty or blank cell) so
 that :mod:`evaluation.data.validate` sees the original values. Only problems that make a whole file
 unusable raise :class:`~evaluation.errors.DataValidationError`; row-level problems are left to
-validation.
+validation. CSV text is read by :mod:`evaluation.data.csvread`; :func:`open_tables` hands out
+the tables of a file in chunks of rows, for validation in bounded memory.
 """
 
 from __future__ import annotations
 
-import csv
-import io as _io
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from evaluation.data.csvread import CHUNK_ROWS, CsvChunks
 from evaluation.data.dictionary import TABLES
 from evaluation.data.rawtable import (
-    DELIMITERS,
-    FIELD_LIMIT,
     FORCED_TABLE,
     HEADER_SEARCH_ROWS,
     SUPPORTED_EXTENSIONS,
@@ -33,250 +32,14 @@ from evaluation.data.rawtable import (
     fold,
     infer_table,
     is_blank,
-    line_list,
     name_list,
     tables_named,
 )
 from evaluation.errors import DataValidationError
 
-__all__ = ["read_table", "read_tables"]
+__all__ = ["TableChunks", "open_tables", "read_table", "read_tables"]
 
-def _refuse_nul_bytes(raw: bytes, source: str) -> None:
-    """Refuse a text file with a NUL byte anywhere (not only in its first block)."""
-    first = raw.find(b"\x00")
-    if first < 0:
-        return
-    lines: list[int] = []
-    pos, line, counted = first, 1, 0
-    while pos >= 0 and len(lines) <= 10:
-        line += raw.count(b"\n", counted, pos)
-        counted = pos
-        lines.append(line)
-        newline = raw.find(b"\n", pos)  # the next NUL on another line
-        pos = -1 if newline < 0 else raw.find(b"\x00", newline + 1)
-    more = " and more" if len(lines) > 10 else ""
-    raise DataValidationError(
-        f"{source}: the file contains NUL bytes (zero bytes) on line(s) "
-        f"{line_list(lines[:10])}{more}; a NUL byte is never part of CSV text and usually "
-        "means a damaged copy or an export in another encoding. Remove them or export the "
-        "file again (as CSV in UTF-8)."
-    )
-
-
-def _decode(raw: bytes, source: str) -> tuple[str, str]:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:65536]:
-        raise DataValidationError(
-            f"{source}: the file is binary or UTF-16 encoded and cannot be read as CSV. "
-            "Save it as CSV in UTF-8 (or Windows-1252)."
-        )
-    _refuse_nul_bytes(raw, source)
-    try:
-        return raw.decode("utf-8-sig"), "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        raise DataValidationError(
-            f"{source}: cannot decode the file as UTF-8 or Windows-1252 (byte {exc.start}). "
-            "Save it as CSV in UTF-8."
-        ) from None
-    return text, "cp1252"
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:8192]
-    if not sample:
-        return False
-    ctrl = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    return ctrl > max(2, len(sample) // 100)
-
-
-def _sniff_delimiter(text: str) -> str:
-    first = text.split("\n", 1)[0]
-    # Ignore quoted parts of the header.
-    first = re.sub(r'"[^"]*"', "", first)
-    counts = {d: first.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
-
-
-def _choose_delimiter(text: str, table: str) -> str:
-    """The delimiter sniffed from the first line, unless title rows hide it: then the first
-    delimiter with which a header is found within the first rows."""
-    sniffed = _sniff_delimiter(text)
-    head = text[:65536]
-    if len(text) > len(head) and "\n" in head:
-        head = head[: head.rindex("\n")]
-    old = csv.field_size_limit()
-    csv.field_size_limit(FIELD_LIMIT)
-    try:
-        for d in (sniffed, *(d for d in DELIMITERS if d != sniffed)):
-            try:
-                recs = list(csv.reader(_io.StringIO(head, newline=""), delimiter=d, strict=False))
-            except csv.Error:
-                continue
-            filled = [r for r in recs if any(c.strip() for c in r)][:HEADER_SEARCH_ROWS]
-            if find_header(filled, table) is not None:
-                return d
-    finally:
-        csv.field_size_limit(old)
-    return sniffed
-
-
-def _csv_records(text: str, delimiter: str) -> tuple[list[list[str]], list[int] | None, int]:
-    """Parse CSV text: ``(records, starts, n_lines)``.
-
-    ``starts[i]`` is the physical line (1-based) where record ``i`` starts; ``None`` when every
-    record is one line (then record ``i`` is line ``i + 1``), which is checked by comparing the
-    number of records with the number of lines the parser consumed.
-    """
-    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    records = list(reader)
-    if len(records) == reader.line_num:
-        return records, None, reader.line_num
-    # Some record spans several lines (a quoted field with a line break): track the lines.
-    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    records, starts, prev = [], [], 0
-    for rec in reader:
-        records.append(rec)
-        starts.append(prev + 1)
-        prev = reader.line_num
-    return records, starts, reader.line_num
-
-
-def _swallows_rows(rec: list[str], delimiter: str, width: int) -> bool:
-    """True when a multi-line record holds something that looks like further rows: a field
-    whose continuation lines carry many delimiters (a quote that was never closed)."""
-    threshold = max(2, width // 2)
-    for cell in rec:
-        if "\n" not in cell and "\r" not in cell:
-            continue
-        for part in re.split(r"\r\n|\r|\n", cell)[1:]:
-            if part.count(delimiter) >= threshold:
-                return True
-    return False
-
-
-def _unclosed_quote_messages(line: int, first: int, last: int) -> tuple[str, str, str]:
-    span_sv = f" (raderna {first}–{last} lästes en och en)" if last > first else ""
-    span_en = f" (lines {first}–{last} were read one by one)" if last > first else ""
-    return (
-        "unclosed_quote",
-        f'Rad {line} har ett citattecken (") som aldrig stängs; raden kan inte läsas säkert{span_sv}',
-        f'Line {line} has a quote (") that is never closed; the line cannot be read safely{span_en}',
-    )
-
-
-def _read_csv(path: Path, table: str, source: str) -> RawTable:
-    raw = path.read_bytes()
-    if len(raw) == 0:
-        raise DataValidationError(f"{source}: the file is empty (0 bytes).")
-    text, encoding = _decode(raw, source)
-    del raw
-    if _looks_binary(text):
-        raise DataValidationError(
-            f"{source}: the file contains binary data (control characters), not CSV text."
-        )
-    if text.strip() == "":
-        raise DataValidationError(f"{source}: the file is empty (no header line).")
-    delimiter = _choose_delimiter(text, table)
-    old = csv.field_size_limit()
-    csv.field_size_limit(FIELD_LIMIT)
-    try:
-        records, starts, n_lines = _csv_records(text, delimiter)
-    except csv.Error as exc:
-        raise DataValidationError(f"{source}: cannot parse the file as CSV: {exc}.") from None
-    finally:
-        csv.field_size_limit(old)
-
-    def start(i: int) -> int:
-        return i + 1 if starts is None else starts[i]
-
-    def end(i: int) -> int:
-        return start(i + 1) - 1 if i + 1 < len(records) else n_lines
-
-    filled = [
-        i
-        for i, r in enumerate(records[: HEADER_SEARCH_ROWS * 4])
-        if any(c.strip() for c in r)
-    ][:HEADER_SEARCH_ROWS]
-    if not filled:
-        header_pos = next((i for i, r in enumerate(records) if any(c.strip() for c in r)), None)
-        if header_pos is None:
-            raise DataValidationError(f"{source}: the file is empty (no header line).")
-    else:
-        found = find_header([records[i] for i in filled], table)
-        header_pos = filled[0 if found is None else found]
-    headers = records[header_pos]
-    width = len(headers)
-    if starts is not None and end(header_pos) > start(header_pos):
-        raise DataValidationError(
-            f'{source}: the header (line {start(header_pos)}) has a quote (") that is not '
-            f"closed on its line, so lines {start(header_pos)}–{end(header_pos)} would be read "
-            "as column names. Close or remove the quote and try again."
-        )
-    lines: list[str] | None = None
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    counts: dict[int, int] = {}
-    problems: dict[int, tuple[str, str, str]] = {}
-
-    def add(r: list[str], line: int) -> None:
-        if not any(c.strip() for c in r):
-            return
-        if len(r) != width:
-            extra = r[width:]
-            if len(r) < width or any(c.strip() for c in extra):
-                counts[len(rows)] = len(r)
-        rows.append(r)
-        numbers.append(line)
-
-    for i in range(header_pos + 1, len(records)):
-        r = records[i]
-        if starts is None or end(i) == start(i):
-            if i == len(records) - 1 and any("\n" in c or "\r" in c for c in r):
-                # A quote opened on the last line and never closed (the line break is inside).
-                problems[len(rows)] = _unclosed_quote_messages(start(i), start(i), start(i))
-                counts[len(rows)] = len(r)
-                rows.append([c.rstrip("\r\n") for c in r])
-                numbers.append(start(i))
-                continue
-            add(r, start(i))
-            continue
-        if len(r) == width and not _swallows_rows(r, delimiter, width):
-            add(r, start(i))  # a quoted field with a line break: one record
-            continue
-        # A quote that is never closed swallowed the lines after it: read each physical line on
-        # its own and quarantine those whose quotes do not balance.
-        if lines is None:
-            lines = _io.StringIO(text, newline="").readlines()
-        first, last = start(i), end(i)
-        for line in range(first, last + 1):
-            phys = lines[line - 1]
-            rec = next(csv.reader([phys], delimiter=delimiter, strict=False), [])
-            rec = [c.rstrip("\r\n") for c in rec]
-            if phys.count('"') % 2 == 1 and phys.strip():
-                problems[len(rows)] = _unclosed_quote_messages(line, first, last)
-                counts[len(rows)] = len(rec)
-                rows.append(rec)
-                numbers.append(line)
-            else:
-                add(rec, line)
-    return build(
-        table,
-        headers,
-        rows,
-        numbers,
-        source,
-        encoding=encoding,
-        delimiter=delimiter,
-        field_counts=counts,
-        row_problems=problems,
-        check_nul=False,
-        header_row=start(header_pos),
-    )
-
+_CSV = (".csv", ".txt", ".tsv")
 
 def _frame_to_raw(df: pd.DataFrame, table: str, source: str) -> RawTable:
     headers = [str(c) for c in df.columns]
@@ -517,8 +280,8 @@ def read_table(path: str | Path, table: str | None = None) -> RawTable:
         )
     if table is None:
         table = infer_table(p.stem, source)
-    if ext in (".csv", ".txt", ".tsv"):
-        return _read_csv(p, table, source)
+    if ext in _CSV:
+        return CsvChunks(p, table, source).read()
     if ext in (".parquet", ".pq"):
         return _read_parquet(p, table, source)
     return _read_sav(p, table, source)
@@ -566,20 +329,107 @@ def read_tables(
     else:
         table = check_table(table)
     for path in paths:
-        p = _check_path(path)
-        if table is not None:
-            add(read_table(p, table))
-        elif p.suffix.lower() == ".xlsx":
-            sheets = _xlsx_sheets(p, p.name)
-            if not sheets:
-                raise DataValidationError(
-                    f"{p.name}: inget blad har namn efter en tabell ({', '.join(TABLES)}; "
-                    "svenska namn går också); byt namn på bladet eller ange --table. / "
-                    f"{p.name}: no sheet named after a table ({', '.join(TABLES)}; Swedish "
-                    "names work too); rename the sheet or give --table."
-                )
-            for t, (headers, rows, numbers, header_row) in sheets.items():
-                add(build(t, headers, rows, numbers, f"{p.name}[{t}]", header_row=header_row))
-        else:
-            add(read_table(p))
+        for raw in _read_file(_check_path(path), table).values():
+            add(raw)
     return out
+
+
+def _read_file(p: Path, table: str | None) -> dict[str, RawTable]:
+    """The tables of one checked file (every table sheet of an Excel file)."""
+    if table is not None:
+        raw = read_table(p, table)
+        return {raw.table: raw}
+    if p.suffix.lower() == ".xlsx":
+        sheets = _xlsx_sheets(p, p.name)
+        if not sheets:
+            raise DataValidationError(
+                f"{p.name}: inget blad har namn efter en tabell ({', '.join(TABLES)}; "
+                "svenska namn går också); byt namn på bladet eller ange --table. / "
+                f"{p.name}: no sheet named after a table ({', '.join(TABLES)}; Swedish "
+                "names work too); rename the sheet or give --table."
+            )
+        return {
+            t: build(t, headers, rows, numbers, f"{p.name}[{t}]", header_row=header_row)
+            for t, (headers, rows, numbers, header_row) in sheets.items()
+        }
+    raw = read_table(p)
+    return {raw.table: raw}
+
+
+class TableChunks:
+    """A table read whole (Excel, Parquet, SPSS), handed out in chunks of rows as
+    :class:`~evaluation.data.csvread.CsvChunks` hands out a CSV file.
+
+    Parameters
+    ----------
+    raw : RawTable
+        The table.
+    chunk_rows : int, optional
+        At most this many rows per chunk; ``None``: the whole table in one.
+    """
+
+    def __init__(self, raw: RawTable, chunk_rows: int | None = None) -> None:
+        self.raw, self.chunk_rows = raw, chunk_rows
+        self.table, self.source = raw.table, raw.source
+        self.header_row, self.extra_columns = raw.header_row, list(raw.extra_columns)
+
+    def read(self) -> RawTable:
+        """The whole table."""
+        return self.raw
+
+    def __iter__(self) -> Iterator[RawTable]:
+        raw, n = self.raw, len(self.raw.data)
+        step = self.chunk_rows or n
+        if n <= step:
+            yield raw
+            return
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            yield dataclasses.replace(
+                raw,
+                data=raw.data.iloc[a:b].reset_index(drop=True),
+                row_numbers=list(raw.row_numbers[a:b]),
+                field_counts={p - a: v for p, v in raw.field_counts.items() if a <= p < b},
+                row_problems={p - a: v for p, v in raw.row_problems.items() if a <= p < b},
+                row_sources=None if raw.row_sources is None else raw.row_sources[a:b],
+            )
+
+
+def open_tables(
+    path: str | Path, table: str | None = None, chunk_rows: int | None = CHUNK_ROWS
+) -> dict[str, CsvChunks | TableChunks]:
+    """The tables of one file, each to be read in chunks of at most ``chunk_rows`` rows.
+
+    A CSV file is checked now and read chunk by chunk as it is iterated (only one chunk in
+    memory); other formats are read whole and handed out in chunks.
+
+    Parameters
+    ----------
+    path : str or Path
+        As for :func:`read_table`.
+    table : str, optional
+        As for :func:`read_tables` (default: the table set by :func:`forced_table`, else
+        inferred from the file or sheet name).
+    chunk_rows : int, optional
+        Rows per chunk (default :data:`~evaluation.data.csvread.CHUNK_ROWS`); ``None``: one
+        chunk per table.
+
+    Returns
+    -------
+    dict of str to CsvChunks or TableChunks
+        Keyed by table name; each iterates over :class:`RawTable` chunks (at least one) whose
+        positions start at 0 in every chunk, and has ``table``, ``source``, ``header_row`` and
+        ``extra_columns`` (final once iterated).
+
+    Raises
+    ------
+    DataValidationError
+        As :func:`read_table`; for a CSV file, problems of the header and of parsing are
+        raised by the first chunk.
+    """
+    p = _check_path(path)
+    table = FORCED_TABLE.get() if table is None else check_table(table)
+    if p.suffix.lower() in _CSV:
+        t = infer_table(p.stem, p.name) if table is None else check_table(table, p.name)
+        return {t: CsvChunks(p, t, p.name, chunk_rows)}
+    return {t: TableChunks(raw, chunk_rows) for t, raw in _read_file(p, table).items()}

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.data.dictionary import load_dictionary
-from evaluation.data.rawtable import QUARANTINE_COLUMNS, RawTable
+from evaluation.data.rawtable import PROVENANCE_COLUMNS, QUARANTINE_COLUMNS, RawTable
 from evaluation.data.rules import problems_frame
 from evaluation.data.safe_text import (
     check_output_folder,
@@ -642,13 +642,18 @@ def pseudonymise_files(
     out_dir: str | os.PathLike[str],
     id_col: str = "personnummer",
     progress: bool | None = None,
+    *,
+    table: str | None = None,
 ) -> str:
     """Pseudonymise extract files and write them, with a quarantine file, to ``out_dir``.
 
     Each file is read with :func:`evaluation.data.io.read_tables` (any supported format). Tables
     with an ``id_col`` column go through :func:`pseudonymise_table`; tables without one
     (placements, follow-ups) are copied unchanged, as text, so that ``out_dir`` holds a
-    complete set for ``evaluation validate``. Output is UTF-8 CSV named ``<table>.csv``.
+    complete set for ``evaluation validate``. Output is UTF-8 CSV named ``<table>.csv``, with
+    two last columns ``source_file`` and ``source_row`` naming the file (and sheet) and row
+    each row came from (:data:`~evaluation.data.rawtable.PROVENANCE_COLUMNS`), so that
+    ``evaluation validate`` names the user's own file and row in its quarantine and messages.
 
     Parameters
     ----------
@@ -663,6 +668,10 @@ def pseudonymise_files(
         Column holding identity numbers.
     progress : bool, optional
         Show a progress bar on standard error; default: only when it is a terminal.
+    table : str, optional
+        Read every file as this table (English or Swedish name; the CLI's ``--table``);
+        default: the table set by :func:`evaluation.data.rawtable.forced_table`, else
+        inferred per file.
 
     Returns
     -------
@@ -692,35 +701,42 @@ def pseudonymise_files(
     read: list[tuple[str, RawTable]] = []
     for path in tqdm(paths, desc="pseudonymise", unit="file", disable=not show):
         try:
-            tables = read_tables([path])
+            tables = read_tables([path], table=table)
         except DataValidationError as err:  # a headerless file shows its first row as names
             raise DataValidationError(mask_identity_numbers(str(err))) from None
         read += list(tables.items())
     sources: dict[str, str] = {}
-    for table, raw in read:   # one output per table: never let a file overwrite another
-        if table in sources:
+    for name, raw in read:   # one output per table: never let a file overwrite another
+        if name in sources:
             raise ParameterError(
-                f"tabellen {table!r} finns i två filer ({sources[table]} och {raw.source}); "
+                f"tabellen {name!r} finns i två filer ({sources[name]} och {raw.source}); "
                 "slå ihop dem till en fil först. / "
-                f"table {table!r} is in two files ({sources[table]} and {raw.source}); "
+                f"table {name!r} is in two files ({sources[name]} and {raw.source}); "
                 "combine them into one file first.")
-        sources[table] = raw.source
+        sources[name] = raw.source
     out.mkdir(parents=True, exist_ok=True)
     n_read = n_ok = 0
     quarantines: list[pd.DataFrame] = []
     written: list[str] = []
-    for table, raw in read:
+    for name, raw in read:
         n_read += len(raw.data)
+        origin = {  # where each row came from, for the messages of `evaluation validate`
+            PROVENANCE_COLUMNS[0]: raw.row_sources or [raw.source] * len(raw.data),
+            PROVENANCE_COLUMNS[1]: list(raw.row_numbers),
+        }
+        data = raw.data.assign(**origin) if len(raw.row_numbers) == len(raw.data) else raw.data
         if id_col in raw.data.columns:
             accepted, quarantine = pseudonymise_table(
-                raw.data, table, key, id_col=id_col, source=raw.source,
+                data, name, key, id_col=id_col, source=raw.source,
                 row_numbers=raw.row_numbers,
             )
             quarantines.append(quarantine)
         else:
-            accepted = raw.data
+            accepted = data
+        kept = [c for c in accepted.columns if c not in PROVENANCE_COLUMNS]
+        accepted = accepted[kept + [c for c in PROVENANCE_COLUMNS if c in accepted.columns]]
         n_ok += len(accepted)
-        target = out / f"{table}.csv"
+        target = out / f"{name}.csv"
         write_csv(accepted, target)
         written.append(target.name)
     q = (

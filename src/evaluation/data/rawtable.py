@@ -14,7 +14,7 @@ import math
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -34,9 +34,11 @@ __all__ = [
     "HEADER_MIN_MATCHES",
     "HEADER_SEARCH_ROWS",
     "PERSONNUMMER",
+    "PROVENANCE_COLUMNS",
     "QUARANTINE_COLUMNS",
     "SUPPORTED_EXTENSIONS",
     "TABLE_ALIASES",
+    "Layout",
     "RawTable",
     "build",
     "cell_to_str",
@@ -44,13 +46,17 @@ __all__ = [
     "find_header",
     "fold",
     "forced_table",
+    "header_layout",
     "infer_table",
     "is_blank",
+    "layout_frame",
     "line_list",
     "name_list",
     "normalise_header",
     "resolve_table_name",
+    "row_origins",
     "tables_named",
+    "trailing_blank_width",
 ]
 
 SUPPORTED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".parquet", ".pq", ".sav")
@@ -75,6 +81,11 @@ TABLE_ALIASES: dict[str, tuple[str, ...]] = {
     "followups": ("followups", "followup", "uppfoljning"),
     "referrals": ("referrals", "referral", "aktualisering"),
 }
+
+#: Columns written by ``evaluation pseudonymise`` naming where each row came from: the user's
+#: file (with sheet, ``file.xlsx[sheet]``) and row. Readers take them as the rows' origin
+#: instead of as data or as ignored columns.
+PROVENANCE_COLUMNS = ("source_file", "source_row")
 
 FORCED_TABLE: ContextVar[str | None] = ContextVar("evaluation_forced_table", default=None)
 
@@ -130,6 +141,11 @@ class RawTable:
     skipped_rows : int
         Rows above the header that were skipped (title rows and blank rows); row numbers still
         count them, so they point at the user's file.
+    row_sources : list of str or None
+        Where each row came from when the file names it (a file written by ``evaluation
+        pseudonymise`` has :data:`PROVENANCE_COLUMNS`): the user's file (and sheet) per row,
+        and ``row_numbers`` are then the rows of that file. ``None``: every row is from
+        ``source``.
     """
 
     table: str
@@ -143,6 +159,7 @@ class RawTable:
     row_problems: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     header_row: int = 1
     skipped_rows: int = 0
+    row_sources: list[str] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -355,12 +372,6 @@ def is_blank(v: Any) -> bool:
     return isinstance(v, str) and v.strip() == ""
 
 
-def _blank_to_nan(v: Any) -> Any:
-    if isinstance(v, str) and v.strip() == "":
-        return np.nan
-    return v
-
-
 #: At most this many names are listed in a message (then "and N more"), each cut to
 #: ``_NAME_CHARS`` characters, so that a header of a million names gives a short message.
 _LIST_NAMES = 20
@@ -400,38 +411,67 @@ def _refuse_nul_cells(rows: list[list[Any]], row_numbers: list[int], source: str
         )
 
 
-def build(
-    table: str,
-    headers: list[Any],
-    rows: list[list[Any]],
-    row_numbers: list[int],
-    source: str,
-    *,
-    encoding: str | None = None,
-    delimiter: str | None = None,
-    field_counts: dict[int, int] | None = None,
-    row_problems: dict[int, tuple[str, str, str]] | None = None,
-    check_nul: bool = True,
-    header_row: int = 1,
-) -> RawTable:
-    """Check headers, map them to dictionary names and assemble the RawTable."""
+def trailing_blank_width(norm: list[str], rows: Iterable[list[Any]]) -> int:
+    """How many of the normalised header names ``norm`` are kept: trailing unnamed columns
+    that are empty in every row are dropped (common in spreadsheet exports)."""
+    width = len(norm)
+    rows = list(rows) if norm and norm[-1] == "" else []
+    while (
+        width
+        and norm[width - 1] == ""
+        and all(len(r) < width or is_blank(r[width - 1]) for r in rows)
+    ):
+        width -= 1
+    return width
+
+
+@dataclass
+class Layout:
+    """Where the dictionary columns of a table are among the fields of its rows.
+
+    Attributes
+    ----------
+    table : str
+        Dictionary table name.
+    names : list of str
+        Dictionary names of the columns read, in file order.
+    positions : list of int
+        Field position of each of ``names``.
+    extra : list of str
+        Normalised names of the columns not in the dictionary (not read).
+    provenance : dict of str to int
+        Field position of each of :data:`PROVENANCE_COLUMNS` present.
+    """
+
+    table: str
+    names: list[str]
+    positions: list[int]
+    extra: list[str]
+    provenance: dict[str, int] = field(default_factory=dict)
+
+
+def header_layout(
+    table: str, headers: list[Any], source: str, *, width: int | None = None, header_row: int = 1
+) -> Layout:
+    """Check the header of a table and map it to dictionary names.
+
+    ``width`` keeps only the first ``width`` header names (see :func:`trailing_blank_width`).
+
+    Raises
+    ------
+    DataValidationError
+        On duplicated column names or missing required columns (see :func:`build`).
+    """
     if table not in TABLES:
         raise _unknown_table(table, source)
-    if check_nul:
-        _refuse_nul_cells(rows, row_numbers, source)
     norm = [normalise_header(h) for h in headers]
-    # Drop trailing unnamed empty columns (common in spreadsheet exports).
-    while (
-        norm
-        and norm[-1] == ""
-        and all(len(r) < len(norm) or is_blank(r[len(norm) - 1]) for r in rows)
-    ):
-        norm.pop()
+    if width is not None:
+        norm = norm[:width]
     hmap = _header_map(table)
     mapped = [hmap.get(h, h) for h in norm]
     seen: dict[str, int] = {}
     dups = []
-    for h, m in zip(norm, mapped):
+    for m in mapped:
         if m and m in seen and m not in dups:
             dups.append(m)
         seen[m] = seen.get(m, 0) + 1
@@ -441,7 +481,8 @@ def build(
             "(after normalising case, spaces and labels); each column must appear once."
         )
     dict_cols = load_dictionary().table(table)
-    extra = [m for m in mapped if m not in dict_cols]
+    provenance = {m: i for i, m in enumerate(mapped) if m in PROVENANCE_COLUMNS}
+    extra = [m for m in mapped if m not in dict_cols and m not in provenance]
     present = [m for m in mapped if m in dict_cols]
     required = load_dictionary().required_columns(table)
     if PERSONNUMMER in present:
@@ -470,23 +511,109 @@ def build(
             f"Columns found ({len(norm)}): "
             f"{name_list([mask_identity_numbers(c) for c in norm]) or 'none'}.{hint}"
         )
-    idx = [i for i, m in enumerate(mapped) if m in dict_cols]
-    width = len(norm)
-    records = []
-    for r in rows:
-        r = list(r) + [np.nan] * max(0, width - len(r))
-        records.append([_blank_to_nan(r[i]) for i in idx])
-    data = pd.DataFrame(records, columns=[mapped[i] for i in idx], dtype=object)
-    if data.empty:
-        data = pd.DataFrame({c: pd.Series([], dtype=object) for c in present})
+    positions = [i for i, m in enumerate(mapped) if m in dict_cols]
+    return Layout(table, [mapped[i] for i in positions], positions, extra, provenance)
+
+
+def row_origins(
+    rows: list[list[Any]], layout: Layout, numbers: list[int], source: str
+) -> tuple[list[int], list[str] | None]:
+    """Row numbers and sources of ``rows``: those named by their provenance columns (see
+    :data:`PROVENANCE_COLUMNS`) where these are filled and valid, else ``numbers`` in
+    ``source``. Without provenance columns: ``(numbers, None)``."""
+    if not layout.provenance:
+        return numbers, None
+    pf = layout.provenance.get("source_file")
+    pr = layout.provenance.get("source_row")
+    out_numbers, out_sources = list(numbers), [source] * len(rows)
+    for i, r in enumerate(rows):
+        f = r[pf] if pf is not None and pf < len(r) else None
+        n = r[pr] if pr is not None and pr < len(r) else None
+        if pf is not None and not (isinstance(f, str) and f.strip()):
+            continue
+        if pr is not None:
+            text = n.strip() if isinstance(n, str) else ""
+            if not (text.isascii() and text.isdigit() and int(text) > 0):
+                continue
+            out_numbers[i] = int(text)
+        if pf is not None:
+            out_sources[i] = f.strip()
+    return out_numbers, out_sources
+
+
+_SPACE = re.compile(r"\s")
+
+
+def _spaced_rows(rows: list[list[Any]]) -> list[int]:
+    """Positions of the rows holding any whitespace (only these can hold a blank cell that is
+    not empty)."""
+    out = []
+    for i, r in enumerate(rows):
+        try:
+            if _SPACE.search("".join(r)):
+                out.append(i)
+        except TypeError:  # cells that are not text (typed readers)
+            if any(isinstance(v, str) and _SPACE.search(v) for v in r):
+                out.append(i)
+    return out
+
+
+def layout_frame(rows: list[list[Any]], layout: Layout) -> pd.DataFrame:
+    """The dictionary columns of ``rows`` as a frame of text cells (``NaN`` when blank or
+    missing), index 0..n-1."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in layout.names})
+    width = max(max(layout.positions) + 1, len(rows[0]))
+    if any(len(r) != width for r in rows):
+        rows = [
+            r if len(r) == width
+            else (list(r[:width]) + [np.nan] * (width - len(r)))
+            for r in rows
+        ]
+    cells = np.empty((len(rows), width), dtype=object)
+    cells[:] = rows
+    cells = cells[:, layout.positions]
+    blank = cells == ""
+    for i in _spaced_rows(rows):
+        for j, v in enumerate(cells[i]):
+            if isinstance(v, str) and not v.strip():
+                blank[i, j] = True
+    cells[blank] = np.nan
+    return pd.DataFrame(cells, columns=layout.names, index=pd.RangeIndex(len(rows)))
+
+
+def build(
+    table: str,
+    headers: list[Any],
+    rows: list[list[Any]],
+    row_numbers: list[int],
+    source: str,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    field_counts: dict[int, int] | None = None,
+    row_problems: dict[int, tuple[str, str, str]] | None = None,
+    check_nul: bool = True,
+    header_row: int = 1,
+) -> RawTable:
+    """Check headers, map them to dictionary names and assemble the RawTable."""
+    if table not in TABLES:
+        raise _unknown_table(table, source)
+    if check_nul:
+        _refuse_nul_cells(rows, row_numbers, source)
+    norm = [normalise_header(h) for h in headers]
+    width = trailing_blank_width(norm, rows)
+    layout = header_layout(table, headers, source, width=width, header_row=header_row)
+    numbers, sources = row_origins(rows, layout, list(row_numbers), source)
     return RawTable(
         table=table,
-        data=data.reset_index(drop=True),
+        data=layout_frame(rows, layout),
         source=source,
-        row_numbers=list(row_numbers),
+        row_numbers=numbers,
+        row_sources=sources,
         encoding=encoding,
         delimiter=delimiter,
-        extra_columns=extra,
+        extra_columns=layout.extra,
         field_counts=dict(field_counts or {}),
         row_problems=dict(row_problems or {}),
         header_row=header_row,

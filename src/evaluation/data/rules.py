@@ -419,7 +419,8 @@ def check_id(text: str) -> None:
     """
     if text.startswith((*FORMULA_PREFIXES, "'")):
         raise CellError("id_format", why="formula")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+    # A printable text holds no control or format character; only others need the full check.
+    if not text.isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
         raise CellError("id_format", why="control")
     if looks_like_identity_number(text):
         raise CellError("identity_number")

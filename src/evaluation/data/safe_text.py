@@ -76,6 +76,8 @@ _SHAPE = re.compile(rf"(?<![0-9])([0-9]{{6}}|[0-9]{{8}}){_SEP}([0-9]{{4}})(?![0-
 _STANDALONE = re.compile(
     rf"(?<![0-9A-Za-z])([0-9]{{6}}|[0-9]{{8}}){_SEP}([0-9]{{4}})(?![0-9A-Za-z])"
 )
+# Six ASCII digits in a row: an ASCII text without them holds no identity number.
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 
@@ -179,7 +181,10 @@ def find_identity_numbers(text: Any) -> list[str]:
     """
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return []
-    s = normalise_digits(text if isinstance(text, str) else str(text))
+    s = text if isinstance(text, str) else str(text)
+    if s.isascii() and not _SIX_DIGITS.search(s):  # fast path: no number can be there
+        return []
+    s = normalise_digits(s)
     return [f"{m.group(1)}-****" for m in _STANDALONE.finditer(s) if _valid(m.group(1), m.group(2))]
 
 
@@ -191,7 +196,10 @@ def looks_like_identity_number(text: Any) -> bool:
     """
     if text is None:
         return False
-    s = normalise_digits(text if isinstance(text, str) else str(text))
+    s = text if isinstance(text, str) else str(text)
+    if s.isascii() and not _SIX_DIGITS.search(s):  # fast path: no number can be there
+        return False
+    s = normalise_digits(s)
     return any(_plausible(m.group(1)) for m in _STANDALONE.finditer(s))
 
 
@@ -230,12 +238,26 @@ def neutralise_formula(value: Any) -> Any:
 
 
 def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with :func:`neutralise_formula` applied to every text cell and header."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
-            out[c] = out[c].map(neutralise_formula, na_action="ignore")
-    out.columns = [neutralise_formula(c) if isinstance(c, str) else c for c in out.columns]
+    """``df`` with :func:`neutralise_formula` applied to every text cell and header (a copy when
+    anything changes, else ``df`` itself). Each distinct value of a column is checked once."""
+    out = df
+    for c in df.columns:
+        col = df[c]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        try:
+            values = pd.unique(col.to_numpy(dtype=object))
+        except TypeError:  # unhashable cells: check them all
+            values = col.to_numpy(dtype=object)
+        if any(isinstance(v, str) and neutralise_formula(v) is not v for v in values):
+            if out is df:
+                out = df.copy()
+            out[c] = col.map(neutralise_formula, na_action="ignore")
+    names = [neutralise_formula(c) if isinstance(c, str) else c for c in df.columns]
+    if names != list(df.columns):
+        if out is df:
+            out = df.copy()
+        out.columns = names
     return out
 
 
