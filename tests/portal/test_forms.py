@@ -249,3 +249,12 @@ def test_failed_logins_are_throttled_by_axes():
     assert locked.status_code == 429
     assert "spärrad" in locked.content.decode()
     assert AuditEvent.objects.filter(action="login_failed").count() >= 5
+
+
+def test_an_identity_number_typed_as_user_name_is_not_shown_again():
+    number = synthetic_number(7)
+    page = Client().post("/logga-in/", {"username": number, "password": "fel-lösenord"})
+    text = page.content.decode()
+    digits = re.sub(r"\D", "", number)
+    assert page.status_code == 200
+    assert number not in text and digits[-10:] not in re.sub(r"\D", "", text)

@@ -237,3 +237,22 @@ class ChildLookupForm(forms.Form):
             self.fields["personnummer"].widget.attrs.update(
                 {"aria-invalid": "true",
                  "aria-describedby": "id_personnummer_error id_personnummer_helptext"})
+
+
+def login_form_class() -> type:
+    """Django's login form that never shows an identity number again: a personnummer typed
+    into the user-name field by mistake is not written back into the page after a failed
+    login (the field is left empty)."""
+    from django.contrib.auth.forms import AuthenticationForm
+
+    class LoginForm(AuthenticationForm):
+        def is_valid(self) -> bool:
+            valid = super().is_valid()
+            name = str(self.data.get("username", "")) if self.data else ""
+            if not valid and name and mask_identity_numbers(name) != name:
+                data = self.data.copy()
+                data["username"] = ""
+                self.data = data
+            return valid
+
+    return LoginForm

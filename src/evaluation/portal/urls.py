@@ -6,11 +6,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from evaluation.portal import views
+from evaluation.portal.forms import login_form_class
 
 _patterns = [
     path("", views.home, name="home"),
     path("logga-in/", auth_views.LoginView.as_view(
-        template_name="portal/login.html", redirect_authenticated_user=True), name="login"),
+        template_name="portal/login.html", redirect_authenticated_user=True,
+        authentication_form=login_form_class()), name="login"),
     path("logga-ut/", auth_views.LogoutView.as_view(), name="logout"),
     path("barn/sok/", views.lookup, name="lookup"),
     path("barn/", views.child, name="child"),
