@@ -124,9 +124,16 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _help_params(args: argparse.Namespace) -> str | None:
+    """The parameter listing when ``--help-params`` is given; else check that ``--data`` and
+    ``--out`` are (they are optional only for the listing) and return None."""
     from evaluation.reporting.params import parameters_help
 
-    return parameters_help(args.notebook) if args.help_params else None
+    if args.help_params:
+        return parameters_help(args.notebook)
+    if not args.data or not args.out:
+        raise ParameterError(f"{args.command} behöver --data och --out. / {args.command} needs "
+                             "--data and --out.")
+    return None
 
 
 def _cmd_report(args: argparse.Namespace) -> str:
@@ -135,8 +142,6 @@ def _cmd_report(args: argparse.Namespace) -> str:
     listing = _help_params(args)
     if listing is not None:
         return listing
-    if not args.data or not args.out:
-        raise ParameterError("report behöver --data och --out. / report needs --data and --out.")
     html = run_report(args.notebook, args.data, args.out, _report_parameters(args),
                       name=args.name, internal=args.internal, pdf=args.pdf)
     return f"report: wrote {html} (and {html.stem}.results.json, .tables/, .provenance.json" \
@@ -149,8 +154,6 @@ def _cmd_batch(args: argparse.Namespace) -> str:
     listing = _help_params(args)
     if listing is not None:
         return listing
-    if not args.data or not args.out:
-        raise ParameterError("batch behöver --data och --out. / batch needs --data and --out.")
     units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
     summary = run_batch(args.notebook, args.data, args.out, by=args.by, units=units,
                         parameters=_report_parameters(args), workers=args.workers,
