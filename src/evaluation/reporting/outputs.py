@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.errors import ReportError
+from evaluation.reporting.numbers import table_numbers
 from evaluation.reporting.page import FIGURE_MIME, TABLE_MIME, VALUES_MIME
 
 __all__ = ["OUTPUT_SUFFIXES", "RESULTS_SCHEMA", "collect_results", "output_paths",
@@ -67,7 +68,7 @@ RESULTS_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["name", "caption", "columns", "rows", "file"],
+                "required": ["name", "caption", "columns", "rows", "file", "data"],
                 "additionalProperties": False,
                 "properties": {
                     "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
@@ -79,7 +80,10 @@ RESULTS_SCHEMA: dict[str, Any] = {
                     "file": {"type": "string"},
                     "data": {
                         "type": "object",
-                        "description": "the same rows as numbers (published values only)",
+                        "description": "the same rows as numbers: the report's own numeric "
+                                       "copy where it gives one, else the shown cells read "
+                                       "back (numbers as numbers, percentages as fractions, "
+                                       "an interval column split into lower and upper)",
                         "required": ["columns", "rows"],
                         "additionalProperties": False,
                         "properties": {
@@ -145,10 +149,12 @@ def collect_results(nb: Any, *, report: str, notebook: str, parameters: dict[str
                                           "names must be unique in a report.")
                     seen.add(item["name"])
                     if mime == TABLE_MIME:
+                        data = item.get("data") or table_numbers(
+                            list(item["columns"]), list(item["rows"]),
+                            str(parameters.get("lang", "sv")))
                         item = {"name": item["name"], "caption": item.get("caption", ""),
                                 "columns": list(item["columns"]), "rows": list(item["rows"]),
-                                "file": f"{report}.tables/{item['name']}.csv",
-                                **({"data": item["data"]} if "data" in item else {})}
+                                "file": f"{report}.tables/{item['name']}.csv", "data": data}
                     else:
                         item = {"name": item["name"], "alt": item["alt"]}
                     sink.append(item)
