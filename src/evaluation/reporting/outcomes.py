@@ -46,7 +46,7 @@ from evaluation import disclosure, measures
 from evaluation.checks import LANGUAGES
 from evaluation.data import analysis_frame
 from evaluation.data.cohort import JOURNEY_LABELS, episode_outcomes, journey_states
-from evaluation.data.dictionary import municipality_label
+from evaluation.data.dictionary import load_dictionary, municipality_label
 from evaluation.disclosure import DisclosurePolicy
 from evaluation.errors import (
     CaseMixTermDroppedWarning,
@@ -249,8 +249,8 @@ class OutcomeReport(PublishedCounts, CostSections):
 
         The intro ends with the period (entry window and data end) and, when publication
         mode snapped it to whole months, a sentence saying so."""
-        out = phrase("outcomes", "text", key, self.lang, treated=self.treated,
-                     control=self.control, horizon=self.horizon,
+        out = phrase("outcomes", "text", key, self.lang, treated=self.arm_label(self.treated),
+                     control=self.arm_label(self.control), horizon=self.horizon,
                      confounders=confounder_text(self.lang))
         if key == "intro":
             out += "\n\n" + phrase("outcomes", "period", "entry_window", self.lang,
@@ -261,8 +261,18 @@ class OutcomeReport(PublishedCounts, CostSections):
                                 start=self.period_start, end=self.period_end)
         return out
 
+    def arm_label(self, code: str) -> str:
+        """A placement type as the text names it mid-sentence: the dictionary's label in the
+        report's language, lower-case unless it is a name ("familjehem", "HVB",
+        "SiS särskilt ungdomshem")."""
+        column = load_dictionary().column("episodes", "placement_type")
+        label = column.code_label(code, self.lang) if code in column.code_values else code
+        first = label.split(" ")[0]
+        return label if any(c.isupper() for c in first[1:]) else label[:1].lower() + label[1:]
+
     def _fields(self) -> dict[str, Any]:
-        return {"treated": self.treated, "control": self.control, "horizon": self.horizon,
+        return {"treated": self.arm_label(self.treated), "control": self.arm_label(self.control),
+                "horizon": self.horizon,
                 "min_children": self.policy.min_children, "min_events": self.policy.min_events,
                 "threshold": self.threshold}
 
@@ -295,8 +305,8 @@ class OutcomeReport(PublishedCounts, CostSections):
 
     def _axis(self, key: str) -> str:
         """Axis label ``key`` of the plots catalog, in the report's language."""
-        return phrase("plots", "axes", key, self.lang, treated=self.treated,
-                      control=self.control, horizon=self.horizon)
+        return phrase("plots", "axes", key, self.lang, treated=self.arm_label(self.treated),
+                      control=self.arm_label(self.control), horizon=self.horizon)
 
     def _group_label(self, g: str) -> str:
         return phrases("outcomes", "groups", self.lang).get(g, str(g))
