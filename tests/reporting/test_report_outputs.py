@@ -239,8 +239,11 @@ def test_batch_writes_a_folder_per_unit_and_an_index(data_dir, units, first, tmp
     summary = run_batch(NOTEBOOK, data_dir, tmp_path / "b", workers=2, progress=False)
     assert summary.ok and [d["unit"] for d in summary.done] == units
     index = (tmp_path / "b" / "index.html").read_text("utf-8")
+    from evaluation.data.dictionary import municipality_label
+
     for unit in units:
         assert f'href="{unit}/01-overview.html"' in index
+        assert f">{municipality_label(unit)}</a>" in index  # "0180 Stockholm"
         assert (tmp_path / "b" / unit / "01-overview.results.json").is_file()
     # a unit's batch report is identical to the single report of that unit
     assert _bytes(tmp_path / "b" / units[0]) == _bytes(first.parent)

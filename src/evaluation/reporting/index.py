@@ -34,14 +34,12 @@ def _write(path: Path, text: str) -> None:
 
 
 def _unit_label(by: str, unit: str) -> str:
+    """A unit as the index shows it: a municipality as "0580 Linköping"."""
     if by != "municipality_code":
         return unit
-    try:
-        from evaluation.data.dictionary import municipality_name
-    except ImportError:
-        return unit
-    name = municipality_name(unit)
-    return f"{unit} {name}" if name else unit
+    from evaluation.data.dictionary import municipality_label
+
+    return municipality_label(unit) or unit
 
 
 def write_batch_index(out: Path, *, report: str, by: str, done: list[dict[str, Any]],
