@@ -24,9 +24,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-se
        font-size: 1rem; }
 h1, h2, h3 { line-height: 1.2; color: #111; }
 h1 { font-size: 1.8rem; } h2 { font-size: 1.4rem; margin-top: 2rem; } h3 { font-size: 1.15rem; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.95rem; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3rem 0;
-          color: #1a1a1a; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.95rem; min-width: 70%; }
+caption { caption-side: top; text-align: left; padding: 0.3rem 0 0.5rem; color: #1a1a1a; }
 th, td { border-bottom: 1px solid #bbb; padding: 0.25rem 0.6rem; text-align: left;
          vertical-align: top; }
 th { background: #eee; }
